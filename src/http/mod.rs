@@ -1,0 +1,141 @@
+//! HTTP for the load engine: one [`Client`] per worker (user), keep-alive
+//! connections, typed errors, no per-request allocation on the plain-HTTP path.
+//!
+//! `http://` goes through a hand-written HTTP/1.1 client (see `PERF-NOTES.md`:
+//! ureq's per-request cost keeps it near 0.8× oha); `https://` goes through ureq.
+
+use std::time::Duration;
+
+pub mod url;
+pub use url::{Scheme, Url};
+
+/// HTTP request methods a task may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Head,
+    Options,
+}
+
+impl Method {
+    /// Parses a method name in any case (`get`, `GET`, `Get`).
+    pub fn parse(s: &str) -> Option<Method> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            "HEAD" => Method::Head,
+            "OPTIONS" => Method::Options,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Head => "HEAD",
+            Method::Options => "OPTIONS",
+        }
+    }
+}
+
+/// Why an attempt failed below the HTTP status level. A typed enum so the retry
+/// classifier matches on variants, never on message text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("connection refused")]
+    Refused,
+    #[error("connection reset by peer")]
+    Reset,
+    #[error("connection aborted")]
+    Aborted,
+    #[error("connection closed before a full response")]
+    ClosedEarly,
+    #[error("could not resolve host {0}")]
+    Dns(String),
+    #[error("connect timed out after {0:?}")]
+    ConnectTimeout(Duration),
+    #[error("no response within {0:?}")]
+    ReadTimeout(Duration),
+    #[error("invalid URL: {0}")]
+    InvalidUrl(String),
+    #[error("TLS error: {0}")]
+    Tls(String),
+    #[error("malformed HTTP response: {0}")]
+    Protocol(String),
+    #[error("request cancelled: the test is stopping")]
+    Cancelled,
+    #[error("I/O error: {0}")]
+    Io(String),
+}
+
+/// Settings that hold for every request of one client.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub connect_timeout: Duration,
+    pub user_agent: String,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(10),
+            user_agent: concat!("loaddensity/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+/// One request. Everything is borrowed: the engine prepares it once per task
+/// where nothing in it varies.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: Method,
+    pub url: &'a Url,
+    /// Extra headers. `Host`, `User-Agent`, `Content-Length` are set by the client
+    /// unless given here (case-insensitive match).
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+    /// Limit for the whole response to arrive once sent.
+    pub timeout: Duration,
+}
+
+/// A response, borrowing the client's reused buffers until the next `send`.
+#[derive(Debug)]
+pub struct Response<'a> {
+    pub status: u16,
+    /// Raw header lines after the status line (`Name: value\r\n`...).
+    pub head: &'a [u8],
+    pub body: &'a [u8],
+}
+
+impl<'a> Response<'a> {
+    /// First header with this name (case-insensitive), value trimmed.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// All headers in order.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let head: &'a [u8] = self.head;
+        head.split(|&b| b == b'\n').filter_map(|line| {
+            let line = std::str::from_utf8(line).ok()?;
+            let (n, v) = line.split_once(':')?;
+            Some((n.trim(), v.trim()))
+        })
+    }
+}
+
+pub mod client;
+pub use client::Client;

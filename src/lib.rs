@@ -1,0 +1,11 @@
+//! loaddensity: a CI-grade HTTP load tester driven by LoadDensity action-JSON plans.
+//!
+//! Data flows one way:
+//! file → [`plan`] (parse, validate) → [`registry`] → [`interpreter`] → [`engine`]
+//! → [`stats`] → [`reports`] → [`exit`] code.
+
+pub mod demo_server;
+pub mod http;
+pub mod reports;
+pub mod stats;
+pub mod stop;

@@ -1,0 +1,1 @@
+//! Report writers: each format is a pure function of a [`RunSummary`].

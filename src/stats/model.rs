@@ -1,0 +1,98 @@
+//! The measured results as plain data: what reports serialise and gates read.
+//! Field names here are the public report contract (see `docs/reports.md`).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Latency distribution in milliseconds (microsecond resolution underneath).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyMs {
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// One error message and how often it was seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorCount {
+    /// Failure kind: `connection`, `timeout`, `status`, `assertion`, ...
+    pub kind: String,
+    pub message: String,
+    pub count: u64,
+}
+
+/// Statistics of one task name, or of all names together (`total`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NameStats {
+    /// Logical requests that completed (success or failure).
+    pub requests: u64,
+    pub failures: u64,
+    /// `failures / requests`, 0 when there were no requests.
+    pub failure_rate: f64,
+    /// Requests per second over the test's measured duration.
+    pub rps: f64,
+    /// Response body bytes received.
+    pub bytes: u64,
+    pub latency_ms: LatencyMs,
+    /// Failure count per kind.
+    pub failures_by_kind: BTreeMap<String, u64>,
+    /// The most frequent error messages, most frequent first (at most 10).
+    pub top_errors: Vec<ErrorCount>,
+}
+
+/// One point of a test's timeline (one per interval, normally one second).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimePoint {
+    /// Seconds since the test started, at the end of the interval.
+    pub t_s: f64,
+    pub requests: u64,
+    pub failures: u64,
+    pub rps: f64,
+    pub users: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+}
+
+/// One `LD_start_test` that ran.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    /// 1-based, in the order the plan ran them.
+    pub index: usize,
+    /// Where in the plan the test stands (`plan.json: actions[2]`).
+    pub action: String,
+    /// Unix time (seconds) at the start.
+    pub started_at: f64,
+    pub duration_s: f64,
+    pub users: u64,
+    /// Why the test ended: `time`, `iterations`, `budget`, `watchdog`, `signal`.
+    pub ended_by: String,
+    pub total: NameStats,
+    pub by_name: BTreeMap<String, NameStats>,
+    pub timeline: Vec<TimePoint>,
+}
+
+/// Everything the run measured so far: the input of every report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub tool: String,
+    pub version: String,
+    /// Unix time (seconds) when the run started.
+    pub started_at: f64,
+    /// Seconds since the run started.
+    pub duration_s: f64,
+    /// The code the process would exit with if the run ended now.
+    pub exit_code: i32,
+    /// Why: `pass`, `action_failed`, `budget_tripped`, `gate_failed`, `watchdog`, `interrupted`.
+    pub exit_reason: String,
+    /// The seed every random draw of the run derives from.
+    pub seed: u64,
+    /// All tests together (histograms merged, not averaged).
+    pub total: NameStats,
+    pub by_name: BTreeMap<String, NameStats>,
+    pub tests: Vec<TestReport>,
+}

@@ -1,0 +1,111 @@
+//! The stop signal one test shares between its workers, its supervisor thread and
+//! every sleep: ramp-up, think time, backoff and injected latency all wait on it,
+//! so a stop is never stuck behind a sleep.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+const RUNNING: u8 = 0;
+/// No new request may start; in-flight requests may finish.
+const STOPPING: u8 = 1;
+/// In-flight requests must end now (the grace period is over).
+const ABORTED: u8 = 2;
+
+/// Shared by reference (`&StopSignal`) between the threads of one test.
+#[derive(Debug, Default)]
+pub struct StopSignal {
+    state: AtomicU8,
+    lock: Mutex<()>,
+    wake: Condvar,
+}
+
+impl StopSignal {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True once no new request may start.
+    #[inline]
+    pub fn is_stopping(&self) -> bool {
+        self.state.load(Ordering::Relaxed) >= STOPPING
+    }
+
+    /// True once in-flight requests must give up at once.
+    #[inline]
+    pub fn is_aborted(&self) -> bool {
+        self.state.load(Ordering::Relaxed) >= ABORTED
+    }
+
+    /// Ask every worker to stop starting requests. Idempotent.
+    pub fn stop(&self) {
+        self.raise(STOPPING);
+    }
+
+    /// Ask in-flight requests to end now. Implies [`StopSignal::stop`].
+    pub fn abort(&self) {
+        self.raise(ABORTED);
+    }
+
+    fn raise(&self, to: u8) {
+        self.state.fetch_max(to, Ordering::SeqCst);
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.wake.notify_all();
+    }
+
+    /// Sleep for `dur` unless the test starts stopping first.
+    /// Returns `true` when the full duration elapsed, `false` when cut short.
+    pub fn sleep(&self, dur: Duration) -> bool {
+        if dur.is_zero() {
+            return !self.is_stopping();
+        }
+        let deadline = Instant::now() + dur;
+        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.is_stopping() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            guard = match self.wake.wait_timeout(guard, deadline - now) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn sleep_runs_full_duration_when_not_stopped() {
+        let s = StopSignal::new();
+        let t = Instant::now();
+        assert!(s.sleep(Duration::from_millis(30)));
+        assert!(t.elapsed() >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn stop_cuts_a_sleep_short() {
+        let s = Arc::new(StopSignal::new());
+        let s2 = Arc::clone(&s);
+        let h = std::thread::spawn(move || {
+            let t = Instant::now();
+            let full = s2.sleep(Duration::from_secs(30));
+            (full, t.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        s.stop();
+        let (full, took) = h.join().unwrap();
+        assert!(!full);
+        assert!(took < Duration::from_secs(5), "took {took:?}");
+        assert!(s.is_stopping() && !s.is_aborted());
+        s.abort();
+        assert!(s.is_aborted());
+    }
+}
