@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+#[allow(dead_code)]
 const RUNNING: u8 = 0;
 /// No new request may start; in-flight requests may finish.
 const STOPPING: u8 = 1;
