@@ -7,5 +7,6 @@
 pub mod demo_server;
 pub mod http;
 pub mod reports;
+pub mod resolver;
 pub mod stats;
 pub mod stop;
