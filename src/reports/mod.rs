@@ -22,11 +22,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub mod json;
+pub mod summary;
 mod util;
 
 #[cfg(test)]
 pub(crate) mod test_fixture;
 
+pub use json::full_json;
+pub use summary::summary_json;
 
 /// The file a report named `name` is written to: `name` + `.ext`.
 ///
