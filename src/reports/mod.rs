@@ -22,6 +22,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub mod csv;
 pub mod json;
 pub mod summary;
 mod util;
@@ -29,6 +30,7 @@ mod util;
 #[cfg(test)]
 pub(crate) mod test_fixture;
 
+pub use csv::{stats_csv, RequestLog, RequestRow};
 pub use json::full_json;
 pub use summary::summary_json;
 
