@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub mod csv;
 pub mod json;
+pub mod junit;
 pub mod summary;
 mod util;
 
@@ -32,6 +33,7 @@ pub(crate) mod test_fixture;
 
 pub use csv::{stats_csv, RequestLog, RequestRow};
 pub use json::full_json;
+pub use junit::{junit_xml, GateResult};
 pub use summary::summary_json;
 
 /// The file a report named `name` is written to: `name` + `.ext`.
