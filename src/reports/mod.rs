@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod summary;
@@ -32,6 +33,7 @@ mod util;
 pub(crate) mod test_fixture;
 
 pub use csv::{stats_csv, RequestLog, RequestRow};
+pub use html::html_report;
 pub use json::full_json;
 pub use junit::{junit_xml, GateResult};
 pub use summary::summary_json;
