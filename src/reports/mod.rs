@@ -27,6 +27,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod summary;
+pub mod table;
 mod util;
 
 #[cfg(test)]
@@ -37,6 +38,7 @@ pub use html::html_report;
 pub use json::full_json;
 pub use junit::{junit_xml, GateResult};
 pub use summary::summary_json;
+pub use table::render_table;
 
 /// The file a report named `name` is written to: `name` + `.ext`.
 ///
