@@ -1,1 +1,188 @@
 //! Report writers: each format is a pure function of a [`RunSummary`].
+//!
+//! | function | format | command (argument) |
+//! |---|---|---|
+//! | [`summary_json`] | compact JSON contract (no timelines) | `LD_generate_summary_report {report_name}` → `.json` |
+//! | [`full_json`] | JSON with every field, timelines included | `LD_generate_json_report {json_file_name}` → `.json` |
+//! | [`stats_csv`] | one row per (test, name), totals | `LD_generate_csv_report {csv_name}` → `.csv` |
+//! | [`junit_xml`] | JUnit XML (GitLab, Jenkins) | `LD_generate_junit_report {report_name}` → `.xml` |
+//! | [`html_report`] | one self-contained HTML file | `LD_generate_html_report {html_name}` → `.html` |
+//! | [`render_table`] | console end-of-test table | — |
+//! | [`RequestLog`] | streamed per-request CSV | `LD_start_test` `record_csv: "path"` |
+//!
+//! Callers build the file name with [`report_path`] and write it with
+//! [`write_report`] (atomic). The formats are described in `docs/reports.md`.
+//!
+//! [`RunSummary`]: crate::stats::RunSummary
+
+use anyhow::Context;
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub mod csv;
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod summary;
+pub mod table;
+mod util;
+
+#[cfg(test)]
+pub(crate) mod test_fixture;
+
+pub use csv::{stats_csv, RequestLog, RequestRow};
+pub use html::html_report;
+pub use json::full_json;
+pub use junit::{junit_xml, GateResult};
+pub use summary::summary_json;
+pub use table::render_table;
+
+/// The file a report named `name` is written to: `name` + `.ext`.
+///
+/// LoadDensity convention: `report_name: "out/result"` → `out/result.json`.
+/// If `name` already ends with `.ext` (ASCII case-insensitive) it is returned
+/// unchanged, so `"out/result.json"` does not become `out/result.json.json`.
+/// `ext` may be given with or without its leading dot.
+pub fn report_path(name: &str, ext: &str) -> PathBuf {
+    let ext = ext.trim_start_matches('.');
+    if ext.is_empty() {
+        return PathBuf::from(name);
+    }
+    let suffix = format!(".{ext}");
+    let already = name.len() >= suffix.len()
+        && name.is_char_boundary(name.len() - suffix.len())
+        && name[name.len() - suffix.len()..].eq_ignore_ascii_case(&suffix);
+    if already {
+        PathBuf::from(name)
+    } else {
+        PathBuf::from(format!("{name}{suffix}"))
+    }
+}
+
+/// Writes `bytes` to `path` atomically: parent folders are created as needed,
+/// the bytes go to a temporary file in the same folder, which is then renamed
+/// over `path`. A reader never sees a half-written report.
+///
+/// Errors name the path (`writing report out/result.json: ...`).
+pub fn write_report(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomic(path, bytes).with_context(|| format!("writing report {}", path.display()))
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+    let file_name = path
+        .file_name()
+        .with_context(|| "the path has no file name")?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => {
+            fs::create_dir_all(p).with_context(|| format!("creating folder {}", p.display()))?;
+            p.to_path_buf()
+        }
+        _ => PathBuf::from("."),
+    };
+
+    let mut tmp_name = OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = dir.join(tmp_name);
+
+    let result = (|| -> anyhow::Result<()> {
+        let mut f = fs::File::create(&tmp)
+            .with_context(|| format!("creating temporary file {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_path_appends_extension() {
+        assert_eq!(
+            report_path("out/result", "json"),
+            PathBuf::from("out/result.json")
+        );
+        assert_eq!(report_path("result", ".csv"), PathBuf::from("result.csv"));
+        assert_eq!(
+            report_path("out/result.v2", "html"),
+            PathBuf::from("out/result.v2.html")
+        );
+        assert_eq!(
+            report_path("out/result.json", "csv"),
+            PathBuf::from("out/result.json.csv")
+        );
+    }
+
+    #[test]
+    fn report_path_does_not_double_extension() {
+        assert_eq!(
+            report_path("out/result.json", "json"),
+            PathBuf::from("out/result.json")
+        );
+        assert_eq!(report_path("out/R.XML", "xml"), PathBuf::from("out/R.XML"));
+        assert_eq!(
+            report_path("ünïcode.html", ".html"),
+            PathBuf::from("ünïcode.html")
+        );
+        // A multi-byte char right before where the suffix would start.
+        assert_eq!(report_path("é", "json"), PathBuf::from("é.json"));
+        assert_eq!(report_path("x", ""), PathBuf::from("x"));
+    }
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "loaddensity-reports-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn write_report_creates_parent_dirs_and_replaces() {
+        let dir = temp_dir("write");
+        let path = dir.join("a/b/c/result.json");
+        write_report(&path, b"first").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"first");
+        write_report(&path, b"second").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        // No temporary files are left behind.
+        let left: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![OsString::from("result.json")]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn write_report_error_names_the_path() {
+        let dir = temp_dir("err");
+        fs::create_dir_all(&dir).unwrap();
+        // A file where a folder is needed.
+        fs::write(dir.join("blocker"), b"x").unwrap();
+        let path = dir.join("blocker/sub/result.json");
+        let err = write_report(&path, b"x").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,165 @@
+//! The summary JSON: the machine contract CI jobs read
+//! (`LD_generate_summary_report`). Like [`full_json`](super::full_json) but
+//! each test is compact: no timeline.
+
+use super::util::sanitized;
+use crate::stats::{NameStats, RunSummary, TestReport};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The run, field for field as in [`RunSummary`], with compact tests.
+///
+/// Keep this in step with [`RunSummary`]: a field added there must be added
+/// here too (the `summary_has_every_model_field` test fails otherwise).
+#[derive(Serialize)]
+struct SummaryJson<'a> {
+    tool: &'a str,
+    version: &'a str,
+    started_at: f64,
+    duration_s: f64,
+    exit_code: i32,
+    exit_reason: &'a str,
+    seed: u64,
+    total: &'a NameStats,
+    by_name: &'a BTreeMap<String, NameStats>,
+    tests: Vec<TestSummaryJson<'a>>,
+}
+
+/// One test as in [`TestReport`], without `timeline`.
+#[derive(Serialize)]
+struct TestSummaryJson<'a> {
+    index: usize,
+    action: &'a str,
+    started_at: f64,
+    duration_s: f64,
+    users: u64,
+    ended_by: &'a str,
+    total: &'a NameStats,
+    by_name: &'a BTreeMap<String, NameStats>,
+}
+
+impl<'a> From<&'a TestReport> for TestSummaryJson<'a> {
+    fn from(t: &'a TestReport) -> Self {
+        TestSummaryJson {
+            index: t.index,
+            action: &t.action,
+            started_at: t.started_at,
+            duration_s: t.duration_s,
+            users: t.users,
+            ended_by: &t.ended_by,
+            total: &t.total,
+            by_name: &t.by_name,
+        }
+    }
+}
+
+/// The summary report: pretty-printed JSON with `tool`, `version`,
+/// `started_at`, `duration_s`, `exit_code`, `exit_reason`, `seed`, `total`,
+/// `by_name` and `tests` (each test without its `timeline`).
+///
+/// Non-finite floats are written as `0`, never `null`. The format is
+/// documented field by field in `docs/reports.md`.
+pub fn summary_json(s: &RunSummary) -> String {
+    let s = sanitized(s);
+    let view = SummaryJson {
+        tool: &s.tool,
+        version: &s.version,
+        started_at: s.started_at,
+        duration_s: s.duration_s,
+        exit_code: s.exit_code,
+        exit_reason: &s.exit_reason,
+        seed: s.seed,
+        total: &s.total,
+        by_name: &s.by_name,
+        tests: s.tests.iter().map(TestSummaryJson::from).collect(),
+    };
+    let mut out = serde_json::to_string_pretty(&view).expect("the summary always serialises");
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::test_fixture::{fixture, poisoned, reparse, QUOTED, SCRIPT, UNICODE};
+    use serde_json::Value;
+
+    #[test]
+    fn summary_parses_back_with_the_required_keys() {
+        let s = fixture();
+        let v: Value = serde_json::from_str(&summary_json(&s)).unwrap();
+        for key in [
+            "tool",
+            "version",
+            "started_at",
+            "duration_s",
+            "exit_code",
+            "exit_reason",
+            "seed",
+            "total",
+            "by_name",
+            "tests",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(v["tool"], "loaddensity");
+        assert_eq!(v["exit_code"], 1);
+        assert_eq!(v["exit_reason"], "gate_failed");
+        assert_eq!(v["seed"].as_u64(), Some(s.seed));
+        assert_eq!(v["started_at"].as_f64(), Some(s.started_at));
+        assert_eq!(v["duration_s"].as_f64(), Some(s.duration_s));
+
+        let tests = v["tests"].as_array().unwrap();
+        assert_eq!(tests.len(), 2);
+        for (tv, t) in tests.iter().zip(&s.tests) {
+            assert!(
+                tv.get("timeline").is_none(),
+                "summary tests must be compact"
+            );
+            assert_eq!(tv["index"].as_u64(), Some(t.index as u64));
+            assert_eq!(tv["ended_by"], t.ended_by.as_str());
+            // Numbers come back equal, awkward names intact.
+            assert_eq!(tv["total"], reparse(&t.total));
+            assert_eq!(tv["by_name"], reparse(&t.by_name));
+            let total: NameStats = serde_json::from_value(tv["total"].clone()).unwrap();
+            assert_eq!(total.requests, t.total.requests);
+            assert!((total.latency_ms.p95 - t.total.latency_ms.p95).abs() < 1e-9);
+        }
+        assert!(v["tests"][0]["by_name"].get(QUOTED).is_some());
+        assert!(v["tests"][0]["by_name"].get(SCRIPT).is_some());
+        assert!(v["tests"][0]["by_name"].get(UNICODE).is_some());
+        assert_eq!(v["total"], reparse(&s.total));
+        assert_eq!(v["by_name"], reparse(&s.by_name));
+        let top = &v["tests"][0]["by_name"][QUOTED]["top_errors"][0];
+        assert_eq!(top["kind"], "status");
+        assert_eq!(top["count"], 9);
+    }
+
+    #[test]
+    fn summary_has_every_model_field() {
+        // Everything the full model serialises, minus the timelines.
+        let s = fixture();
+        let mut full = reparse(&s);
+        for t in full["tests"].as_array_mut().unwrap() {
+            t.as_object_mut().unwrap().remove("timeline");
+        }
+        let summary: Value = serde_json::from_str(&summary_json(&s)).unwrap();
+        assert_eq!(summary, full);
+    }
+
+    #[test]
+    fn summary_of_empty_run() {
+        let v: Value = serde_json::from_str(&summary_json(&RunSummary::default())).unwrap();
+        assert_eq!(v["tests"].as_array().unwrap().len(), 0);
+        assert_eq!(v["total"]["requests"], 0);
+    }
+
+    #[test]
+    fn no_nan_anywhere() {
+        let out = summary_json(&poisoned());
+        assert!(!out.contains("null"), "{out}");
+        assert!(!out.contains("NaN") && !out.contains("inf"));
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["total"]["latency_ms"]["max"].as_f64(), Some(0.0));
+    }
+}
