@@ -4,9 +4,17 @@
 //! file → [`plan`] (parse, validate) → [`registry`] → [`interpreter`] → [`engine`]
 //! → [`stats`] → [`reports`] → [`exit`] code.
 
+pub mod cli;
+pub mod commands;
 pub mod demo_server;
+pub mod engine;
+pub mod exit;
 pub mod http;
+pub mod interpreter;
+pub mod plan;
+pub mod registry;
 pub mod reports;
 pub mod resolver;
 pub mod stats;
 pub mod stop;
+pub mod ui;

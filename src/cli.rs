@@ -1,0 +1,308 @@
+//! The command line: parses arguments, validates every plan, runs them and
+//! turns the outcome into the exit code (see [`crate::exit`]).
+
+use crate::exit::Outcome;
+use crate::interpreter::{Context, RunOptions};
+use crate::plan::{Plan, Problem, Source, Validator};
+use crate::registry::COMMANDS;
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+const EXAMPLES: &str = "\
+Examples:
+  loaddensity run actions/quickstart.json
+  loaddensity run --quiet --seed 42 plan.json other.json
+  loaddensity run-dir actions/
+  loaddensity run-str '[[\"LD_log\", {\"message\": \"hello\"}]]'
+  loaddensity validate actions/*.json
+  loaddensity commands --json
+  loaddensity demo-server --port 8080
+
+Exit codes: 0 pass · 1 an action failed · 2 bad usage or invalid plan (nothing ran)
+  · 3 failure budget tripped · 4 a gate failed · 124 watchdog · 130/143 SIGINT/SIGTERM";
+
+#[derive(Parser, Debug)]
+#[command(name = "loaddensity", version, about = "A CI-grade HTTP load tester driven by LoadDensity action-JSON plans", after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Validate, then run plan files in the order given
+    Run {
+        #[command(flatten)]
+        flags: RunFlags,
+        /// Plan files (JSON)
+        #[arg(required = true)]
+        plans: Vec<PathBuf>,
+    },
+    /// Run every *.json below a directory, in sorted order
+    RunDir {
+        #[command(flatten)]
+        flags: RunFlags,
+        dir: PathBuf,
+    },
+    /// Run a plan given as a JSON string
+    RunStr {
+        #[command(flatten)]
+        flags: RunFlags,
+        json: String,
+    },
+    /// Validate plan files without running anything
+    Validate {
+        #[arg(required = true)]
+        plans: Vec<PathBuf>,
+    },
+    /// List every LD_* command with its summary
+    Commands {
+        /// Machine-readable output, with each command's parameters
+        #[arg(long)]
+        json: bool,
+    },
+    /// Scaffold a project: actions/ with a runnable example plan, and a README
+    Init { dir: PathBuf },
+    /// Serve the built-in demo target on 127.0.0.1 until interrupted
+    DemoServer {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+}
+
+/// Flags of every plan-running subcommand.
+#[derive(Args, Debug, Clone)]
+pub struct RunFlags {
+    /// Print nothing but errors and the plan's own LD_log output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Run the remaining actions after one fails (still exits 1)
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Seed for every random draw, to replay a run (default: random, printed)
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Outcome::Invalid.code()
+            } else {
+                0
+            };
+        }
+    };
+    match cli.command {
+        Cmd::Run { flags, plans } => run_files(&flags, &plans),
+        Cmd::RunDir { flags, dir } => match plans_in_dir(&dir) {
+            Ok(plans) => run_files(&flags, &plans),
+            Err(p) => invalid(&[p]),
+        },
+        Cmd::RunStr { flags, json } => {
+            let mut v = Validator::new();
+            let plan = v.plan_source(&Source::from_string("<run-str>", json));
+            finish_validation(v, plan.into_iter().collect())
+                .map_or_else(|c| c, |plans| run(&flags, &plans))
+        }
+        Cmd::Validate { plans } => match validate_files(&plans) {
+            Ok(ps) => {
+                let actions: usize = ps.iter().map(|p| p.actions.len()).sum();
+                eprintln!("ok: {} plan(s), {actions} action(s) valid", ps.len());
+                0
+            }
+            Err(code) => code,
+        },
+        Cmd::Commands { json } => {
+            print!("{}", commands_listing(json));
+            0
+        }
+        Cmd::Init { dir } => match init(&dir) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                Outcome::Invalid.code()
+            }
+        },
+        Cmd::DemoServer { port } => match crate::demo_server::serve_forever(port) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: cannot serve on 127.0.0.1:{port}: {e}");
+                1
+            }
+        },
+    }
+}
+
+fn run_files(flags: &RunFlags, files: &[PathBuf]) -> i32 {
+    match validate_files(files) {
+        Ok(plans) => run(flags, &plans),
+        Err(code) => code,
+    }
+}
+
+/// Validates every plan; on any problem prints them all and returns exit 2.
+fn validate_files(files: &[PathBuf]) -> Result<Vec<Plan>, i32> {
+    let mut v = Validator::new();
+    let plans: Vec<Plan> = files.iter().filter_map(|f| v.plan_file(f)).collect();
+    finish_validation(v, plans)
+}
+
+fn finish_validation(v: Validator, plans: Vec<Plan>) -> Result<Vec<Plan>, i32> {
+    let problems = v.finish();
+    if problems.is_empty() {
+        Ok(plans)
+    } else {
+        Err(invalid(&problems))
+    }
+}
+
+fn invalid(problems: &[Problem]) -> i32 {
+    for p in problems {
+        eprintln!("error: {p}");
+    }
+    if problems.len() > 1 {
+        eprintln!("{} problems found; nothing was run.", problems.len());
+    } else {
+        eprintln!("nothing was run.");
+    }
+    Outcome::Invalid.code()
+}
+
+fn run(flags: &RunFlags, plans: &[Plan]) -> i32 {
+    let seed = flags.seed.unwrap_or_else(random_seed);
+    let mut ctx = Context::new(RunOptions {
+        quiet: flags.quiet,
+        keep_going: flags.keep_going,
+        seed,
+    });
+    ctx.ui.note(&format!(
+        "loaddensity {} · seed {seed} (replay with --seed {seed})",
+        env!("CARGO_PKG_VERSION")
+    ));
+    for plan in plans {
+        if ctx.run_actions(&plan.actions).is_err() && !ctx.opts.keep_going {
+            break;
+        }
+    }
+    ctx.finish();
+    let outcome = ctx.outcome;
+    if outcome != Outcome::Pass {
+        ctx.ui.note(&format!("exit {outcome}"));
+    }
+    outcome.code()
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// Every `*.json` below `dir`, sorted.
+fn plans_in_dir(dir: &Path) -> Result<Vec<PathBuf>, Problem> {
+    fn walk(d: &Path, out: &mut Vec<PathBuf>, depth: usize) -> std::io::Result<()> {
+        if depth > 32 {
+            return Ok(());
+        }
+        for entry in std::fs::read_dir(d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, out, depth + 1)?;
+            } else if path.extension().is_some_and(|e| e == "json") {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let name = dir.display().to_string();
+    if !dir.is_dir() {
+        return Err(Problem::file(&name, "is not a directory"));
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out, 0)
+        .map_err(|e| Problem::file(&name, format!("cannot read directory: {e}")))?;
+    if out.is_empty() {
+        return Err(Problem::file(&name, "contains no *.json plans"));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `loaddensity commands` output: one line per command, or JSON.
+pub fn commands_listing(json: bool) -> String {
+    if json {
+        let list: Vec<serde_json::Value> = COMMANDS
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "name": c.name,
+                    "summary": c.summary,
+                    "params": c.params.iter().map(|p| serde_json::json!({
+                        "name": p.name, "type": p.kind, "required": p.required, "doc": p.doc,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let mut s = serde_json::to_string_pretty(&list).unwrap_or_default();
+        s.push('\n');
+        s
+    } else {
+        let width = COMMANDS.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        COMMANDS
+            .iter()
+            .map(|c| format!("{:width$}  {}\n", c.name, c.summary))
+            .collect()
+    }
+}
+
+const INIT_PLAN: &str = r#"{
+  "load_density": [
+    ["LD_log", {"message": "starting the example load test"}],
+    ["LD_start_demo_server"],
+    ["LD_start_test", {
+      "user_count": 5,
+      "spawn_rate": 50,
+      "test_time": 3,
+      "tasks": [
+        {"method": "get", "request_url": "${var.demo}/ok", "name": "ok"},
+        {"method": "get", "request_url": "${var.demo}/json", "name": "json",
+         "assertions": {"status_code": 200, "json_path": {"status": "ok"}}}
+      ]
+    }],
+    ["LD_generate_summary_report", {"report_name": "reports/summary"}],
+    ["LD_generate_html_report", {"html_name": "reports/report"}]
+  ]
+}
+"#;
+
+const INIT_README: &str = "# Load tests\n\nRun the example against the built-in demo target:\n\n    loaddensity run actions/example.json\n\nReports land in `reports/`. Point `request_url` at your own service (127.0.0.1 or\nlocalhost in CI) and see `loaddensity commands` for every action.\n";
+
+fn init(dir: &Path) -> anyhow::Result<()> {
+    let plan = dir.join("actions").join("example.json");
+    let readme = dir.join("README.md");
+    for p in [&plan, &readme] {
+        if p.exists() {
+            anyhow::bail!(
+                "{} already exists; init never overwrites files",
+                p.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(dir.join("actions"))?;
+    std::fs::write(&plan, INIT_PLAN)?;
+    std::fs::write(&readme, INIT_README)?;
+    eprintln!("created {} and {}", plan.display(), readme.display());
+    eprintln!("next: loaddensity run {}", plan.display());
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! `LD_execute_action` (a nested action list) and `LD_execute_files` (other
+//! plan files, relative to the plan that names them). Both are validated with
+//! the plan that contains them, before anything runs.
+
+use crate::interpreter::Context;
+use crate::plan::validate::{Args, Validator};
+use crate::plan::{Action, Plan, Problem};
+use crate::registry::{Command, CommandSpec, Param};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+pub const EXECUTE_ACTION: CommandSpec = CommandSpec {
+    name: "LD_execute_action",
+    summary: "Run a nested list of actions",
+    params: &[Param {
+        name: "action_list",
+        kind: "list of actions",
+        required: true,
+        doc: "The actions, in the same shape as a plan's.",
+    }],
+    parse: parse_execute_action,
+};
+
+pub const EXECUTE_FILES: CommandSpec = CommandSpec {
+    name: "LD_execute_files",
+    summary: "Run other plan files, in order",
+    params: &[Param {
+        name: "execute_files_list",
+        kind: "list of strings",
+        required: true,
+        doc: "Plan paths, relative to the plan that names them. Cycles are an error.",
+    }],
+    parse: parse_execute_files,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecuteActionArgs {
+    #[allow(dead_code)]
+    action_list: IgnoredAny,
+}
+
+#[derive(Debug)]
+pub struct ExecuteAction {
+    actions: Vec<Action>,
+}
+
+fn parse_execute_action(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
+    v.typed::<ExecuteActionArgs>(a)?;
+    let actions = v.nested_actions(a, "action_list")?;
+    Some(Box::new(ExecuteAction { actions }))
+}
+
+impl Command for ExecuteAction {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        ctx.run_actions(&self.actions)?;
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecuteFilesArgs {
+    execute_files_list: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct ExecuteFiles {
+    plans: Vec<Plan>,
+}
+
+fn parse_execute_files(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
+    let args = v.typed::<ExecuteFilesArgs>(a)?;
+    let base = a.src.base_dir();
+    let before = v.problem_count();
+    let mut plans = Vec::new();
+    for (i, file) in args.execute_files_list.iter().enumerate() {
+        if file.contains("${") {
+            v.problem(
+                Problem::new(
+                    a.at.child(&format!("args.execute_files_list[{i}]")),
+                    "plan paths cannot use ${...}: they are loaded and validated before the run",
+                )
+                .hint("write the path literally"),
+            );
+            continue;
+        }
+        if let Some(p) = v.plan_file(&base.join(file)) {
+            plans.push(p);
+        }
+    }
+    (v.problem_count() == before).then(|| Box::new(ExecuteFiles { plans }) as Box<dyn Command>)
+}
+
+impl Command for ExecuteFiles {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        for plan in &self.plans {
+            ctx.run_actions(&plan.actions)?;
+        }
+        Ok(())
+    }
+}

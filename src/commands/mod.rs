@@ -1,0 +1,9 @@
+//! One module per family of `LD_*` commands: typed arguments, checks, handler.
+//! The registry (`crate::registry`) lists them.
+
+pub mod flow;
+pub mod load;
+pub mod log;
+pub mod reports;
+pub mod server;
+pub mod vars;

@@ -1,0 +1,161 @@
+//! `LD_generate_*_report` and `LD_clear_records`: reports are written from what
+//! every test so far measured, keeping LoadDensity's argument names.
+
+use crate::interpreter::Context;
+use crate::plan::validate::{Args, Validator};
+use crate::registry::{parse_typed, Command, CommandSpec, Param, Role};
+use crate::reports;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// The formats a report command can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Summary,
+    Json,
+    Csv,
+    Junit,
+    Html,
+}
+
+impl Format {
+    fn ext(self) -> &'static str {
+        match self {
+            Format::Summary | Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Junit => "xml",
+            Format::Html => "html",
+        }
+    }
+}
+
+macro_rules! report_spec {
+    ($const:ident, $name:literal, $summary:literal, $param:literal, $default:literal, $args:ident, $format:expr) => {
+        pub const $const: CommandSpec = CommandSpec {
+            name: $name,
+            summary: $summary,
+            params: &[Param {
+                name: $param,
+                kind: concat!("string = \"", $default, "\""),
+                required: false,
+                doc: "Output path without extension (the extension is appended); parent folders are created.",
+            }],
+            parse: |v: &mut Validator, a: &Args<'_>| {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct $args {
+                    #[serde(rename = $param, default = "default_name")]
+                    name: Option<String>,
+                }
+                fn default_name() -> Option<String> {
+                    Some($default.to_string())
+                }
+                let args = v.typed::<$args>(a)?;
+                Some(Box::new(WriteReport {
+                    format: $format,
+                    name: args.name.unwrap_or_else(|| $default.to_string()),
+                }) as Box<dyn Command>)
+            },
+        };
+    };
+}
+
+report_spec!(
+    GENERATE_SUMMARY_REPORT,
+    "LD_generate_summary_report",
+    "Write the summary JSON (the machine contract: totals, per name, exit code)",
+    "report_name",
+    "loaddensity_summary",
+    SummaryArgs,
+    Format::Summary
+);
+report_spec!(
+    GENERATE_JSON_REPORT,
+    "LD_generate_json_report",
+    "Write the full JSON report, timelines included",
+    "json_file_name",
+    "loaddensity_report",
+    JsonArgs,
+    Format::Json
+);
+report_spec!(
+    GENERATE_CSV_REPORT,
+    "LD_generate_csv_report",
+    "Write per-name statistics as CSV",
+    "csv_name",
+    "loaddensity_stats",
+    CsvArgs,
+    Format::Csv
+);
+report_spec!(
+    GENERATE_JUNIT_REPORT,
+    "LD_generate_junit_report",
+    "Write a JUnit XML report (one testcase per task name)",
+    "report_name",
+    "loaddensity_junit",
+    JunitArgs,
+    Format::Junit
+);
+report_spec!(
+    GENERATE_HTML_REPORT,
+    "LD_generate_html_report",
+    "Write a self-contained HTML report with charts",
+    "html_name",
+    "loaddensity_report",
+    HtmlArgs,
+    Format::Html
+);
+
+pub const CLEAR_RECORDS: CommandSpec = CommandSpec {
+    name: "LD_clear_records",
+    summary: "Forget what earlier tests measured; later reports start afresh",
+    params: &[],
+    parse: parse_typed::<ClearRecords>,
+};
+
+#[derive(Debug)]
+pub struct WriteReport {
+    format: Format,
+    name: String,
+}
+
+impl Command for WriteReport {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        let name = ctx.resolve_str(&self.name)?;
+        let path = reports::report_path(&name, self.format.ext());
+        let summary = ctx.summary();
+        let text = match self.format {
+            Format::Summary => reports::summary_json(&summary),
+            Format::Json => reports::full_json(&summary),
+            Format::Csv => reports::stats_csv(&summary),
+            Format::Junit => reports::junit_xml(&summary, &[]),
+            Format::Html => reports::html_report(&summary),
+        };
+        reports::write_report(&path, text.as_bytes())?;
+        ctx.ui.note(&format!("wrote {}", path.display()));
+        Ok(())
+    }
+
+    fn role(&self) -> Role {
+        Role::Report
+    }
+
+    fn outputs(&self) -> Vec<PathBuf> {
+        if self.name.contains("${") {
+            Vec::new()
+        } else {
+            vec![reports::report_path(&self.name, self.format.ext())]
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClearRecords {}
+
+impl Command for ClearRecords {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        ctx.records.clear();
+        Ok(())
+    }
+}

@@ -1,0 +1,52 @@
+//! `LD_start_demo_server`: the built-in demo target, for the duration of the plan.
+
+use crate::demo_server::DemoServer;
+use crate::interpreter::Context;
+use crate::registry::{parse_typed, Command, CommandSpec, Param};
+use anyhow::Context as _;
+use serde::Deserialize;
+
+pub const START_DEMO_SERVER: CommandSpec = CommandSpec {
+    name: "LD_start_demo_server",
+    summary: "Start the built-in demo target on 127.0.0.1 and set ${var.demo} to its URL",
+    params: &[
+        Param {
+            name: "port",
+            kind: "number = 0",
+            required: false,
+            doc: "Port to bind on 127.0.0.1; 0 picks a free one.",
+        },
+        Param {
+            name: "variable",
+            kind: "string = \"demo\"",
+            required: false,
+            doc: "Variable that receives the base URL (`http://127.0.0.1:PORT`).",
+        },
+    ],
+    parse: parse_typed::<StartDemoServer>,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartDemoServer {
+    #[serde(default)]
+    port: u16,
+    #[serde(default = "default_variable")]
+    variable: String,
+}
+
+fn default_variable() -> String {
+    "demo".to_string()
+}
+
+impl Command for StartDemoServer {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        let server = DemoServer::start(self.port)
+            .with_context(|| format!("cannot start the demo server on 127.0.0.1:{}", self.port))?;
+        let url = server.base_url();
+        ctx.ui.note(&format!("demo server listening on {url}"));
+        ctx.vars.set(self.variable.clone(), url);
+        ctx.demo_servers.push(server);
+        Ok(())
+    }
+}

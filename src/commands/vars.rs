@@ -1,0 +1,87 @@
+//! `LD_register_variable`, `LD_register_variables`, `LD_clear_resolver`.
+
+use crate::interpreter::Context;
+use crate::registry::{parse_typed, Command, CommandSpec, Param};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+pub const REGISTER_VARIABLE: CommandSpec = CommandSpec {
+    name: "LD_register_variable",
+    summary: "Set one plan variable, usable as ${var.NAME} in later actions",
+    params: &[
+        Param {
+            name: "name",
+            kind: "string",
+            required: true,
+            doc: "Variable name ([A-Za-z0-9_.-]).",
+        },
+        Param {
+            name: "value",
+            kind: "any JSON",
+            required: true,
+            doc: "Its value; `${...}` in strings is resolved now.",
+        },
+    ],
+    parse: parse_typed::<RegisterVariable>,
+};
+
+pub const REGISTER_VARIABLES: CommandSpec = CommandSpec {
+    name: "LD_register_variables",
+    summary: "Set several plan variables at once",
+    params: &[Param {
+        name: "variables",
+        kind: "object",
+        required: true,
+        doc: "Name → value; values are resolved now, in key order.",
+    }],
+    parse: parse_typed::<RegisterVariables>,
+};
+
+pub const CLEAR_RESOLVER: CommandSpec = CommandSpec {
+    name: "LD_clear_resolver",
+    summary: "Forget every plan variable",
+    params: &[],
+    parse: parse_typed::<ClearResolver>,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterVariable {
+    name: String,
+    value: Value,
+}
+
+impl Command for RegisterVariable {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        let v = ctx.resolve_value(&self.value)?;
+        ctx.vars.set(self.name.clone(), v);
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterVariables {
+    variables: Map<String, Value>,
+}
+
+impl Command for RegisterVariables {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        for (name, value) in &self.variables {
+            let v = ctx.resolve_value(value)?;
+            ctx.vars.set(name.clone(), v);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClearResolver {}
+
+impl Command for ClearResolver {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        ctx.vars.clear();
+        Ok(())
+    }
+}

@@ -1,0 +1,251 @@
+//! What makes a response a success: assertions, and values extracted from it
+//! into the user's own variables.
+
+use crate::http::Response;
+use crate::resolver::{CompiledValue, Lookup, Template};
+use crate::stats::recorder::FailKind;
+use serde_json::Value;
+
+/// A task's assertions, compiled.
+#[derive(Debug, Clone, Default)]
+pub struct Assertions {
+    pub status_code: Option<Vec<u16>>,
+    pub contains: Vec<Template>,
+    pub not_contains: Vec<Template>,
+    /// Dotted path → expected value.
+    pub json_path: Vec<(String, CompiledValue)>,
+    /// Header name → expected substring of its value.
+    pub header: Vec<(String, Template)>,
+}
+
+impl Assertions {
+    fn needs_json(&self) -> bool {
+        !self.json_path.is_empty()
+    }
+}
+
+/// Where an extracted value comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    JsonPath(String),
+    Header(String),
+    StatusCode,
+}
+
+/// One `extract` entry: a value for the user's variable `var`.
+#[derive(Debug, Clone)]
+pub struct Extract {
+    pub var: String,
+    pub from: Source,
+}
+
+/// A response judged: `Err((kind, message))` when it is a failure.
+pub type Verdict = Result<(), (FailKind, String)>;
+
+/// Checks a response against the assertions, then extracts values into `out`.
+pub fn judge(
+    resp: &Response<'_>,
+    asserts: &Assertions,
+    extract: &[Extract],
+    scope: &mut dyn Lookup,
+    out: &mut Vec<(String, Value)>,
+) -> Verdict {
+    let need_json = asserts.needs_json()
+        || extract
+            .iter()
+            .any(|e| matches!(e.from, Source::JsonPath(_)));
+    let mut json: Option<Result<Value, String>> = None;
+    let body_json = || -> Result<Value, String> {
+        serde_json::from_slice::<Value>(resp.body)
+            .map_err(|e| format!("response body is not JSON ({e})"))
+    };
+    if need_json {
+        json = Some(body_json());
+    }
+    match &asserts.status_code {
+        Some(codes) => {
+            if !codes.contains(&resp.status) {
+                return Err((
+                    FailKind::Assertion,
+                    format!("expected status {}, got {}", list(codes), resp.status),
+                ));
+            }
+        }
+        None => {
+            if resp.status >= 400 {
+                return Err((FailKind::Status, format!("HTTP {}", resp.status)));
+            }
+        }
+    }
+    for t in &asserts.contains {
+        let needle = render(t, scope)?;
+        if !contains(resp.body, needle.as_bytes()) {
+            return Err((
+                FailKind::Assertion,
+                format!("expected the body to contain {needle:?}"),
+            ));
+        }
+    }
+    for t in &asserts.not_contains {
+        let needle = render(t, scope)?;
+        if contains(resp.body, needle.as_bytes()) {
+            return Err((
+                FailKind::Assertion,
+                format!("expected the body not to contain {needle:?}"),
+            ));
+        }
+    }
+    for (name, t) in &asserts.header {
+        let want = render(t, scope)?;
+        match resp.header(name) {
+            Some(v) if v.contains(want.as_str()) => {}
+            Some(v) => {
+                return Err((
+                    FailKind::Assertion,
+                    format!("expected header {name} to contain {want:?}, got {v:?}"),
+                ))
+            }
+            None => {
+                return Err((
+                    FailKind::Assertion,
+                    format!("expected header {name}, it is missing"),
+                ))
+            }
+        }
+    }
+    if !asserts.json_path.is_empty() {
+        let doc = match json.as_ref().expect("parsed above") {
+            Ok(v) => v,
+            Err(e) => return Err((FailKind::Assertion, e.clone())),
+        };
+        for (path, expected) in &asserts.json_path {
+            let want = expected
+                .render(scope)
+                .map_err(|e| (FailKind::Request, e.to_string()))?;
+            match lookup(doc, path) {
+                Some(got) if loosely_equal(got, &want) => {}
+                Some(got) => {
+                    return Err((
+                        FailKind::Assertion,
+                        format!("expected json_path {path} = {want}, got {got}"),
+                    ))
+                }
+                None => {
+                    return Err((
+                        FailKind::Assertion,
+                        format!("json_path {path} not found in the response"),
+                    ))
+                }
+            }
+        }
+    }
+    for e in extract {
+        let value = match &e.from {
+            Source::StatusCode => Value::from(resp.status),
+            Source::Header(name) => match resp.header(name) {
+                Some(v) => Value::from(v),
+                None => {
+                    return Err((
+                        FailKind::Extract,
+                        format!("extract {}: header {name} is missing", e.var),
+                    ))
+                }
+            },
+            Source::JsonPath(path) => {
+                let doc = match json.as_ref().expect("parsed above") {
+                    Ok(v) => v,
+                    Err(err) => {
+                        return Err((FailKind::Extract, format!("extract {}: {err}", e.var)))
+                    }
+                };
+                match lookup(doc, path) {
+                    Some(v) => v.clone(),
+                    None => {
+                        return Err((
+                            FailKind::Extract,
+                            format!(
+                                "extract {}: json_path {path} not found in the response",
+                                e.var
+                            ),
+                        ))
+                    }
+                }
+            }
+        };
+        out.push((e.var.clone(), value));
+    }
+    Ok(())
+}
+
+fn render(t: &Template, scope: &mut dyn Lookup) -> Result<String, (FailKind, String)> {
+    t.render_to_string(scope)
+        .map_err(|e| (FailKind::Request, e.to_string()))
+}
+
+fn list(codes: &[u16]) -> String {
+    let v: Vec<String> = codes.iter().map(u16::to_string).collect();
+    if v.len() == 1 {
+        v[0].clone()
+    } else {
+        format!("one of {}", v.join(", "))
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Follows a dotted path (`items.0.id`, `items[0].id`) into a JSON document.
+pub fn lookup<'v>(doc: &'v Value, path: &str) -> Option<&'v Value> {
+    let mut cur = doc;
+    for seg in path.split(['.', '[', ']']).filter(|s| !s.is_empty()) {
+        cur = match cur {
+            Value::Object(m) => m.get(seg)?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+/// Equality that treats `1` and `1.0`, and `"5"` and `5`, as the same: values
+/// from `${...}` placeholders arrive as strings.
+pub fn loosely_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::String(s), other) | (other, Value::String(s)) if !other.is_string() => {
+            match other {
+                Value::Number(n) => s.parse::<f64>().ok() == n.as_f64(),
+                Value::Bool(b) => s == if *b { "true" } else { "false" },
+                Value::Null => s == "null",
+                _ => false,
+            }
+        }
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lookup_follows_dots_and_brackets() {
+        let d = json!({"items": [{"id": 1}, {"id": 2}], "a": {"b": "c"}});
+        assert_eq!(lookup(&d, "items.1.id"), Some(&json!(2)));
+        assert_eq!(lookup(&d, "items[0].id"), Some(&json!(1)));
+        assert_eq!(lookup(&d, "a.b"), Some(&json!("c")));
+        assert_eq!(lookup(&d, "a.x"), None);
+        assert_eq!(lookup(&d, "items.9"), None);
+    }
+
+    #[test]
+    fn loose_equality() {
+        assert!(loosely_equal(&json!(1), &json!(1.0)));
+        assert!(loosely_equal(&json!("5"), &json!(5)));
+        assert!(loosely_equal(&json!(true), &json!("true")));
+        assert!(!loosely_equal(&json!("5"), &json!(6)));
+        assert!(!loosely_equal(&json!([1]), &json!("[1]")));
+    }
+}

@@ -1,0 +1,304 @@
+//! The load engine: runs one test's users on a worker [`pool`], supervises the
+//! clock, collects statistics and returns what it measured.
+//!
+//! One fixed order per request: stop? → build → send → judge → extract → record.
+
+pub mod check;
+pub mod pool;
+pub mod progress;
+pub mod scenario;
+pub mod task;
+pub mod worker;
+
+use crate::reports::RequestLog;
+use crate::resolver::Vars;
+use crate::stats::recorder::{Recorder, Tally};
+use crate::stats::records::TestRecord;
+use crate::stats::{TestReport, TimePoint};
+use crate::stop::StopSignal;
+use crate::ui::Ui;
+use progress::Progress;
+use scenario::Scenario;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Think time between a user's tasks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Wait {
+    None,
+    Constant(Duration),
+    Between(Duration, Duration),
+}
+
+/// Everything one test needs, compiled and checked.
+#[derive(Debug, Clone)]
+pub struct TestPlan {
+    pub users: u64,
+    /// Users started per second.
+    pub spawn_rate: f64,
+    /// Stop after this long (`test_time`).
+    pub duration: Option<Duration>,
+    /// Stop each user after this many passes.
+    pub iterations: Option<u64>,
+    pub wait: Wait,
+    /// Grace for in-flight requests once the test stops.
+    pub stop_timeout: Duration,
+    pub scenario: Scenario,
+    /// Statistics names, indexed by `Task::slot`.
+    pub names: Vec<String>,
+    /// The test's own `variables`, each user's starting point.
+    pub variables: Vars,
+    /// Stream per-request rows here.
+    pub record_csv: Option<PathBuf>,
+    pub seed: u64,
+    /// 1-based test number in the run.
+    pub index: usize,
+    /// Where the test stands in the plan.
+    pub action: String,
+}
+
+/// State the workers and the supervisor share for one test.
+pub struct Shared<'a> {
+    pub plan: &'a TestPlan,
+    pub plan_vars: &'a Vars,
+    pub stop: StopSignal,
+    pub started: Instant,
+    /// One recorder per user, locked by its own worker per request and by the
+    /// supervisor once per tick: never a global lock on the hot path.
+    pub recorders: Vec<Mutex<Recorder>>,
+    pub active_users: AtomicU64,
+    pub finished_users: AtomicU64,
+    pub request_log: Option<Mutex<RequestLog>>,
+}
+
+/// Runs one test to its end and returns what it measured.
+pub fn run_test(plan: &TestPlan, plan_vars: &Vars, ui: &Ui) -> anyhow::Result<TestRecord> {
+    let request_log = match &plan.record_csv {
+        Some(p) => Some(Mutex::new(RequestLog::create(p)?)),
+        None => None,
+    };
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let shared = Shared {
+        plan,
+        plan_vars,
+        stop: StopSignal::new(),
+        started: Instant::now(),
+        recorders: (0..plan.users)
+            .map(|_| Mutex::new(Recorder::new(plan.names.len())))
+            .collect(),
+        active_users: AtomicU64::new(0),
+        finished_users: AtomicU64::new(0),
+        request_log,
+    };
+    let mut sup = Supervisor::new(&shared, ui);
+    let ended_by = pool::run_users(&shared, || sup.supervise());
+    let duration_s = shared.started.elapsed().as_secs_f64();
+    sup.tick(true);
+    let timeline = std::mem::take(&mut sup.timeline);
+    drop(sup);
+    if let Some(log) = shared.request_log {
+        log.into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish()?;
+    }
+    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    for r in &shared.recorders {
+        let r = r.lock().unwrap_or_else(|e| e.into_inner());
+        for (slot, t) in r.slots.iter().enumerate() {
+            if t.requests > 0 {
+                tallies.entry(plan.names[slot].clone()).or_default().add(t);
+            }
+        }
+    }
+    let mut total = Tally::<u64>::default();
+    for t in tallies.values() {
+        total.add(t);
+    }
+    let report = TestReport {
+        index: plan.index,
+        action: plan.action.clone(),
+        started_at: started_unix,
+        duration_s,
+        users: plan.users,
+        ended_by: ended_by.to_string(),
+        total: total.stats(duration_s),
+        by_name: tallies
+            .iter()
+            .map(|(n, t)| (n.clone(), t.stats(duration_s)))
+            .collect(),
+        timeline,
+    };
+    Ok(TestRecord { report, tallies })
+}
+
+/// Most points a timeline keeps; past it, neighbours merge (memory stays flat).
+const MAX_TIMELINE_POINTS: usize = 1024;
+
+/// The test's clock: ends the test, escalates a stop, samples the timeline and
+/// drives the progress display. Runs on the thread that started the test.
+struct Supervisor<'a> {
+    shared: &'a Shared<'a>,
+    progress: Progress,
+    timeline: Vec<TimePoint>,
+    /// Cumulative total at the previous sample (for per-interval figures).
+    prev: Tally,
+    prev_t: f64,
+    last_sample: Instant,
+    stopping_since: Option<Instant>,
+    ended_by: &'static str,
+}
+
+impl<'a> Supervisor<'a> {
+    fn new(shared: &'a Shared<'a>, ui: &Ui) -> Self {
+        Supervisor {
+            shared,
+            progress: Progress::new(ui, shared.plan),
+            timeline: Vec::new(),
+            prev: Tally::default(),
+            prev_t: 0.0,
+            last_sample: shared.started,
+            stopping_since: None,
+            ended_by: "iterations",
+        }
+    }
+
+    /// Loops until every user has finished; returns why the test ended.
+    fn supervise(&mut self) -> &'static str {
+        let s = self.shared;
+        let tick = Duration::from_millis(50);
+        loop {
+            if s.finished_users.load(Ordering::Acquire) == s.plan.users {
+                break;
+            }
+            let now = Instant::now();
+            if self.stopping_since.is_none() {
+                if let Some(d) = s.plan.duration {
+                    if now.duration_since(s.started) >= d {
+                        self.ended_by = "time";
+                        self.begin_stop(now);
+                    }
+                }
+            } else if let Some(since) = self.stopping_since {
+                if now.duration_since(since) >= s.plan.stop_timeout && !s.stop.is_aborted() {
+                    s.stop.abort();
+                }
+            }
+            if now.duration_since(self.last_sample) >= Duration::from_secs(1) {
+                self.tick(false);
+            }
+            std::thread::sleep(tick);
+        }
+        if !s.stop.is_stopping() {
+            s.stop.stop();
+        }
+        self.ended_by
+    }
+
+    fn begin_stop(&mut self, now: Instant) {
+        self.stopping_since = Some(now);
+        self.shared.stop.stop();
+    }
+
+    /// Samples the merged totals into the timeline and refreshes progress.
+    fn tick(&mut self, last: bool) {
+        let s = self.shared;
+        let mut cum = Tally::<u64>::default();
+        for r in &s.recorders {
+            let r = r.lock().unwrap_or_else(|e| e.into_inner());
+            for t in &r.slots {
+                cum.add(t);
+            }
+        }
+        let now = Instant::now();
+        let t_s = now.duration_since(s.started).as_secs_f64();
+        let dt = (t_s - self.prev_t).max(1e-9);
+        let mut interval = cum.latency_us.clone();
+        let _ = interval.subtract(&self.prev.latency_us);
+        let requests = cum.requests - self.prev.requests;
+        let failures = cum.failures - self.prev.failures;
+        let q = |p: f64| {
+            if interval.is_empty() {
+                0.0
+            } else {
+                interval.value_at_quantile(p) as f64 / 1000.0
+            }
+        };
+        let point = TimePoint {
+            t_s,
+            requests,
+            failures,
+            rps: requests as f64 / dt,
+            users: s.active_users.load(Ordering::Relaxed),
+            p50_ms: q(0.5),
+            p95_ms: q(0.95),
+        };
+        if requests > 0 || !last {
+            push_point(&mut self.timeline, point.clone());
+        }
+        self.progress.update(t_s, &point, &cum, last);
+        self.prev = cum;
+        self.prev_t = t_s;
+        self.last_sample = now;
+    }
+}
+
+/// Appends a point; when the timeline is full, merges neighbours pairwise so
+/// it covers the whole test at half the resolution.
+fn push_point(timeline: &mut Vec<TimePoint>, p: TimePoint) {
+    if timeline.len() >= MAX_TIMELINE_POINTS {
+        let merged: Vec<TimePoint> = timeline
+            .chunks(2)
+            .map(|c| {
+                let last = c.last().expect("chunks are non-empty");
+                let first_start = c[0].t_s
+                    - if c[0].rps > 0.0 {
+                        c[0].requests as f64 / c[0].rps
+                    } else {
+                        0.0
+                    };
+                let requests: u64 = c.iter().map(|p| p.requests).sum();
+                let span = (last.t_s - first_start).max(1e-9);
+                TimePoint {
+                    t_s: last.t_s,
+                    requests,
+                    failures: c.iter().map(|p| p.failures).sum(),
+                    rps: requests as f64 / span,
+                    users: last.users,
+                    p50_ms: c.iter().map(|p| p.p50_ms).fold(0.0, f64::max),
+                    p95_ms: c.iter().map(|p| p.p95_ms).fold(0.0, f64::max),
+                }
+            })
+            .collect();
+        *timeline = merged;
+    }
+    timeline.push(p);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeline_stays_bounded() {
+        let mut tl = Vec::new();
+        for i in 0..10_000 {
+            push_point(
+                &mut tl,
+                TimePoint {
+                    t_s: i as f64 + 1.0,
+                    requests: 10,
+                    rps: 10.0,
+                    ..TimePoint::default()
+                },
+            );
+        }
+        assert!(tl.len() <= MAX_TIMELINE_POINTS);
+        let total: u64 = tl.iter().map(|p| p.requests).sum();
+        assert_eq!(total, 100_000);
+    }
+}

@@ -1,0 +1,40 @@
+//! The worker pool: today one OS thread per user (see PERF-NOTES: on two cores
+//! a thread per connection with a lean client reaches oha's rate up to ~200
+//! users). Only this file knows how users map onto threads.
+
+use super::{worker, Shared};
+use std::sync::atomic::Ordering;
+
+/// Stack size of a user thread: the client's buffers live on the heap.
+const USER_STACK: usize = 256 * 1024;
+
+/// Runs every user of the test while `supervise` runs on this thread; returns
+/// what `supervise` returns once all users have finished.
+pub fn run_users<R>(shared: &Shared<'_>, supervise: impl FnOnce() -> R) -> R {
+    std::thread::scope(|scope| {
+        for user in 0..shared.plan.users {
+            let spawned = std::thread::Builder::new()
+                .name(format!("user-{user}"))
+                .stack_size(USER_STACK)
+                .spawn_scoped(scope, move || {
+                    // A panicking user must not hang the test: count it as finished.
+                    let guard = FinishGuard(shared);
+                    worker::run_user(shared, user);
+                    drop(guard);
+                });
+            if spawned.is_err() {
+                // Out of threads: this user never starts; the others carry on.
+                shared.finished_users.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        supervise()
+    })
+}
+
+struct FinishGuard<'a, 'b>(&'a Shared<'b>);
+
+impl Drop for FinishGuard<'_, '_> {
+    fn drop(&mut self) {
+        self.0.finished_users.fetch_add(1, Ordering::AcqRel);
+    }
+}

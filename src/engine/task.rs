@@ -1,0 +1,198 @@
+//! Tasks compiled once per test: templates parsed, constant parts folded, and a
+//! fully constant request prepared once so the hot path only sends it.
+
+use super::check::{Assertions, Extract};
+use super::scenario::Predicate;
+use crate::http::{HttpError, Method, Url};
+use crate::resolver::{CompiledValue, Lookup, ResolveError, Template};
+use std::time::Duration;
+
+/// A task's body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    None,
+    /// `json`: serialised, `Content-Type: application/json`.
+    Json(CompiledValue),
+    /// `data` as an object: form-encoded.
+    Form(Vec<(String, Template)>),
+    /// `data` as a string: sent as is.
+    Raw(Template),
+}
+
+/// One HTTP request task, compiled.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Statistics key.
+    pub name: String,
+    /// Index of `name` among the test's names.
+    pub slot: usize,
+    pub method: Method,
+    /// Base URL for relative `url`s (already resolved).
+    pub host: Option<String>,
+    pub url: Template,
+    pub params: Vec<(String, Template)>,
+    pub headers: Vec<(String, Template)>,
+    pub body: Body,
+    pub timeout: Duration,
+    pub assertions: Assertions,
+    pub extract: Vec<Extract>,
+    pub weight: u32,
+    pub run_if: Option<Predicate>,
+    pub skip_if: Option<Predicate>,
+    /// The whole request, when nothing in it varies.
+    pub fixed: Option<Prepared>,
+}
+
+/// A request ready to send.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    pub url: Option<Url>,
+    pub full_url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Why a request could not be built.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Url(#[from] HttpError),
+    #[error("relative URL {0:?} needs a `host` (or an absolute http:// URL)")]
+    Relative(String),
+}
+
+impl Task {
+    /// Prepares the request once when nothing in it varies.
+    pub fn prepare_fixed(&mut self) {
+        let constant = self.url.is_constant()
+            && self.params.iter().all(|(_, t)| t.is_constant())
+            && self.headers.iter().all(|(_, t)| t.is_constant())
+            && match &self.body {
+                Body::None => true,
+                Body::Json(v) => v.is_constant(),
+                Body::Form(f) => f.iter().all(|(_, t)| t.is_constant()),
+                Body::Raw(t) => t.is_constant(),
+            };
+        if constant {
+            let mut p = Prepared::default();
+            let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(0);
+            let vars = crate::resolver::Vars::default();
+            let mut scope = crate::resolver::Scope::new(&vars, &mut rng);
+            if self.build(&mut scope, &mut p).is_ok() {
+                self.fixed = Some(p);
+            }
+        }
+    }
+
+    /// Builds the request into `p` (reusing its buffers).
+    pub fn build(&self, scope: &mut dyn Lookup, p: &mut Prepared) -> Result<(), BuildError> {
+        p.full_url.clear();
+        let mut url = std::mem::take(&mut p.full_url);
+        let r = self.build_into(scope, p, &mut url);
+        p.full_url = url;
+        r
+    }
+
+    fn build_into(
+        &self,
+        scope: &mut dyn Lookup,
+        p: &mut Prepared,
+        url: &mut String,
+    ) -> Result<(), BuildError> {
+        let mut path = String::new();
+        self.url.render(scope, &mut path)?;
+        if path.starts_with("http://") || path.starts_with("https://") {
+            url.push_str(&path);
+        } else if let Some(host) = &self.host {
+            url.push_str(host.trim_end_matches('/'));
+            if !path.starts_with('/') {
+                url.push('/');
+            }
+            url.push_str(&path);
+        } else {
+            return Err(BuildError::Relative(path));
+        }
+        let mut sep = if url.contains('?') { '&' } else { '?' };
+        let mut value = String::new();
+        for (k, t) in &self.params {
+            value.clear();
+            t.render(scope, &mut value)?;
+            url.push(sep);
+            sep = '&';
+            percent_encode(k, url);
+            url.push('=');
+            percent_encode(&value, url);
+        }
+        p.url = Some(Url::parse(url)?);
+        p.headers.clear();
+        for (k, t) in &self.headers {
+            p.headers.push((k.clone(), t.render_to_string(scope)?));
+        }
+        p.body.clear();
+        let content_type = match &self.body {
+            Body::None => None,
+            Body::Json(v) => {
+                let value = v.render(scope)?;
+                // Writing JSON into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut p.body, &value);
+                Some("application/json")
+            }
+            Body::Form(fields) => {
+                let mut s = String::new();
+                for (i, (k, t)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        s.push('&');
+                    }
+                    percent_encode(k, &mut s);
+                    s.push('=');
+                    percent_encode(&t.render_to_string(scope)?, &mut s);
+                }
+                p.body.extend_from_slice(s.as_bytes());
+                Some("application/x-www-form-urlencoded")
+            }
+            Body::Raw(t) => {
+                p.body
+                    .extend_from_slice(t.render_to_string(scope)?.as_bytes());
+                None
+            }
+        };
+        if let Some(ct) = content_type {
+            if !p
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            {
+                p.headers.push(("Content-Type".to_string(), ct.to_string()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `application/x-www-form-urlencoded` style percent-encoding (RFC 3986 unreserved kept).
+pub fn percent_encode(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_encoding() {
+        let mut s = String::new();
+        percent_encode("a b&c=d/é~", &mut s);
+        assert_eq!(s, "a%20b%26c%3Dd%2F%C3%A9~");
+    }
+}

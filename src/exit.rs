@@ -1,0 +1,113 @@
+//! The exit-code table: the public contract between a run and the CI pipeline
+//! that reads its status. One place decides; `main` only reports.
+
+use std::fmt;
+
+/// Why the run ended, ordered by precedence: when several happen, the most
+/// specific wins (`Invalid` > `Interrupted*` > `Watchdog` > `BudgetTripped` >
+/// `GateFailed` > `ActionFailed` > `Pass`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// `0`: everything passed.
+    Pass,
+    /// `1`: an action failed at run time.
+    ActionFailed,
+    /// `4`: a threshold/gate (`LD_assert_sla`) failed.
+    GateFailed,
+    /// `3`: the failure budget tripped.
+    BudgetTripped,
+    /// `124`: the watchdog fired.
+    Watchdog,
+    /// `143`: interrupted by SIGTERM.
+    InterruptedTerm,
+    /// `130`: interrupted by SIGINT.
+    InterruptedInt,
+    /// `2`: bad usage or an invalid plan; nothing was run.
+    Invalid,
+}
+
+impl Outcome {
+    /// Every outcome, lowest precedence first.
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Pass,
+        Outcome::ActionFailed,
+        Outcome::GateFailed,
+        Outcome::BudgetTripped,
+        Outcome::Watchdog,
+        Outcome::InterruptedTerm,
+        Outcome::InterruptedInt,
+        Outcome::Invalid,
+    ];
+
+    /// The process exit code.
+    pub fn code(self) -> i32 {
+        match self {
+            Outcome::Pass => 0,
+            Outcome::ActionFailed => 1,
+            Outcome::Invalid => 2,
+            Outcome::BudgetTripped => 3,
+            Outcome::GateFailed => 4,
+            Outcome::Watchdog => 124,
+            Outcome::InterruptedInt => 130,
+            Outcome::InterruptedTerm => 143,
+        }
+    }
+
+    /// The `exit_reason` the summary report carries.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::ActionFailed => "action_failed",
+            Outcome::Invalid => "invalid_plan",
+            Outcome::BudgetTripped => "budget_tripped",
+            Outcome::GateFailed => "gate_failed",
+            Outcome::Watchdog => "watchdog",
+            Outcome::InterruptedInt => "interrupted_sigint",
+            Outcome::InterruptedTerm => "interrupted_sigterm",
+        }
+    }
+
+    fn rank(self) -> usize {
+        Outcome::ALL.iter().position(|o| *o == self).unwrap_or(0)
+    }
+
+    /// The more specific of two outcomes.
+    pub fn max(self, other: Outcome) -> Outcome {
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.code(), self.reason())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_documented_ones() {
+        let codes: Vec<i32> = Outcome::ALL.iter().map(|o| o.code()).collect();
+        assert_eq!(codes, vec![0, 1, 4, 3, 124, 143, 130, 2]);
+    }
+
+    #[test]
+    fn precedence_follows_the_table() {
+        use Outcome::*;
+        assert_eq!(Pass.max(ActionFailed), ActionFailed);
+        assert_eq!(ActionFailed.max(GateFailed), GateFailed);
+        assert_eq!(GateFailed.max(BudgetTripped), BudgetTripped);
+        assert_eq!(BudgetTripped.max(Watchdog), Watchdog);
+        assert_eq!(Watchdog.max(InterruptedTerm), InterruptedTerm);
+        assert_eq!(Watchdog.max(InterruptedInt), InterruptedInt);
+        assert_eq!(InterruptedInt.max(Invalid), Invalid);
+        assert_eq!(Invalid.max(Pass), Invalid);
+        assert_eq!(BudgetTripped.max(GateFailed), BudgetTripped);
+    }
+}

@@ -1,0 +1,140 @@
+//! The interpreter: owns the run state and runs validated actions in order.
+
+use crate::demo_server::DemoServer;
+use crate::exit::Outcome;
+use crate::plan::Action;
+use crate::registry::Role;
+use crate::resolver::{self, Template, Vars};
+use crate::stats::records::Records;
+use crate::stats::RunSummary;
+use crate::ui::Ui;
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Run-wide settings from the command line.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Print nothing but errors and the plan's own `LD_log` output.
+    pub quiet: bool,
+    /// Run the remaining actions after one fails (still exits 1).
+    pub keep_going: bool,
+    /// Every random draw of the run derives from this.
+    pub seed: u64,
+}
+
+/// An action failed and its error was already reported.
+#[derive(Debug)]
+pub struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a nested action failed")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// The state of one run, passed down to every command.
+pub struct Context {
+    pub opts: RunOptions,
+    pub ui: Ui,
+    /// Plan variables (`${var.NAME}`).
+    pub vars: Vars,
+    /// Draws for plan-level placeholders (`${uuid()}` in an `LD_log`, ...).
+    pub rng: SmallRng,
+    /// What every test so far measured.
+    pub records: Records,
+    /// The most specific outcome so far.
+    pub outcome: Outcome,
+    pub started: Instant,
+    pub started_unix: f64,
+    /// Demo servers started by the plan, stopped when the run ends.
+    pub demo_servers: Vec<DemoServer>,
+    /// Tests started so far (numbering, seeds).
+    pub tests_started: usize,
+}
+
+impl Context {
+    pub fn new(opts: RunOptions) -> Context {
+        let started_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        Context {
+            ui: Ui::new(opts.quiet),
+            rng: SmallRng::seed_from_u64(opts.seed),
+            opts,
+            vars: Vars::default(),
+            records: Records::default(),
+            outcome: Outcome::Pass,
+            started: Instant::now(),
+            started_unix,
+            demo_servers: Vec::new(),
+            tests_started: 0,
+        }
+    }
+
+    /// Runs actions in order. The first failure stops them (unless
+    /// `--keep-going`) and is reported once, here.
+    pub fn run_actions(&mut self, actions: &[Action]) -> Result<(), Reported> {
+        let mut failed = false;
+        for action in actions {
+            if self.outcome == Outcome::BudgetTripped && action.role() == Role::Load {
+                self.ui.warn(&format!(
+                    "skipped {} at {}: the failure budget tripped",
+                    action.name, action.at
+                ));
+                continue;
+            }
+            if let Err(e) = action.command.run(self) {
+                if e.downcast_ref::<Reported>().is_none() {
+                    self.ui
+                        .error(&format!("{} failed at {}: {e:#}", action.name, action.at));
+                }
+                self.outcome = self.outcome.max(Outcome::ActionFailed);
+                failed = true;
+                if !self.opts.keep_going {
+                    return Err(Reported);
+                }
+            }
+        }
+        if failed {
+            Err(Reported)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Resolves every `${...}` in a string against the plan variables.
+    pub fn resolve_str(&mut self, s: &str) -> anyhow::Result<String> {
+        let t = Template::parse(s)?;
+        let mut scope = resolver::Scope::new(&self.vars, &mut self.rng);
+        Ok(t.render_to_string(&mut scope)?)
+    }
+
+    /// Resolves every string of a JSON value against the plan variables.
+    pub fn resolve_value(&mut self, v: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let mut scope = resolver::Scope::new(&self.vars, &mut self.rng);
+        Ok(resolver::resolve_value(v, &mut scope)?)
+    }
+
+    /// Everything measured so far, with the exit code the run would have now.
+    pub fn summary(&self) -> RunSummary {
+        let mut s = self.records.summary();
+        s.tool = "loaddensity".to_string();
+        s.version = env!("CARGO_PKG_VERSION").to_string();
+        s.started_at = self.started_unix;
+        s.duration_s = self.started.elapsed().as_secs_f64();
+        s.exit_code = self.outcome.code();
+        s.exit_reason = self.outcome.reason().to_string();
+        s.seed = self.opts.seed;
+        s
+    }
+
+    /// Stops what the run started (demo servers).
+    pub fn finish(&mut self) {
+        for s in self.demo_servers.drain(..) {
+            s.stop();
+        }
+    }
+}

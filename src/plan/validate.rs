@@ -1,0 +1,327 @@
+//! Raw actions → typed commands. Each command's arguments are deserialised into
+//! its own struct (unknown keys, wrong types and missing arguments are errors),
+//! then checked; every problem is collected, nothing runs until all are fixed.
+
+use super::parse::{self, RawAction, RawArgs};
+use super::{Position, Problem, Source};
+use crate::registry::{self, CommandSpec, Role};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A validated action: its command, ready to run, and where it stands.
+#[derive(Debug)]
+pub struct Action {
+    pub name: &'static str,
+    pub at: Position,
+    pub command: Box<dyn registry::Command>,
+}
+
+impl Action {
+    pub fn role(&self) -> Role {
+        self.command.role()
+    }
+}
+
+/// One validated plan file (or string).
+#[derive(Debug)]
+pub struct Plan {
+    pub name: Arc<str>,
+    pub actions: Vec<Action>,
+}
+
+/// The arguments of one action as the command's parser sees them.
+pub struct Args<'a> {
+    pub spec: &'static CommandSpec,
+    pub raw: RawArgs<'a>,
+    pub at: Position,
+    pub src: &'a Source,
+}
+
+/// Collects problems across every plan of a run.
+#[derive(Default)]
+pub struct Validator {
+    problems: Vec<Problem>,
+    /// Plans being validated, innermost last (cycle detection for LD_execute_files).
+    stack: Vec<PathBuf>,
+    /// Every plan file of the run, so no report overwrites one.
+    plan_files: Vec<PathBuf>,
+    /// Report files the plan writes, with the action that writes each.
+    outputs: Vec<(PathBuf, Position)>,
+}
+
+impl Validator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads and validates a plan file.
+    pub fn plan_file(&mut self, path: &Path) -> Option<Plan> {
+        match Source::load(path) {
+            Ok(src) => self.plan_source(&src),
+            Err(p) => {
+                self.problems.push(p);
+                None
+            }
+        }
+    }
+
+    /// Validates a plan from its source text.
+    pub fn plan_source(&mut self, src: &Source) -> Option<Plan> {
+        if let Some(p) = &src.path {
+            if self.stack.contains(p) {
+                let chain: Vec<String> = self
+                    .stack
+                    .iter()
+                    .chain(std::iter::once(p))
+                    .map(|p| p.display().to_string())
+                    .collect();
+                self.problems.push(
+                    Problem::file(
+                        &src.name,
+                        format!("LD_execute_files cycle: {}", chain.join(" → ")),
+                    )
+                    .hint("a plan must not (directly or indirectly) execute itself"),
+                );
+                return None;
+            }
+            self.stack.push(p.clone());
+            if !self.plan_files.contains(p) {
+                self.plan_files.push(p.clone());
+            }
+        }
+        let actions = match parse::parse_plan(src) {
+            Ok(raw) => self.raw_actions(src, raw),
+            Err(problems) => {
+                self.problems.extend(problems);
+                None
+            }
+        };
+        if src.path.is_some() {
+            self.stack.pop();
+        }
+        actions.map(|actions| Plan {
+            name: src.name.clone(),
+            actions,
+        })
+    }
+
+    fn raw_actions(&mut self, src: &Source, raw: Vec<RawAction<'_>>) -> Option<Vec<Action>> {
+        let before = self.problems.len();
+        let actions: Vec<Action> = raw
+            .into_iter()
+            .filter_map(|r| self.action(src, r))
+            .collect();
+        (self.problems.len() == before).then_some(actions)
+    }
+
+    fn action(&mut self, src: &Source, raw: RawAction<'_>) -> Option<Action> {
+        let Some(spec) = registry::find(&raw.name) else {
+            let mut p = Problem::new(raw.at.clone(), format!("unknown command `{}`", raw.name));
+            p = match registry::closest(&raw.name) {
+                Some(s) => p.hint(format!(
+                    "did you mean {s}? `loaddensity commands` lists them all"
+                )),
+                None => p.hint("`loaddensity commands` lists every command"),
+            };
+            self.problems.push(p);
+            return None;
+        };
+        let args = Args {
+            spec,
+            raw: raw.args,
+            at: raw.at,
+            src,
+        };
+        let command = (spec.parse)(self, &args)?;
+        for out in command.outputs() {
+            self.outputs.push((out, args.at.clone()));
+        }
+        Some(Action {
+            name: spec.name,
+            at: args.at,
+            command,
+        })
+    }
+
+    /// Deserialises an action's arguments into `T` (keyword or positional),
+    /// after checking the syntax of every `${...}` placeholder in them.
+    pub fn typed<T: DeserializeOwned>(&mut self, a: &Args<'_>) -> Option<T> {
+        let (value, line_base) = match self.args_value(a) {
+            Some(v) => v,
+            None => return None,
+        };
+        let before = self.problems.len();
+        for (path, err) in crate::resolver::check_value(&value, "args") {
+            self.problems
+                .push(Problem::new(a.at.child(&path), err.to_string()));
+        }
+        let result = match a.raw {
+            // Straight from the source text, so serde's line numbers are the file's.
+            RawArgs::Keyword(raw) => {
+                let mut de = serde_json::Deserializer::from_str(raw.get());
+                serde_path_to_error::deserialize::<_, T>(&mut de)
+            }
+            _ => serde_path_to_error::deserialize::<_, T>(value),
+        };
+        match result {
+            Ok(t) if self.problems.len() == before => Some(t),
+            Ok(_) => None,
+            Err(e) => {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                let mut at = a.at.child(&format!("args{}", dotted(&path)));
+                if let (Some(base), true) = (line_base, inner.line() > 0) {
+                    at.line = Some(base + inner.line() - 1);
+                }
+                let msg = strip_position(&inner.to_string()).to_string();
+                let mut p = Problem::new(at, format!("{}: {msg}", a.spec.name));
+                if msg.starts_with("missing field") || msg.starts_with("unknown field") {
+                    p = p.hint(format!("see `{}` in docs/commands.md", a.spec.name));
+                }
+                self.problems.push(p);
+                None
+            }
+        }
+    }
+
+    /// The arguments as one JSON object, positional ones mapped onto the
+    /// command's parameters in their documented order.
+    fn args_value(&mut self, a: &Args<'_>) -> Option<(Value, Option<usize>)> {
+        match a.raw {
+            RawArgs::None => Some((Value::Object(Map::new()), None)),
+            RawArgs::Keyword(raw) => match serde_json::from_str(raw.get()) {
+                Ok(v) => Some((v, a.src.line_of(raw.get()))),
+                Err(e) => {
+                    self.problems.push(parse::json_error(a.src, &e));
+                    None
+                }
+            },
+            RawArgs::Positional(raw) => {
+                let items: Vec<Value> = match serde_json::from_str(raw.get()) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.problems.push(parse::json_error(a.src, &e));
+                        return None;
+                    }
+                };
+                let params = a.spec.params;
+                if items.len() > params.len() {
+                    let names: Vec<&str> = params.iter().map(|p| p.name).collect();
+                    self.problems.push(
+                        Problem::new(
+                            a.at.child("args"),
+                            format!(
+                                "{} takes at most {} positional argument(s), found {}",
+                                a.spec.name,
+                                params.len(),
+                                items.len()
+                            ),
+                        )
+                        .hint(format!("its parameters, in order: {}", names.join(", "))),
+                    );
+                    return None;
+                }
+                let map = params
+                    .iter()
+                    .map(|p| p.name.to_string())
+                    .zip(items)
+                    .collect();
+                Some((Value::Object(map), None))
+            }
+        }
+    }
+
+    /// The raw JSON of one named argument (keyword or positional).
+    pub fn arg_raw<'a>(&mut self, a: &Args<'a>, name: &str) -> Option<&'a RawValue> {
+        match a.raw {
+            RawArgs::None => None,
+            RawArgs::Keyword(raw) => {
+                let map: std::collections::BTreeMap<String, &'a RawValue> =
+                    serde_json::from_str(raw.get()).ok()?;
+                map.get(name).copied()
+            }
+            RawArgs::Positional(raw) => {
+                let items: Vec<&'a RawValue> = serde_json::from_str(raw.get()).ok()?;
+                let idx = a.spec.params.iter().position(|p| p.name == name)?;
+                items.get(idx).copied()
+            }
+        }
+    }
+
+    /// Validates the nested action list in argument `name` (e.g. `action_list`).
+    pub fn nested_actions(&mut self, a: &Args<'_>, name: &str) -> Option<Vec<Action>> {
+        let Some(raw) = self.arg_raw(a, name) else {
+            return Some(Vec::new());
+        };
+        let at = a.at.child(&format!("args.{name}"));
+        match parse::parse_action_list(a.src, raw, &at) {
+            Ok(list) => self.raw_actions(a.src, list),
+            Err(problems) => {
+                self.problems.extend(problems);
+                None
+            }
+        }
+    }
+
+    /// Records a problem found by a command's own checks.
+    pub fn problem(&mut self, p: Problem) {
+        self.problems.push(p);
+    }
+
+    /// Number of problems so far.
+    pub fn problem_count(&self) -> usize {
+        self.problems.len()
+    }
+
+    /// Ends validation: the problems of the whole run, if any.
+    pub fn finish(mut self) -> Vec<Problem> {
+        for (out, at) in std::mem::take(&mut self.outputs) {
+            let canonical = absolute(&out);
+            if self.plan_files.iter().any(|p| *p == canonical) {
+                self.problems.push(
+                    Problem::new(
+                        at,
+                        format!(
+                            "report path {} would overwrite a plan file of this run",
+                            out.display()
+                        ),
+                    )
+                    .hint("give the report another name"),
+                );
+            }
+        }
+        self.problems
+    }
+}
+
+/// A path made absolute against the current directory, `..` and `.` folded,
+/// without requiring it to exist (reports usually don't yet).
+pub fn absolute(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    let joined = std::env::current_dir().unwrap_or_default().join(p);
+    let parent = joined.parent().and_then(|d| std::fs::canonicalize(d).ok());
+    match (parent, joined.file_name()) {
+        (Some(d), Some(f)) => d.join(f),
+        _ => joined,
+    }
+}
+
+/// serde_path_to_error prints `tasks[1].method`; ours reads `args.tasks[1].method`.
+fn dotted(path: &str) -> String {
+    if path == "." || path.is_empty() {
+        String::new()
+    } else if path.starts_with('[') {
+        path.to_string()
+    } else {
+        format!(".{path}")
+    }
+}
+
+fn strip_position(msg: &str) -> &str {
+    msg.find(" at line ").map_or(msg, |i| &msg[..i])
+}

@@ -1,0 +1,276 @@
+//! Recording results without a global lock: every worker owns a [`Recorder`]
+//! (one [`Tally`] per task name); the supervisor merges them with `add`.
+//! Memory is fixed per name whatever the run length: an HDR histogram in
+//! microseconds and a bounded table of error messages.
+
+use super::model::{ErrorCount, LatencyMs, NameStats};
+use hdrhistogram::{Counter, Histogram};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Latencies above this (one hour) are recorded as this.
+pub const MAX_TRACKED_US: u64 = 3_600_000_000;
+/// Distinct error messages kept per name; the rest are counted together.
+pub const MAX_DISTINCT_ERRORS: usize = 64;
+const OTHER_ERRORS: &str = "(other errors)";
+
+/// What kind of failure a request had. Stable names: they appear in reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailKind {
+    /// Refused, reset, aborted, closed early, DNS.
+    Connection,
+    /// Connect or read timeout.
+    Timeout,
+    /// A status >= 400 on a task without assertions.
+    Status,
+    /// An assertion did not hold.
+    Assertion,
+    /// An extractor found nothing to extract.
+    Extract,
+    /// The request could not be built (bad URL, undefined variable).
+    Request,
+    /// TLS handshake or certificate failure.
+    Tls,
+    /// The server's answer was not valid HTTP.
+    Protocol,
+    /// Still in flight when the test's grace period ended.
+    Cancelled,
+}
+
+impl FailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailKind::Connection => "connection",
+            FailKind::Timeout => "timeout",
+            FailKind::Status => "status",
+            FailKind::Assertion => "assertion",
+            FailKind::Extract => "extract",
+            FailKind::Request => "request",
+            FailKind::Tls => "tls",
+            FailKind::Protocol => "protocol",
+            FailKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+fn new_histogram<C: Counter>() -> Histogram<C> {
+    Histogram::new_with_bounds(1, MAX_TRACKED_US, 3).expect("static histogram bounds are valid")
+}
+
+/// Everything measured for one task name.
+#[derive(Debug, Clone)]
+pub struct Tally<C: Counter = u64> {
+    pub requests: u64,
+    pub failures: u64,
+    pub bytes: u64,
+    /// Latency in microseconds.
+    pub latency_us: Histogram<C>,
+    errors: HashMap<Box<str>, (FailKind, u64)>,
+}
+
+impl<C: Counter> Default for Tally<C> {
+    fn default() -> Self {
+        Tally {
+            requests: 0,
+            failures: 0,
+            bytes: 0,
+            latency_us: new_histogram(),
+            errors: HashMap::new(),
+        }
+    }
+}
+
+impl<C: Counter> Tally<C> {
+    /// Records one logical request.
+    #[inline]
+    pub fn record(&mut self, latency: Duration, bytes: u64, failure: Option<(FailKind, &str)>) {
+        self.requests += 1;
+        self.bytes += bytes;
+        let us = (latency.as_micros() as u64).clamp(1, MAX_TRACKED_US);
+        let _ = self.latency_us.record(us);
+        if let Some((kind, msg)) = failure {
+            self.failures += 1;
+            self.count_error(kind, msg, 1);
+        }
+    }
+
+    fn count_error(&mut self, kind: FailKind, msg: &str, n: u64) {
+        if let Some(e) = self.errors.get_mut(msg) {
+            e.1 += n;
+        } else if self.errors.len() < MAX_DISTINCT_ERRORS {
+            self.errors.insert(msg.into(), (kind, n));
+        } else {
+            self.errors
+                .entry(OTHER_ERRORS.into())
+                .or_insert((kind, 0))
+                .1 += n;
+        }
+    }
+
+    /// Adds another tally into this one.
+    pub fn add<D: Counter>(&mut self, other: &Tally<D>) {
+        self.requests += other.requests;
+        self.failures += other.failures;
+        self.bytes += other.bytes;
+        // Counter types may differ (workers count in u32): add bucket by bucket.
+        for v in other.latency_us.iter_recorded() {
+            let Some(n) = C::from_u64(v.count_at_value().as_u64()) else {
+                continue;
+            };
+            let _ = self.latency_us.record_n(v.value_iterated_to(), n);
+        }
+        for (msg, (kind, n)) in &other.errors {
+            self.count_error(*kind, msg, *n);
+        }
+    }
+
+    /// The plain-data statistics over a measured duration.
+    pub fn stats(&self, duration_s: f64) -> NameStats {
+        let h = &self.latency_us;
+        let ms = |us: u64| us as f64 / 1000.0;
+        let latency_ms = if h.is_empty() {
+            LatencyMs::default()
+        } else {
+            LatencyMs {
+                min: ms(h.min()),
+                mean: finite(h.mean() / 1000.0),
+                p50: ms(h.value_at_quantile(0.50)),
+                p90: ms(h.value_at_quantile(0.90)),
+                p95: ms(h.value_at_quantile(0.95)),
+                p99: ms(h.value_at_quantile(0.99)),
+                p999: ms(h.value_at_quantile(0.999)),
+                max: ms(h.max()),
+            }
+        };
+        let mut failures_by_kind = BTreeMap::new();
+        for (kind, n) in self.errors.values() {
+            *failures_by_kind
+                .entry(kind.as_str().to_string())
+                .or_insert(0) += n;
+        }
+        let mut top: Vec<ErrorCount> = self
+            .errors
+            .iter()
+            .map(|(m, (k, n))| ErrorCount {
+                kind: k.as_str().to_string(),
+                message: m.to_string(),
+                count: *n,
+            })
+            .collect();
+        top.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.message.cmp(&b.message))
+        });
+        top.truncate(10);
+        NameStats {
+            requests: self.requests,
+            failures: self.failures,
+            failure_rate: if self.requests == 0 {
+                0.0
+            } else {
+                self.failures as f64 / self.requests as f64
+            },
+            rps: if duration_s > 0.0 {
+                self.requests as f64 / duration_s
+            } else {
+                0.0
+            },
+            bytes: self.bytes,
+            latency_ms,
+            failures_by_kind,
+            top_errors: top,
+        }
+    }
+
+    /// Clears the counts, keeping the allocations.
+    pub fn reset(&mut self) {
+        self.requests = 0;
+        self.failures = 0;
+        self.bytes = 0;
+        self.latency_us.reset();
+        self.errors.clear();
+    }
+}
+
+fn finite(x: f64) -> f64 {
+    if x.is_finite() {
+        x
+    } else {
+        0.0
+    }
+}
+
+/// One worker's tallies, one per task name of the test (indexed by slot).
+/// Worker tallies count in `u32` to halve their memory; merged ones in `u64`.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    pub slots: Vec<Tally<u32>>,
+}
+
+impl Recorder {
+    pub fn new(names: usize) -> Recorder {
+        Recorder {
+            slots: (0..names).map(|_| Tally::default()).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_and_counts() {
+        let mut t: Tally<u32> = Tally::default();
+        for ms in 1..=100u64 {
+            t.record(Duration::from_millis(ms), 10, None);
+        }
+        t.record(
+            Duration::from_millis(5),
+            0,
+            Some((FailKind::Status, "HTTP 500")),
+        );
+        let s = t.stats(2.0);
+        assert_eq!(s.requests, 101);
+        assert_eq!(s.failures, 1);
+        assert_eq!(s.bytes, 1000);
+        assert!((s.rps - 50.5).abs() < 1e-9);
+        assert!((s.latency_ms.p50 - 50.0).abs() < 0.5, "{:?}", s.latency_ms);
+        assert!((s.latency_ms.p99 - 99.0).abs() < 1.0, "{:?}", s.latency_ms);
+        assert!((s.latency_ms.max - 100.0).abs() < 0.1);
+        assert_eq!(s.failures_by_kind["status"], 1);
+        assert_eq!(s.top_errors[0].message, "HTTP 500");
+    }
+
+    #[test]
+    fn merging_adds_up_and_bounds_errors() {
+        let mut a: Tally<u32> = Tally::default();
+        let mut b: Tally<u32> = Tally::default();
+        for i in 0..200 {
+            a.record(
+                Duration::from_micros(100),
+                1,
+                Some((FailKind::Assertion, &format!("e{i}"))),
+            );
+            b.record(Duration::from_micros(300), 1, None);
+        }
+        let mut total: Tally<u64> = Tally::default();
+        total.add(&a);
+        total.add(&b);
+        let s = total.stats(1.0);
+        assert_eq!((s.requests, s.failures, s.bytes), (400, 200, 400));
+        assert_eq!(s.failures_by_kind["assertion"], 200);
+        assert!(total.errors.len() <= MAX_DISTINCT_ERRORS + 1);
+        assert_eq!(s.top_errors[0].message, OTHER_ERRORS);
+        assert_eq!(s.top_errors.len(), 10);
+    }
+
+    #[test]
+    fn empty_tally_has_zero_stats() {
+        let s = Tally::<u64>::default().stats(0.0);
+        assert_eq!(s.requests, 0);
+        assert_eq!(s.rps, 0.0);
+        assert_eq!(s.latency_ms, LatencyMs::default());
+    }
+}
