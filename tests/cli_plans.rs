@@ -1,0 +1,316 @@
+//! The plan interpreter through the real binary: every bad-input class exits 2
+//! with a message that says where and what; runtime failures exit 1.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn bin() -> Command {
+    Command::cargo_bin("loaddensity").expect("binary built")
+}
+
+/// A scratch folder under the target dir, fresh per test.
+fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli_plans").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(cmd: &mut Command) -> Out {
+    let o = cmd.output().expect("runs");
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_valid_plan_runs_and_exits_0() {
+    let o = run(bin().args([
+        "run-str",
+        r#"{"load_density": [["LD_register_variable", ["who", "world"]], ["LD_log", {"message": "hello ${var.who}"}]]}"#,
+    ]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.trim(), "hello world");
+}
+
+#[test]
+fn malformed_json_names_file_line_and_column() {
+    let d = scratch("malformed");
+    let p = write(&d, "bad.json", "[\n  [\"LD_log\", {\"message\": \"x\"},]\n]\n");
+    let o = run(bin().arg("run").arg(&p));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("bad.json:2:"), "{}", o.stderr);
+    assert!(o.stderr.contains("malformed JSON"), "{}", o.stderr);
+    assert!(o.stderr.contains("nothing was run"), "{}", o.stderr);
+}
+
+#[test]
+fn every_problem_is_reported_together_and_nothing_runs() {
+    let d = scratch("many");
+    let p = write(
+        &d,
+        "many.json",
+        r#"[
+  ["LD_log", {"message": "this must not print"}],
+  ["LD_register_variabels", {"variables": {}}],
+  ["LD_log", {"mesage": "typo"}],
+  ["LD_execute_action", {"action_list": [["LD_log", {"message": 5}]]}],
+  ["LD_start_test", {"user_count": 0, "tasks": [{"method": "fetch", "request_url": "http://127.0.0.1:1/"}]}]
+]"#,
+    );
+    let o = run(bin().arg("run").arg(&p));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stdout.is_empty(), "something ran: {}", o.stdout);
+    for needle in [
+        "many.json:3: actions[1]: unknown command `LD_register_variabels`",
+        "did you mean LD_register_variables?",
+        "actions[2].args.mesage",
+        "actions[3].args.action_list[0].args.message",
+        "actions[4].args.user_count",
+        "actions[4].args.tasks[0].method",
+        "5 problems found",
+    ] {
+        assert!(o.stderr.contains(needle), "missing {needle:?} in:\n{}", o.stderr);
+    }
+}
+
+#[test]
+fn missing_unreadable_and_directory_inputs_exit_2() {
+    let o = run(bin().args(["run", "/no/such/plan.json"]));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("/no/such/plan.json: cannot read plan: no such file"), "{}", o.stderr);
+
+    let d = scratch("emptydir");
+    let o = run(bin().arg("run-dir").arg(&d));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("contains no *.json plans"), "{}", o.stderr);
+
+    let o = run(bin().arg("run").arg(&d));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("is a directory"), "{}", o.stderr);
+}
+
+#[test]
+fn empty_and_null_plans_exit_2() {
+    for (text, needle) in [
+        ("[]", "the plan has no actions"),
+        (r#"{"load_density": []}"#, "the plan has no actions"),
+        ("null", "found null"),
+        (r#"{"load_density": null}"#, "expected a list of actions, found null"),
+        (r#"[["LD_execute_action", {"action_list": null}]]"#, "expected a list of actions, found null"),
+        (r#"[["LD_log", null]]"#, "arguments must be an object or a list, found null"),
+        ("", "malformed JSON"),
+    ] {
+        let o = run(bin().args(["run-str", text]));
+        assert_eq!(o.code, 2, "{text}: {}", o.stderr);
+        assert!(o.stderr.contains(needle), "{text}: missing {needle:?} in {}", o.stderr);
+    }
+}
+
+#[test]
+fn hostile_input_gives_a_clear_error_not_a_crash() {
+    let d = scratch("hostile");
+    // 50 MB file.
+    let big = d.join("big.json");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(50 * 1024 * 1024).unwrap();
+    let o = run(bin().arg("run").arg(&big));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("larger than the 16 MB limit"), "{}", o.stderr);
+
+    // 10 000-deep nesting.
+    let deep = write(&d, "deep.json", &("[".repeat(10_000) + &"]".repeat(10_000)));
+    let o = run(bin().arg("validate").arg(&deep));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("recursion limit"), "{}", o.stderr);
+
+    // Deep nesting inside arguments.
+    let text = format!(r#"[["LD_log", {{"message": {}0{}}}]]"#, "[".repeat(10_000), "]".repeat(10_000));
+    let o = run(bin().args(["run-str", &text]));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+
+    // Invalid UTF-8.
+    let bad = d.join("latin1.json");
+    std::fs::write(&bad, b"[\n[\"LD_log\", {\"message\": \"caf\xe9\"}]]").unwrap();
+    let o = run(bin().arg("run").arg(&bad));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("latin1.json:2") && o.stderr.contains("not valid UTF-8"), "{}", o.stderr);
+}
+
+#[test]
+fn bad_usage_exits_2_and_help_exits_0() {
+    assert_eq!(run(bin().arg("frobnicate")).code, 2);
+    assert_eq!(run(bin().arg("run")).code, 2);
+    assert_eq!(run(bin().args(["run", "--seed", "abc", "x.json"])).code, 2);
+    let o = run(bin().arg("--help"));
+    assert_eq!(o.code, 0);
+    assert!(o.stdout.contains("Examples:") && o.stdout.contains("Exit codes"));
+    let o = run(bin().arg("--version"));
+    assert_eq!(o.code, 0);
+    assert!(o.stdout.contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn a_runtime_failure_exits_1_and_names_the_action() {
+    let plan = r#"[["LD_log", {"message": "one"}], ["LD_log", {"message": "${var.nope}"}], ["LD_log", {"message": "three"}]]"#;
+    let o = run(bin().args(["run-str", plan]));
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stdout.trim(), "one");
+    assert!(o.stderr.contains("LD_log failed at <run-str>:1: actions[1]"), "{}", o.stderr);
+    assert!(o.stderr.contains("undefined variable `nope`"), "{}", o.stderr);
+
+    let o = run(bin().args(["run-str", "--keep-going", plan]));
+    assert_eq!(o.code, 1);
+    assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["one", "three"]);
+}
+
+#[test]
+fn undefined_env_var_is_named() {
+    let o = run(bin()
+        .env_remove("LD_SURELY_UNSET")
+        .args(["run-str", r#"[["LD_log", {"message": "${env.LD_SURELY_UNSET}"}]]"#]));
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("LD_SURELY_UNSET"), "{}", o.stderr);
+    let o = run(bin()
+        .env("LD_SET_HERE", "present")
+        .args(["run-str", r#"[["LD_log", {"message": "${env.LD_SET_HERE}"}]]"#]));
+    assert_eq!((o.code, o.stdout.trim()), (0, "present"));
+}
+
+#[test]
+fn resolver_functions_and_clear_resolver() {
+    let plan = r#"[
+      ["LD_register_variables", {"variables": {"a": "x", "n": 3}}],
+      ["LD_log", {"message": "${var.a}-${var.n}-${randint(7, 7)}-$${var.a}"}],
+      ["LD_log", {"message": "${uuid()}"}],
+      ["LD_clear_resolver"],
+      ["LD_log", {"message": "${var.a}"}]
+    ]"#;
+    let o = run(bin().args(["run-str", "--seed", "1", plan]));
+    assert_eq!(o.code, 1);
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines[0], "x-3-7-${var.a}");
+    assert_eq!(lines[1].len(), 36, "uuid: {}", lines[1]);
+    assert!(o.stderr.contains("undefined variable `a`"), "{}", o.stderr);
+}
+
+#[test]
+fn execute_files_is_relative_validated_first_and_cycle_safe() {
+    let d = scratch("files");
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    write(&d, "sub/child.json", r#"[["LD_log", {"message": "child ran"}]]"#);
+    let main = write(
+        &d,
+        "main.json",
+        r#"[["LD_log", {"message": "main ran"}], ["LD_execute_files", {"execute_files_list": ["sub/child.json"]}]]"#,
+    );
+    let o = run(bin().arg("run").arg(&main).current_dir("/"));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["main ran", "child ran"]);
+
+    // A broken child stops the whole run before anything runs.
+    write(&d, "sub/broken.json", r#"[["LD_lgo", {"message": "x"}]]"#);
+    let p = write(
+        &d,
+        "uses_broken.json",
+        r#"[["LD_log", {"message": "must not print"}], ["LD_execute_files", ["sub/broken.json"]]]"#,
+    );
+    let o = run(bin().arg("run").arg(&p));
+    assert_eq!(o.code, 2);
+    assert!(o.stdout.is_empty());
+    assert!(o.stderr.contains("broken.json:1: actions[0]: unknown command `LD_lgo`"), "{}", o.stderr);
+
+    // a → b → a
+    write(&d, "a.json", r#"[["LD_execute_files", {"execute_files_list": ["b.json"]}]]"#);
+    write(&d, "b.json", r#"[["LD_execute_files", {"execute_files_list": ["a.json"]}]]"#);
+    let o = run(bin().arg("validate").arg(d.join("a.json")));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("LD_execute_files cycle"), "{}", o.stderr);
+
+    let o = run(bin().arg("validate").arg(&main));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}
+
+#[test]
+fn a_report_may_not_overwrite_a_plan() {
+    let d = scratch("overwrite");
+    let p = write(&d, "plan.json", r#"[["LD_generate_summary_report", {"report_name": "plan"}]]"#);
+    let o = run(bin().arg("run").arg(&p).current_dir(&d));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("would overwrite a plan file"), "{}", o.stderr);
+    assert_eq!(std::fs::read_to_string(&p).unwrap(), r#"[["LD_generate_summary_report", {"report_name": "plan"}]]"#);
+}
+
+#[test]
+fn positional_arguments_map_in_documented_order() {
+    let o = run(bin().args(["run-str", r#"[["LD_register_variable", ["k", 42]], ["LD_log", ["${var.k}"]]]"#]));
+    assert_eq!((o.code, o.stdout.trim()), (0, "42"));
+    let o = run(bin().args(["run-str", r#"[["LD_log", ["a", "b"]]]"#]));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("takes at most 1 positional argument"), "{}", o.stderr);
+}
+
+#[test]
+fn run_dir_runs_plans_in_sorted_order() {
+    let d = scratch("rundir");
+    std::fs::create_dir_all(d.join("b")).unwrap();
+    write(&d, "b/2.json", r#"[["LD_log", ["second"]]]"#);
+    write(&d, "a.json", r#"[["LD_log", ["first"]]]"#);
+    write(&d, "notes.txt", "not a plan");
+    let o = run(bin().arg("run-dir").arg(&d));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["first", "second"]);
+}
+
+#[test]
+fn commands_json_lists_the_registry() {
+    let o = run(bin().args(["commands", "--json"]));
+    assert_eq!(o.code, 0);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let names: Vec<&str> = v.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let expected: Vec<&str> = loaddensity::registry::COMMANDS.iter().map(|c| c.name).collect();
+    assert_eq!(names, expected);
+    let o = run(bin().arg("commands"));
+    assert_eq!(o.stdout.lines().count(), expected.len());
+}
+
+#[test]
+fn init_scaffolds_a_valid_project_and_never_overwrites() {
+    let d = scratch("init");
+    let o = run(bin().arg("init").arg(d.join("proj")));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let plan = d.join("proj/actions/example.json");
+    assert!(plan.exists() && d.join("proj/README.md").exists());
+    assert_eq!(run(bin().arg("validate").arg(&plan)).code, 0);
+    let o = run(bin().arg("init").arg(d.join("proj")));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("already exists"));
+}
+
+#[test]
+fn every_example_plan_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("actions");
+    let mut plans: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    plans.sort();
+    assert!(!plans.is_empty());
+    let o = run(bin().arg("validate").args(&plans));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}
