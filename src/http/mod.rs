@@ -155,3 +155,6 @@ impl<'a> Response<'a> {
 
 pub mod client;
 pub use client::Client;
+
+#[cfg(test)]
+mod tests;
