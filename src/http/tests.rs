@@ -732,3 +732,89 @@ fn https_unknown_host_is_dns() {
         Err(HttpError::Dns(_))
     ));
 }
+
+/// Counts heap allocations per thread, to check the plain-HTTP fast path
+/// makes none. (Test-only; the `unsafe` just forwards to the system allocator.)
+mod alloc_count {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        static COUNT: Cell<u64> = const { Cell::new(0) };
+    }
+
+    fn bump() {
+        let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+    }
+
+    pub struct Counting;
+
+    // SAFETY: every call forwards unchanged to `System`.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            bump();
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            bump();
+            unsafe { System.alloc_zeroed(layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            bump();
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    /// Allocations made by this thread so far.
+    pub fn count() -> u64 {
+        COUNT.with(Cell::get)
+    }
+}
+
+#[test]
+fn keep_alive_requests_do_not_allocate() {
+    const N: usize = 30;
+    let (port, srv) = server(|l| {
+        let mut s = accept(&l);
+        for i in 0..N {
+            read_request(&mut s);
+            if i % 2 == 0 {
+                s.write_all(b"HTTP/1.1 200 OK\r\nServer: t\r\nContent-Length: 5\r\n\r\nhello")
+                    .unwrap();
+            } else {
+                s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n")
+                    .unwrap();
+            }
+        }
+    });
+    let u = url(port, "/some/path?x=1");
+    let headers = vec![("Accept".to_string(), "*/*".to_string())];
+    let req = Request {
+        method: Method::Post,
+        headers: &headers,
+        body: b"payload",
+        ..get(&u)
+    };
+    let stop = StopSignal::new();
+    let mut c = client();
+    let measure = |c: &mut Client| {
+        let before = alloc_count::count();
+        let r = c.send(&req, &stop).unwrap();
+        assert_eq!((r.status, r.body), (200, &b"hello"[..]));
+        alloc_count::count() - before
+    };
+    // Warm-up: resolve, connect, grow buffers. (Also shows the counter counts.)
+    assert!(measure(&mut c) > 0);
+    for _ in 1..4 {
+        measure(&mut c);
+    }
+    let allocs: u64 = (4..N).map(|_| measure(&mut c)).sum();
+    assert_eq!(allocs, 0, "allocations in {} keep-alive requests", N - 4);
+    srv.join().unwrap();
+}
