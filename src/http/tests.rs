@@ -818,3 +818,50 @@ fn keep_alive_requests_do_not_allocate() {
     assert_eq!(allocs, 0, "allocations in {} keep-alive requests", N - 4);
     srv.join().unwrap();
 }
+
+#[test]
+fn mutated_responses_never_panic_or_hang() {
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+    const CASES: usize = 150;
+    let seeds: [&[u8]; 4] = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 204 No Content\r\nConnection: keep-alive\r\n\r\n",
+        b"HTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\nbody until close",
+    ];
+    let mut rng = SmallRng::seed_from_u64(0x10ad);
+    let cases: Vec<Vec<u8>> = (0..CASES)
+        .map(|i| {
+            let mut v = seeds[i % seeds.len()].to_vec();
+            for _ in 0..rng.random_range(1..6) {
+                let at = rng.random_range(0..v.len());
+                match rng.random_range(0..3) {
+                    0 => v[at] = rng.random(),
+                    1 => {
+                        v.remove(at);
+                    }
+                    _ => v.insert(at, *b"\r\n:0 ;f-".get(rng.random_range(0..8)).unwrap()),
+                }
+            }
+            v
+        })
+        .collect();
+    let (port, srv) = server(move |l| {
+        for case in cases {
+            let mut s = accept(&l);
+            read_request(&mut s);
+            let _ = s.write_all(&case);
+            // Closing ends any response the client still waits on.
+        }
+    });
+    let u = url(port, "/");
+    let mut c = client();
+    let t = Instant::now();
+    for _ in 0..CASES {
+        c.close_idle(); // one connection per case, like the server
+        let _ = fetch(&mut c, &get(&u));
+    }
+    assert!(t.elapsed() < Duration::from_secs(10));
+    srv.join().unwrap();
+}
