@@ -9,6 +9,9 @@ use std::time::Duration;
 pub mod url;
 pub use url::{Scheme, Url};
 
+mod plain;
+mod tls;
+
 /// HTTP request methods a task may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Method {
@@ -36,6 +39,7 @@ impl Method {
         })
     }
 
+    /// The method name in upper case, as sent on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -82,7 +86,10 @@ pub enum HttpError {
 /// Settings that hold for every request of one client.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
+    /// Limit for opening a TCP connection (and, over https, the TLS handshake).
+    /// Zero: the operating system's limit.
     pub connect_timeout: Duration,
+    /// `User-Agent` sent unless a request gives its own; empty: none.
     pub user_agent: String,
 }
 
@@ -101,20 +108,29 @@ impl Default for ClientConfig {
 pub struct Request<'a> {
     pub method: Method,
     pub url: &'a Url,
-    /// Extra headers. `Host`, `User-Agent`, `Content-Length` are set by the client
-    /// unless given here (case-insensitive match).
+    /// Extra headers. `Host` and `User-Agent` are set by the client unless given
+    /// here (case-insensitive match; never sent twice). Message framing is the
+    /// client's own: `Content-Length` (sent when there is a body or the method is
+    /// POST/PUT/PATCH) is always computed, and a `Content-Length` or
+    /// `Transfer-Encoding` given here is ignored on `http://`. A name or value
+    /// with CR/LF/control characters fails with [`HttpError::Protocol`].
     pub headers: &'a [(String, String)],
+    /// Request body; empty for none.
     pub body: &'a [u8],
-    /// Limit for the whole response to arrive once sent.
+    /// Limit for the whole response to arrive once sent. Zero: no limit (a
+    /// stop abort still cancels). Over `http://` it is never early and at most
+    /// about 200 ms late (see `plain.rs`).
     pub timeout: Duration,
 }
 
 /// A response, borrowing the client's reused buffers until the next `send`.
 #[derive(Debug)]
 pub struct Response<'a> {
+    /// Final status code (1xx interim responses are skipped).
     pub status: u16,
     /// Raw header lines after the status line (`Name: value\r\n`...).
     pub head: &'a [u8],
+    /// The body, de-chunked (empty for HEAD, 204 and 304).
     pub body: &'a [u8],
 }
 
@@ -139,3 +155,6 @@ impl<'a> Response<'a> {
 
 pub mod client;
 pub use client::Client;
+
+#[cfg(test)]
+mod tests;

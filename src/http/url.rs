@@ -1,12 +1,35 @@
 //! Absolute `http://` / `https://` URLs, parsed once per task.
 use super::HttpError;
+use std::fmt;
 
+/// The two schemes the client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
+    /// Plain HTTP/1.1 through the hand-written client.
     Http,
+    /// HTTP over TLS through ureq.
     Https,
 }
 
+impl Scheme {
+    /// The port used when the URL names none: 80 or 443.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+
+    /// `"http"` or `"https"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// An absolute URL split into the parts a request needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
     pub scheme: Scheme,
@@ -17,8 +40,241 @@ pub struct Url {
     pub path_and_query: String,
 }
 
+fn invalid(input: &str, why: &str) -> HttpError {
+    HttpError::InvalidUrl(format!("{why} in {input:?}"))
+}
+
 impl Url {
-    pub fn parse(_s: &str) -> Result<Url, HttpError> {
-        todo!("helper: http client")
+    /// Parses an absolute `http://` or `https://` URL.
+    ///
+    /// Accepts a DNS name, an IPv4 address or a bracketed IPv6 address
+    /// (`http://[::1]:8080/`), an optional port (default 80 / 443), and an
+    /// optional path and query (default `/`). A `#fragment` is dropped; user
+    /// info (`user@host`), spaces and control characters are rejected.
+    pub fn parse(s: &str) -> Result<Url, HttpError> {
+        if s.is_empty() {
+            return Err(HttpError::InvalidUrl("empty URL".to_string()));
+        }
+        if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid(
+                s,
+                &format!("whitespace or control character {c:?}"),
+            ));
+        }
+        let (scheme, rest) = match s.split_once("://") {
+            Some((sch, rest)) if sch.eq_ignore_ascii_case("http") => (Scheme::Http, rest),
+            Some((sch, rest)) if sch.eq_ignore_ascii_case("https") => (Scheme::Https, rest),
+            Some((sch, _)) => {
+                return Err(invalid(
+                    s,
+                    &format!("unsupported scheme {sch:?} (only http and https)"),
+                ))
+            }
+            None => return Err(invalid(s, "missing http:// or https:// scheme")),
+        };
+        // Fragment first: it may contain anything, including '/' and '?'.
+        let rest = match rest.find('#') {
+            Some(i) => &rest[..i],
+            None => rest,
+        };
+        let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(auth_end);
+        if authority.contains('@') {
+            return Err(invalid(s, "user info (user@host) is not supported"));
+        }
+        let (host, port_str) = if let Some(after) = authority.strip_prefix('[') {
+            let close = after
+                .find(']')
+                .ok_or_else(|| invalid(s, "unclosed '[' in IPv6 host"))?;
+            let host = &after[..close];
+            if host.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(invalid(s, &format!("bad IPv6 address {host:?}")));
+            }
+            let tail = &after[close + 1..];
+            let port = match tail.strip_prefix(':') {
+                Some(p) => Some(p),
+                None if tail.is_empty() => None,
+                None => return Err(invalid(s, "unexpected text after IPv6 host")),
+            };
+            (host, port)
+        } else {
+            match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(invalid(s, "empty host"));
+        }
+        if !authority.starts_with('[') {
+            if let Some(c) = host
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
+            {
+                return Err(invalid(s, &format!("character {c:?} not allowed in host")));
+            }
+        }
+        let port = match port_str {
+            None => scheme.default_port(),
+            Some(p) => {
+                if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(invalid(s, &format!("bad port {p:?}")));
+                }
+                match p.parse::<u16>() {
+                    Ok(n) if n != 0 => n,
+                    _ => return Err(invalid(s, &format!("port {p} out of range 1-65535"))),
+                }
+            }
+        };
+        let path_and_query = if path.is_empty() {
+            "/".to_string()
+        } else if path.starts_with('?') {
+            format!("/{path}")
+        } else {
+            path.to_string()
+        };
+        Ok(Url {
+            scheme,
+            host: host.to_string(),
+            port,
+            path_and_query,
+        })
+    }
+
+    /// True when the port is the scheme's default (80 for http, 443 for https).
+    pub fn is_default_port(&self) -> bool {
+        self.port == self.scheme.default_port()
+    }
+
+    /// True when the host is an IPv6 literal (needs brackets in a URL or `Host`).
+    pub fn is_ipv6(&self) -> bool {
+        self.host.contains(':')
+    }
+
+    /// The value for a `Host` header: `host`, `host:port` when the port is not
+    /// the default, IPv6 in brackets.
+    pub fn host_header(&self) -> String {
+        let mut s = String::new();
+        self.write_authority(&mut s);
+        s
+    }
+
+    /// `scheme://host[:port]`, e.g. `http://127.0.0.1:8080`, for grouping and
+    /// messages.
+    pub fn origin(&self) -> String {
+        let mut s = String::with_capacity(self.host.len() + 16);
+        s.push_str(self.scheme.as_str());
+        s.push_str("://");
+        self.write_authority(&mut s);
+        s
+    }
+
+    fn write_authority(&self, s: &mut String) {
+        if self.is_ipv6() {
+            s.push('[');
+            s.push_str(&self.host);
+            s.push(']');
+        } else {
+            s.push_str(&self.host);
+        }
+        if !self.is_default_port() {
+            s.push(':');
+            s.push_str(&self.port.to_string());
+        }
+    }
+}
+
+impl fmt::Display for Url {
+    /// The normalised absolute URL: `scheme://host[:port]/path?query`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.origin(), self.path_and_query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> Url {
+        Url::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn err(s: &str) -> String {
+        match Url::parse(s) {
+            Err(HttpError::InvalidUrl(m)) => m,
+            other => panic!("{s}: expected InvalidUrl, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_defaults() {
+        let u = ok("http://example.com");
+        assert_eq!(u.scheme, Scheme::Http);
+        assert_eq!(u.host, "example.com");
+        assert_eq!(u.port, 80);
+        assert_eq!(u.path_and_query, "/");
+        let u = ok("https://example.com/");
+        assert_eq!((u.scheme, u.port), (Scheme::Https, 443));
+        assert!(u.is_default_port());
+    }
+
+    #[test]
+    fn parses_port_path_query_and_drops_fragment() {
+        let u = ok("http://127.0.0.1:8080/a/b?x=1&y=2#frag/ment?");
+        assert_eq!(u.host, "127.0.0.1");
+        assert_eq!(u.port, 8080);
+        assert_eq!(u.path_and_query, "/a/b?x=1&y=2");
+        assert_eq!(u.host_header(), "127.0.0.1:8080");
+        assert_eq!(u.origin(), "http://127.0.0.1:8080");
+        assert_eq!(u.to_string(), "http://127.0.0.1:8080/a/b?x=1&y=2");
+        let u = ok("http://h?q=1");
+        assert_eq!(u.path_and_query, "/?q=1");
+        let u = ok("http://h#top");
+        assert_eq!(u.path_and_query, "/");
+    }
+
+    #[test]
+    fn parses_ipv6() {
+        let u = ok("http://[::1]:9000/x");
+        assert_eq!(u.host, "::1");
+        assert_eq!(u.port, 9000);
+        assert!(u.is_ipv6());
+        assert_eq!(u.host_header(), "[::1]:9000");
+        let u = ok("https://[2001:db8::2]");
+        assert_eq!((u.host.as_str(), u.port), ("2001:db8::2", 443));
+        assert_eq!(u.host_header(), "[2001:db8::2]");
+    }
+
+    #[test]
+    fn scheme_is_case_insensitive_host_kept_as_written() {
+        let u = ok("HTTP://Example.COM:81/Path");
+        assert_eq!(u.scheme, Scheme::Http);
+        assert_eq!(u.host, "Example.COM");
+        assert_eq!(u.path_and_query, "/Path");
+    }
+
+    #[test]
+    fn rejects_bad_urls_with_a_reason() {
+        assert!(err("ftp://x/").contains("unsupported scheme"));
+        assert!(err("example.com/x").contains("missing"));
+        assert!(err("").contains("empty"));
+        assert!(err("http://").contains("empty host"));
+        assert!(err("http:///path").contains("empty host"));
+        assert!(err("http://:80/").contains("empty host"));
+        assert!(err("http://h:/").contains("bad port"));
+        assert!(err("http://h:abc/").contains("bad port"));
+        assert!(err("http://h:-1/").contains("bad port"));
+        assert!(err("http://h:65536/").contains("out of range"));
+        assert!(err("http://h:0/").contains("out of range"));
+        assert!(err("http://h:99999999999999999999/").contains("out of range"));
+        assert!(err("http://h/a b").contains("whitespace"));
+        assert!(err("http://h/\u{7}").contains("control"));
+        assert!(err("http://h\r\nX: y/").contains("control"));
+        assert!(err("http://[::1/").contains("unclosed"));
+        assert!(err("http://[nothex]/").contains("IPv6"));
+        assert!(err("http://[::1]x/").contains("after IPv6"));
+        assert!(err("http://u:p@h/").contains("user info"));
+        assert!(err("http://h%41/").contains("not allowed"));
+        assert!(err("http://a:1:2/").contains("bad port"));
     }
 }
