@@ -47,6 +47,15 @@ command -v timeout >/dev/null || die "timeout (coreutils) is required"
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
 [[ $MODE == soak ]] && TOOLS=loaddensity
 
+EXTRA=$LD_EXTRA_ARGS
+if [[ $BUDGET == 1 ]]; then
+    EXTRA='"failure_budget": {"threshold": 0.5}'${EXTRA:+, $EXTRA}
+fi
+if [[ -n $EXTRA ]]; then
+    python3 -c 'import json, sys; json.loads("{" + sys.argv[1] + "}")' "$EXTRA" 2>/dev/null ||
+        die "LD_EXTRA_ARGS must be JSON object members, like '\"k\": 1, \"j\": {}': $EXTRA"
+fi
+
 # ---------------------------------------------------------------- binaries
 if want oha; then
     OHA=${OHA:-$(command -v oha || true)}
@@ -173,15 +182,6 @@ fi
 log "target: $TARGET_DESC at $URL"
 
 # ---------------------------------------------------------------- runs
-EXTRA=$LD_EXTRA_ARGS
-if [[ $BUDGET == 1 ]]; then
-    EXTRA='"failure_budget": {"threshold": 0.5}'${EXTRA:+, $EXTRA}
-fi
-if [[ -n $EXTRA ]]; then
-    python3 -c 'import json, sys; json.loads("{" + sys.argv[1] + "}")' "$EXTRA" 2>/dev/null ||
-        die "LD_EXTRA_ARGS must be JSON object members, like '\"k\": 1, \"j\": {}': $EXTRA"
-fi
-
 RESULTS=$WORK/results.tsv
 printf 'mode\tconcurrency\ttool\trep\tduration\trps\trequests\tcpu_s\trss_kb\n' >"$RESULTS"
 
