@@ -10,7 +10,9 @@ fn bin() -> Command {
 
 /// A scratch folder under the target dir, fresh per test.
 fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli_plans").join(name);
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("cli_plans")
+        .join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -50,7 +52,11 @@ fn a_valid_plan_runs_and_exits_0() {
 #[test]
 fn malformed_json_names_file_line_and_column() {
     let d = scratch("malformed");
-    let p = write(&d, "bad.json", "[\n  [\"LD_log\", {\"message\": \"x\"},]\n]\n");
+    let p = write(
+        &d,
+        "bad.json",
+        "[\n  [\"LD_log\", {\"message\": \"x\"},]\n]\n",
+    );
     let o = run(bin().arg("run").arg(&p));
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("bad.json:2:"), "{}", o.stderr);
@@ -84,7 +90,11 @@ fn every_problem_is_reported_together_and_nothing_runs() {
         "actions[4].args.tasks[0].method",
         "5 problems found",
     ] {
-        assert!(o.stderr.contains(needle), "missing {needle:?} in:\n{}", o.stderr);
+        assert!(
+            o.stderr.contains(needle),
+            "missing {needle:?} in:\n{}",
+            o.stderr
+        );
     }
 }
 
@@ -92,12 +102,21 @@ fn every_problem_is_reported_together_and_nothing_runs() {
 fn missing_unreadable_and_directory_inputs_exit_2() {
     let o = run(bin().args(["run", "/no/such/plan.json"]));
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("/no/such/plan.json: cannot read plan: no such file"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("/no/such/plan.json: cannot read plan: no such file"),
+        "{}",
+        o.stderr
+    );
 
     let d = scratch("emptydir");
     let o = run(bin().arg("run-dir").arg(&d));
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("contains no *.json plans"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("contains no *.json plans"),
+        "{}",
+        o.stderr
+    );
 
     let o = run(bin().arg("run").arg(&d));
     assert_eq!(o.code, 2);
@@ -110,14 +129,27 @@ fn empty_and_null_plans_exit_2() {
         ("[]", "the plan has no actions"),
         (r#"{"load_density": []}"#, "the plan has no actions"),
         ("null", "found null"),
-        (r#"{"load_density": null}"#, "expected a list of actions, found null"),
-        (r#"[["LD_execute_action", {"action_list": null}]]"#, "expected a list of actions, found null"),
-        (r#"[["LD_log", null]]"#, "arguments must be an object or a list, found null"),
+        (
+            r#"{"load_density": null}"#,
+            "expected a list of actions, found null",
+        ),
+        (
+            r#"[["LD_execute_action", {"action_list": null}]]"#,
+            "expected a list of actions, found null",
+        ),
+        (
+            r#"[["LD_log", null]]"#,
+            "arguments must be an object or a list, found null",
+        ),
         ("", "malformed JSON"),
     ] {
         let o = run(bin().args(["run-str", text]));
         assert_eq!(o.code, 2, "{text}: {}", o.stderr);
-        assert!(o.stderr.contains(needle), "{text}: missing {needle:?} in {}", o.stderr);
+        assert!(
+            o.stderr.contains(needle),
+            "{text}: missing {needle:?} in {}",
+            o.stderr
+        );
     }
 }
 
@@ -130,7 +162,11 @@ fn hostile_input_gives_a_clear_error_not_a_crash() {
     f.set_len(50 * 1024 * 1024).unwrap();
     let o = run(bin().arg("run").arg(&big));
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("larger than the 16 MB limit"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("larger than the 16 MB limit"),
+        "{}",
+        o.stderr
+    );
 
     // 10 000-deep nesting.
     let deep = write(&d, "deep.json", &("[".repeat(10_000) + &"]".repeat(10_000)));
@@ -139,7 +175,11 @@ fn hostile_input_gives_a_clear_error_not_a_crash() {
     assert!(o.stderr.contains("recursion limit"), "{}", o.stderr);
 
     // Deep nesting inside arguments.
-    let text = format!(r#"[["LD_log", {{"message": {}0{}}}]]"#, "[".repeat(10_000), "]".repeat(10_000));
+    let text = format!(
+        r#"[["LD_log", {{"message": {}0{}}}]]"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     let o = run(bin().args(["run-str", &text]));
     assert_eq!(o.code, 2, "{}", o.stderr);
 
@@ -148,7 +188,11 @@ fn hostile_input_gives_a_clear_error_not_a_crash() {
     std::fs::write(&bad, b"[\n[\"LD_log\", {\"message\": \"caf\xe9\"}]]").unwrap();
     let o = run(bin().arg("run").arg(&bad));
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("latin1.json:2") && o.stderr.contains("not valid UTF-8"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("latin1.json:2") && o.stderr.contains("not valid UTF-8"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -170,8 +214,17 @@ fn a_runtime_failure_exits_1_and_names_the_action() {
     let o = run(bin().args(["run-str", plan]));
     assert_eq!(o.code, 1);
     assert_eq!(o.stdout.trim(), "one");
-    assert!(o.stderr.contains("LD_log failed at <run-str>:1: actions[1]"), "{}", o.stderr);
-    assert!(o.stderr.contains("undefined variable `nope`"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("LD_log failed at <run-str>:1: actions[1]"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains("undefined variable `nope`"),
+        "{}",
+        o.stderr
+    );
 
     let o = run(bin().args(["run-str", "--keep-going", plan]));
     assert_eq!(o.code, 1);
@@ -180,14 +233,16 @@ fn a_runtime_failure_exits_1_and_names_the_action() {
 
 #[test]
 fn undefined_env_var_is_named() {
-    let o = run(bin()
-        .env_remove("LD_SURELY_UNSET")
-        .args(["run-str", r#"[["LD_log", {"message": "${env.LD_SURELY_UNSET}"}]]"#]));
+    let o = run(bin().env_remove("LD_SURELY_UNSET").args([
+        "run-str",
+        r#"[["LD_log", {"message": "${env.LD_SURELY_UNSET}"}]]"#,
+    ]));
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("LD_SURELY_UNSET"), "{}", o.stderr);
-    let o = run(bin()
-        .env("LD_SET_HERE", "present")
-        .args(["run-str", r#"[["LD_log", {"message": "${env.LD_SET_HERE}"}]]"#]));
+    let o = run(bin().env("LD_SET_HERE", "present").args([
+        "run-str",
+        r#"[["LD_log", {"message": "${env.LD_SET_HERE}"}]]"#,
+    ]));
     assert_eq!((o.code, o.stdout.trim()), (0, "present"));
 }
 
@@ -212,7 +267,11 @@ fn resolver_functions_and_clear_resolver() {
 fn execute_files_is_relative_validated_first_and_cycle_safe() {
     let d = scratch("files");
     std::fs::create_dir_all(d.join("sub")).unwrap();
-    write(&d, "sub/child.json", r#"[["LD_log", {"message": "child ran"}]]"#);
+    write(
+        &d,
+        "sub/child.json",
+        r#"[["LD_log", {"message": "child ran"}]]"#,
+    );
     let main = write(
         &d,
         "main.json",
@@ -220,7 +279,10 @@ fn execute_files_is_relative_validated_first_and_cycle_safe() {
     );
     let o = run(bin().arg("run").arg(&main).current_dir("/"));
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["main ran", "child ran"]);
+    assert_eq!(
+        o.stdout.lines().collect::<Vec<_>>(),
+        ["main ran", "child ran"]
+    );
 
     // A broken child stops the whole run before anything runs.
     write(&d, "sub/broken.json", r#"[["LD_lgo", {"message": "x"}]]"#);
@@ -232,11 +294,24 @@ fn execute_files_is_relative_validated_first_and_cycle_safe() {
     let o = run(bin().arg("run").arg(&p));
     assert_eq!(o.code, 2);
     assert!(o.stdout.is_empty());
-    assert!(o.stderr.contains("broken.json:1: actions[0]: unknown command `LD_lgo`"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("broken.json:1: actions[0]: unknown command `LD_lgo`"),
+        "{}",
+        o.stderr
+    );
 
     // a → b → a
-    write(&d, "a.json", r#"[["LD_execute_files", {"execute_files_list": ["b.json"]}]]"#);
-    write(&d, "b.json", r#"[["LD_execute_files", {"execute_files_list": ["a.json"]}]]"#);
+    write(
+        &d,
+        "a.json",
+        r#"[["LD_execute_files", {"execute_files_list": ["b.json"]}]]"#,
+    );
+    write(
+        &d,
+        "b.json",
+        r#"[["LD_execute_files", {"execute_files_list": ["a.json"]}]]"#,
+    );
     let o = run(bin().arg("validate").arg(d.join("a.json")));
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("LD_execute_files cycle"), "{}", o.stderr);
@@ -248,20 +323,38 @@ fn execute_files_is_relative_validated_first_and_cycle_safe() {
 #[test]
 fn a_report_may_not_overwrite_a_plan() {
     let d = scratch("overwrite");
-    let p = write(&d, "plan.json", r#"[["LD_generate_summary_report", {"report_name": "plan"}]]"#);
+    let p = write(
+        &d,
+        "plan.json",
+        r#"[["LD_generate_summary_report", {"report_name": "plan"}]]"#,
+    );
     let o = run(bin().arg("run").arg(&p).current_dir(&d));
     assert_eq!(o.code, 2, "{}", o.stderr);
-    assert!(o.stderr.contains("would overwrite a plan file"), "{}", o.stderr);
-    assert_eq!(std::fs::read_to_string(&p).unwrap(), r#"[["LD_generate_summary_report", {"report_name": "plan"}]]"#);
+    assert!(
+        o.stderr.contains("would overwrite a plan file"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&p).unwrap(),
+        r#"[["LD_generate_summary_report", {"report_name": "plan"}]]"#
+    );
 }
 
 #[test]
 fn positional_arguments_map_in_documented_order() {
-    let o = run(bin().args(["run-str", r#"[["LD_register_variable", ["k", 42]], ["LD_log", ["${var.k}"]]]"#]));
+    let o = run(bin().args([
+        "run-str",
+        r#"[["LD_register_variable", ["k", 42]], ["LD_log", ["${var.k}"]]]"#,
+    ]));
     assert_eq!((o.code, o.stdout.trim()), (0, "42"));
     let o = run(bin().args(["run-str", r#"[["LD_log", ["a", "b"]]]"#]));
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("takes at most 1 positional argument"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("takes at most 1 positional argument"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -281,8 +374,16 @@ fn commands_json_lists_the_registry() {
     let o = run(bin().args(["commands", "--json"]));
     assert_eq!(o.code, 0);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    let names: Vec<&str> = v.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    let expected: Vec<&str> = loaddensity::registry::COMMANDS.iter().map(|c| c.name).collect();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = loaddensity::registry::COMMANDS
+        .iter()
+        .map(|c| c.name)
+        .collect();
     assert_eq!(names, expected);
     let o = run(bin().arg("commands"));
     assert_eq!(o.stdout.lines().count(), expected.len());

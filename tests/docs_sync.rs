@@ -25,7 +25,10 @@ fn commands_doc_matches_the_registry() {
         }
     }
     let registry: Vec<String> = COMMANDS.iter().map(|c| c.name.to_string()).collect();
-    assert_eq!(order, registry, "docs/commands.md sections must list the registry's commands, in order");
+    assert_eq!(
+        order, registry,
+        "docs/commands.md sections must list the registry's commands, in order"
+    );
     for c in COMMANDS {
         let body = &sections[c.name];
         for p in c.params {
@@ -37,7 +40,11 @@ fn commands_doc_matches_the_registry() {
             );
         }
         if c.params.is_empty() {
-            assert!(body.contains("No arguments"), "{}: say \"No arguments.\"", c.name);
+            assert!(
+                body.contains("No arguments"),
+                "{}: say \"No arguments.\"",
+                c.name
+            );
         }
     }
 }

@@ -36,7 +36,7 @@ pub const START_TEST: CommandSpec = CommandSpec {
         Param { name: "iterations", kind: "number", required: false, doc: "Passes per user; the test ends when every user is done (or at `test_time`)." },
         Param { name: "wait_time", kind: "number | object", required: false, doc: "Think time after each task: seconds, or `{\"between\": [a, b]}`." },
         Param { name: "stop_timeout", kind: "number = 5", required: false, doc: "Seconds in-flight requests get once the test stops." },
-        Param { name: "record_csv", kind: "string", required: false, doc: "Stream one CSV row per request to this file during the test." },
+        Param { name: "record_csv", kind: "string", required: false, doc: "Stream one CSV row per request to this file (`.csv` appended) during the test." },
     ],
     parse: parse_start_test,
 };
@@ -784,7 +784,7 @@ impl StartTest {
             names: self.names.clone(),
             variables,
             record_csv: match &self.record_csv {
-                Some(p) => Some(ctx.resolve_str(p)?.into()),
+                Some(p) => Some(reports::report_path(&ctx.resolve_str(p)?, "csv")),
                 None => None,
             },
             seed: ctx.opts.seed,

@@ -57,12 +57,14 @@ pub fn parse_plan(src: &Source) -> Result<Vec<RawAction<'_>>, Vec<Problem>> {
             }
         }
         "a list" => top,
-        other => return Err(vec![Problem::new(
-            root,
-            format!(
+        other => {
+            return Err(vec![Problem::new(
+                root,
+                format!(
                 "a plan must be a list of actions or {{\"load_density\": [...]}}, found {other}"
             ),
-        )]),
+            )])
+        }
     };
     let actions = parse_action_list(
         src,

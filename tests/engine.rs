@@ -1,0 +1,403 @@
+//! The load engine through the real binary, against the in-process demo server
+//! on 127.0.0.1 (port 0): counts, assertions, extraction, scenario modes,
+//! ramp-up, iterations, stop_timeout and every report.
+
+use assert_cmd::Command;
+use loaddensity::demo_server::DemoServer;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("engine")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+struct Run {
+    code: i32,
+    stderr: String,
+    summary: Value,
+    took: Duration,
+}
+
+/// Runs `actions` (JSON list items, without the surrounding brackets) followed
+/// by a summary report, in `dir`; returns the exit code and the summary.
+fn run_plan(dir: &PathBuf, actions: &str) -> Run {
+    run_plan_with(dir, actions, &[])
+}
+
+fn run_plan_with(dir: &PathBuf, actions: &str, flags: &[&str]) -> Run {
+    let plan =
+        format!(r#"[{actions}, ["LD_generate_summary_report", {{"report_name": "summary"}}]]"#);
+    let t = Instant::now();
+    let o = Command::cargo_bin("loaddensity")
+        .unwrap()
+        .args(["run-str", "--seed", "7"])
+        .args(flags)
+        .arg(&plan)
+        .current_dir(dir)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    let text = std::fs::read_to_string(dir.join("summary.json"))
+        .unwrap_or_else(|e| panic!("no summary ({e}): {stderr}"));
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stderr,
+        summary: serde_json::from_str(&text).unwrap(),
+        took,
+    }
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+#[test]
+fn client_and_server_counts_add_up() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("counts");
+    let r = run_plan(
+        &d,
+        &format!(
+            r#"["LD_start_test", {{"user_count": 4, "spawn_rate": 100, "iterations": 25,
+                "tasks": [{{"method": "get", "request_url": "{0}/ok"}}, {{"method": "get", "request_url": "{0}/json"}}]}}]"#,
+            srv.base_url()
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = &r.summary;
+    assert_eq!(n(&s["total"]["requests"]), 200);
+    assert_eq!(n(&s["total"]["failures"]), 0);
+    assert_eq!(srv.total_requests(), 200);
+    assert_eq!(srv.hits("/ok"), 100);
+    assert_eq!(n(&s["by_name"]["/ok"]["requests"]), 100);
+    assert_eq!(n(&s["by_name"]["/json"]["requests"]), 100);
+    assert_eq!(s["tests"][0]["ended_by"], "iterations");
+    // 4 users keep their connections alive.
+    assert!(srv.connections() <= 8, "connections: {}", srv.connections());
+    let lat = &s["total"]["latency_ms"];
+    assert!(lat["min"].as_f64().unwrap() > 0.0);
+    assert!(lat["p50"].as_f64().unwrap() <= lat["p99"].as_f64().unwrap());
+    assert!(lat["p99"].as_f64().unwrap() <= lat["max"].as_f64().unwrap());
+}
+
+#[test]
+fn assertions_fail_requests_with_a_message_but_not_the_run() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("assertions");
+    let r = run_plan(
+        &d,
+        &format!(
+            r#"["LD_start_test", {{"user_count": 2, "spawn_rate": 100, "iterations": 5, "host": "{}",
+                "tasks": [
+                  {{"url": "/status/500", "name": "plain 500"}},
+                  {{"url": "/status/404", "name": "wanted 404", "assertions": {{"status_code": 404}}}},
+                  {{"url": "/json", "name": "wrong json", "assertions": {{"json_path": {{"items.0.name": "gamma"}}}}}},
+                  {{"url": "/ok", "name": "contains", "assertions": {{"contains": "ok", "not_contains": "error"}}}},
+                  {{"url": "/json", "name": "header", "assertions": {{"header": {{"content-type": "application/json"}}}}}},
+                  {{"url": "/ok", "name": "missing text", "assertions": {{"contains": "nope"}}}}
+                ]}}]"#,
+            srv.base_url()
+        ),
+    );
+    assert_eq!(
+        r.code, 0,
+        "failed requests alone must not fail the run: {}",
+        r.stderr
+    );
+    let b = &r.summary["by_name"];
+    assert_eq!(n(&b["plain 500"]["failures"]), 10);
+    assert_eq!(b["plain 500"]["top_errors"][0]["message"], "HTTP 500");
+    assert_eq!(n(&b["plain 500"]["failures_by_kind"]["status"]), 10);
+    assert_eq!(n(&b["wanted 404"]["failures"]), 0);
+    assert_eq!(n(&b["contains"]["failures"]), 0);
+    assert_eq!(n(&b["header"]["failures"]), 0);
+    assert_eq!(n(&b["wrong json"]["failures"]), 10);
+    let msg = b["wrong json"]["top_errors"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        msg.contains("items.0.name") && msg.contains("gamma") && msg.contains("alpha"),
+        "{msg}"
+    );
+    assert_eq!(b["missing text"]["top_errors"][0]["kind"], "assertion");
+    assert_eq!(n(&r.summary["total"]["failures"]), 30);
+}
+
+#[test]
+fn extracted_values_stay_with_their_user() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("isolation");
+    let r = run_plan(
+        &d,
+        &format!(
+            r#"["LD_start_test", {{"user_count": 8, "spawn_rate": 1000, "iterations": 30, "host": "{}",
+                "tasks": [
+                  {{"url": "/token", "name": "login", "extract": [{{"var": "token", "from": "json_path", "path": "token"}}]}},
+                  {{"method": "post", "url": "/use/${{var.token}}", "name": "use"}}
+                ]}}]"#,
+            srv.base_url()
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let b = &r.summary["by_name"];
+    assert_eq!(n(&b["login"]["requests"]), 240);
+    assert_eq!(n(&b["use"]["requests"]), 240);
+    assert_eq!(
+        n(&b["use"]["failures"]),
+        0,
+        "a token was used twice or not at all: {}",
+        b["use"]
+    );
+    assert_eq!(srv.hits("/token"), 240);
+}
+
+#[test]
+fn an_undefined_plan_variable_fails_the_test_before_it_sends() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("undefined");
+    let r = run_plan_with(
+        &d,
+        &format!(
+            r#"["LD_start_test", {{"user_count": 1, "iterations": 3, "host": "{}",
+                "tasks": [{{"url": "/use/${{var.never_set}}", "name": "use"}}], "variables": {{"x": 1}}}}]"#,
+            srv.base_url()
+        ),
+        &["--keep-going"],
+    );
+    assert_eq!(
+        r.code, 1,
+        "a plan variable that no task extracts is checked at test start"
+    );
+    assert!(r.stderr.contains("never_set"), "{}", r.stderr);
+    assert_eq!(srv.total_requests(), 0);
+    assert_eq!(r.summary["exit_code"], 1);
+    assert_eq!(r.summary["exit_reason"], "action_failed");
+}
+
+#[test]
+fn an_undefined_user_variable_fails_the_request_not_the_process() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("undefined_user");
+    // `token` is extracted by a task, so it is per-user and resolved per request;
+    // the first task never sets it.
+    let r = run_plan(
+        &d,
+        &format!(
+            r#"["LD_start_test", {{"user_count": 1, "iterations": 2, "host": "{}",
+                "tasks": [{{"url": "/use/${{var.token}}", "name": "use"}},
+                          {{"url": "/status/404", "name": "never", "extract": [{{"var": "token", "from": "status_code"}}]}}]}}]"#,
+            srv.base_url()
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let u = &r.summary["by_name"]["use"];
+    assert_eq!(n(&u["failures_by_kind"]["request"]), 2, "{u}");
+    assert!(u["top_errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("undefined variable `token`"));
+}
+
+#[test]
+fn weighted_mix_is_within_statistical_bounds() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("weighted");
+    let r = run_plan(
+        &d,
+        &format!(
+            r#"["LD_start_test", {{"user_count": 4, "spawn_rate": 1000, "iterations": 500, "host": "{}",
+                "tasks": {{"mode": "weighted", "tasks": [
+                   {{"url": "/ok", "weight": 3}}, {{"url": "/json", "weight": 1}}]}}}}]"#,
+            srv.base_url()
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ok = n(&r.summary["by_name"]["/ok"]["requests"]) as f64;
+    let json = n(&r.summary["by_name"]["/json"]["requests"]) as f64;
+    assert_eq!(ok + json, 2000.0);
+    // Binomial(2000, 0.75): sd ≈ 19.4; allow 5 sd.
+    assert!((ok - 1500.0).abs() < 97.0, "ok = {ok}");
+}
+
+#[test]
+fn conditional_tasks_follow_their_predicates() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("conditional");
+    let r = run_plan(
+        &d,
+        &format!(
+            r#"["LD_start_test", {{"user_count": 2, "iterations": 4, "host": "{}",
+                "variables": {{"role": "admin"}},
+                "tasks": {{"mode": "conditional", "tasks": [
+                   {{"url": "/ok", "name": "admins", "run_if": {{"equals": ["${{var.role}}", "admin"]}}}},
+                   {{"url": "/ok", "name": "guests", "run_if": {{"equals": ["${{var.role}}", "guest"]}}}},
+                   {{"url": "/ok", "name": "skipped", "skip_if": true}},
+                   {{"url": "/token", "name": "login", "run_if": {{"not_equals": ["${{var.token}}", "x"]}},
+                     "extract": [{{"var": "token", "from": "json_path", "path": "token"}}]}},
+                   {{"url": "/json", "name": "after login", "run_if": "${{var.token}}"}}
+                ]}}}}]"#,
+            srv.base_url()
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let b = &r.summary["by_name"];
+    assert_eq!(n(&b["admins"]["requests"]), 8);
+    assert!(
+        b.get("guests").is_none() && b.get("skipped").is_none(),
+        "{b}"
+    );
+    // `not_equals` on an undefined variable is false: login never runs, so neither does "after login".
+    assert!(
+        b.get("login").is_none() && b.get("after login").is_none(),
+        "{b}"
+    );
+}
+
+#[test]
+fn ramp_up_follows_spawn_rate() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("ramp");
+    let r = run_plan(
+        &d,
+        &format!(
+            r#"["LD_start_test", {{"user_count": 5, "spawn_rate": 5, "iterations": 1,
+                "tasks": [{{"request_url": "{}/ok"}}]}}]"#,
+            srv.base_url()
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // User i starts at i / 5 s: the last one at 0.8 s.
+    let dur = r.summary["tests"][0]["duration_s"].as_f64().unwrap();
+    assert!((0.75..3.0).contains(&dur), "duration {dur}");
+    assert_eq!(srv.total_requests(), 5);
+}
+
+#[test]
+fn test_time_and_stop_timeout_bound_a_test() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("stop_timeout");
+    let r = run_plan(
+        &d,
+        &format!(
+            r#"["LD_start_test", {{"user_count": 3, "spawn_rate": 100, "test_time": 1, "stop_timeout": 0.5,
+                "tasks": [{{"request_url": "{}/slow/20000", "name": "slow"}}]}}]"#,
+            srv.base_url()
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.took < Duration::from_secs(6), "took {:?}", r.took);
+    let t = &r.summary["tests"][0];
+    assert_eq!(t["ended_by"], "time");
+    let dur = t["duration_s"].as_f64().unwrap();
+    assert!((1.4..3.5).contains(&dur), "duration {dur}");
+    let slow = &r.summary["by_name"]["slow"];
+    assert_eq!(n(&slow["requests"]), 3);
+    assert_eq!(n(&slow["failures_by_kind"]["cancelled"]), 3);
+}
+
+#[test]
+fn every_report_parses_and_agrees_with_the_summary() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("reports");
+    let r = run_plan(
+        &d,
+        &format!(
+            r#"["LD_start_test", {{"user_count": 2, "spawn_rate": 100, "iterations": 20, "host": "{}",
+                "record_csv": "out/requests",
+                "tasks": [{{"url": "/ok", "name": "ok <&> \"quoted\""}}, {{"url": "/status/503", "name": "bad,name"}}]}}],
+               ["LD_generate_json_report", {{"json_file_name": "out/full"}}],
+               ["LD_generate_csv_report", {{"csv_name": "out/stats"}}],
+               ["LD_generate_junit_report", {{"report_name": "out/junit"}}],
+               ["LD_generate_html_report", {{"html_name": "out/report"}}]"#,
+            srv.base_url()
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = &r.summary;
+    assert_eq!(s["exit_code"], 0);
+    assert_eq!(s["exit_reason"], "pass");
+    assert_eq!(s["seed"], 7);
+    assert_eq!(n(&s["total"]["requests"]), 80);
+    assert_eq!(n(&s["total"]["failures"]), 40);
+
+    let full: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out/full.json")).unwrap()).unwrap();
+    assert_eq!(full["total"], s["total"]);
+    assert!(full["tests"][0]["timeline"].is_array());
+
+    let csv = std::fs::read_to_string(d.join("out/stats.csv")).unwrap();
+    let last = csv.lines().last().unwrap();
+    assert!(last.starts_with("all,Aggregated,80,40,"), "{last}");
+
+    let xml = std::fs::read_to_string(d.join("out/junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("JUnit XML parses");
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 2);
+    let failures: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .collect();
+    assert_eq!(failures.len(), 1);
+    assert!(cases
+        .iter()
+        .any(|c| c.attribute("name") == Some("ok <&> \"quoted\"")));
+
+    let html = std::fs::read_to_string(d.join("out/report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("ok &lt;&amp;&gt;"));
+    assert!(!html.contains("<script src") && !html.contains("<link"));
+
+    let rows = std::fs::read_to_string(d.join("out/requests.csv")).unwrap();
+    assert_eq!(rows.lines().count(), 81, "header + one row per request");
+    assert!(rows
+        .lines()
+        .next()
+        .unwrap()
+        .starts_with("outcome,method,url,name,status_code"));
+    assert_eq!(
+        rows.lines().filter(|l| l.starts_with("failure,")).count(),
+        40
+    );
+}
+
+#[test]
+fn bodies_params_headers_and_auth_reach_the_server() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("bodies");
+    let r = run_plan(
+        &d,
+        &format!(
+            r#"["LD_register_variable", {{"name": "greeting", "value": "hi there"}}],
+               ["LD_start_test", {{"user_count": 1, "iterations": 1, "host": "{}",
+                "tasks": [
+                  {{"method": "POST", "url": "/echo", "name": "json", "json": {{"g": "${{var.greeting}}"}},
+                    "assertions": {{"json_path": {{"method": "POST", "headers.content-type": "application/json", "body": "{{\"g\":\"hi there\"}}"}}}}}},
+                  {{"method": "post", "url": "/echo", "name": "form", "data": {{"a": "1 2", "b": "&"}},
+                    "assertions": {{"json_path": {{"body": "a=1%202&b=%26"}}}}}},
+                  {{"method": "put", "url": "/echo", "name": "params", "params": {{"q": "x y", "n": 3}},
+                    "headers": {{"X-Test": "${{var.greeting}}"}}, "auth": {{"type": "bearer", "token": "abc"}},
+                    "assertions": {{"json_path": {{"query.q": "x y", "query.n": "3", "headers.x-test": "hi there", "headers.authorization": "Bearer abc"}}}}}},
+                  {{"method": "get", "url": "/echo", "name": "basic", "auth": {{"type": "basic", "username": "user", "password": "pass"}},
+                    "assertions": {{"json_path": {{"headers.authorization": "Basic dXNlcjpwYXNz"}}}}}}
+                ]}}]"#,
+            srv.base_url()
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        n(&r.summary["total"]["failures"]),
+        0,
+        "{}",
+        r.summary["by_name"]
+    );
+}
