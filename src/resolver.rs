@@ -1108,13 +1108,14 @@ mod tests {
         let paths: Vec<&str> = errs.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(
             paths,
+            // serde_json keeps the plan's key order (`preserve_order`).
             [
+                "args.tasks[1].url",
                 "args.tasks[1].headers.X-Id",
                 "args.tasks[1].headers[\"odd key\"]",
-                "args.tasks[1].url",
             ]
         );
-        assert_eq!(errs[2].1, TemplateError::EmptyName { kind: "var", at: 3 });
+        assert_eq!(errs[0].1, TemplateError::EmptyName { kind: "var", at: 3 });
         assert!(check_value(&json!({"a": ["${var.ok}"]}), "").is_empty());
         assert_eq!(check_value(&json!(["${}"]), "")[0].0, "[0]");
         assert_eq!(check_value(&json!("${}"), "root")[0].0, "root");

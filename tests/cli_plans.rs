@@ -172,7 +172,13 @@ fn hostile_input_gives_a_clear_error_not_a_crash() {
     let deep = write(&d, "deep.json", &("[".repeat(10_000) + &"]".repeat(10_000)));
     let o = run(bin().arg("validate").arg(&deep));
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("recursion limit"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(
+            "deep.json:1: actions[0]: an action starts with its command name, found a list"
+        ),
+        "{}",
+        o.stderr
+    );
 
     // Deep nesting inside arguments.
     let text = format!(
@@ -289,7 +295,7 @@ fn execute_files_is_relative_validated_first_and_cycle_safe() {
     let p = write(
         &d,
         "uses_broken.json",
-        r#"[["LD_log", {"message": "must not print"}], ["LD_execute_files", ["sub/broken.json"]]]"#,
+        r#"[["LD_log", {"message": "must not print"}], ["LD_execute_files", [["sub/broken.json"]]]]"#,
     );
     let o = run(bin().arg("run").arg(&p));
     assert_eq!(o.code, 2);
@@ -414,4 +420,47 @@ fn every_example_plan_validates() {
     assert!(!plans.is_empty());
     let o = run(bin().arg("validate").args(&plans));
     assert_eq!(o.code, 0, "{}", o.stderr);
+}
+
+#[test]
+fn nested_problems_are_all_reported_with_their_paths() {
+    let plan = r#"[["LD_execute_action", {"action_list": [
+        ["LD_log", {"message": "${foo()}"}],
+        ["LD_lgo", {"message": "x"}],
+        ["LD_execute_action", [[["LD_register_variable", {"name": "bad name!", "value": 1}]]]]
+    ]}]]"#;
+    let o = run(bin().args(["run-str", plan]));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    for needle in [
+        "actions[0].args.action_list[0].args.message: unknown function `foo()`",
+        "actions[0].args.action_list[1]: unknown command `LD_lgo`",
+        "actions[0].args.action_list[2].args.action_list[0].args: variable name \"bad name!\"",
+        "3 problems found",
+    ] {
+        assert!(
+            o.stderr.contains(needle),
+            "missing {needle:?} in:\n{}",
+            o.stderr
+        );
+    }
+}
+
+#[test]
+fn loaddensity_task_maps_keep_file_order() {
+    // A map form: validated and listed in file order (post before get).
+    let plan = r#"[["LD_start_test", {"user_count": 1, "iterations": 1, "tasks": {
+        "post": {"request_url": "http://127.0.0.1:9/b", "auth": {"type": "bearer", "token": "t"}, "headers": {"authorization": "x"}},
+        "get": {"request_url": "http://127.0.0.1:9/a", "extract": [{"var": "no good", "from": "status_code"}]}
+    }}]]"#;
+    let o = run(bin().args(["run-str", plan]));
+    assert_eq!(o.code, 2);
+    let post = o
+        .stderr
+        .find("args.tasks.post.auth: give `auth` or an Authorization header")
+        .expect(&o.stderr);
+    let get = o
+        .stderr
+        .find("args.tasks.get.extract: variable name \"no good\"")
+        .expect(&o.stderr);
+    assert!(post < get, "{}", o.stderr);
 }

@@ -6,7 +6,6 @@ use crate::interpreter::Context;
 use crate::plan::validate::{Args, Validator};
 use crate::plan::{Action, Plan, Problem};
 use crate::registry::{Command, CommandSpec, Param};
-use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 pub const EXECUTE_ACTION: CommandSpec = CommandSpec {
@@ -33,20 +32,17 @@ pub const EXECUTE_FILES: CommandSpec = CommandSpec {
     parse: parse_execute_files,
 };
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExecuteActionArgs {
-    #[allow(dead_code)]
-    action_list: IgnoredAny,
-}
-
 #[derive(Debug)]
 pub struct ExecuteAction {
     actions: Vec<Action>,
 }
 
 fn parse_execute_action(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
-    v.typed::<ExecuteActionArgs>(a)?;
+    // The nested actions are validated as actions (placeholders included), so
+    // only the argument names are checked here.
+    if !v.only_keys(a, &["action_list"], &["action_list"]) {
+        return None;
+    }
     let actions = v.nested_actions(a, "action_list")?;
     Some(Box::new(ExecuteAction { actions }))
 }

@@ -15,10 +15,11 @@ use crate::plan::{Position, Problem};
 use crate::registry::{Command, CommandSpec, Param, Role};
 use crate::reports;
 use crate::resolver::{self, CompiledValue, Piece, Scope, Template, Vars};
+use indexmap::IndexMap;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 pub const START_TEST: CommandSpec = CommandSpec {
@@ -126,9 +127,9 @@ struct TaskArg {
     url: Option<String>,
     name: Option<String>,
     #[serde(default)]
-    headers: BTreeMap<String, String>,
+    headers: IndexMap<String, String>,
     #[serde(default)]
-    params: BTreeMap<String, Scalar>,
+    params: IndexMap<String, Scalar>,
     json: Option<Value>,
     data: Option<Value>,
     timeout: Option<f64>,
@@ -191,9 +192,9 @@ struct AssertionsArg {
     contains: Option<OneOrMany<String>>,
     not_contains: Option<OneOrMany<String>>,
     #[serde(default)]
-    json_path: BTreeMap<String, Value>,
+    json_path: IndexMap<String, Value>,
     #[serde(default)]
-    header: BTreeMap<String, String>,
+    header: IndexMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -289,6 +290,13 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
                 bad(v, "args.host", format!("host: {e}"));
             }
         }
+    }
+    for k in args.variables.keys().filter(|k| !valid_var_name(k)) {
+        bad(
+            v,
+            "args.variables",
+            format!("variable name {k:?} may only use A-Z a-z 0-9 _ . -"),
+        );
     }
     let (mode, task_values) = scenario_shape(v, at, &args.tasks)?;
     if task_values.is_empty() {
@@ -524,6 +532,24 @@ fn compile_task(
         .iter()
         .map(|(k, val)| (k.clone(), template(v, at, &format!("headers.{k}"), val)))
         .collect();
+    if t.auth.is_some()
+        && t.headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("authorization"))
+    {
+        v.problem(Problem::new(
+            at.child("auth"),
+            "give `auth` or an Authorization header, not both",
+        ));
+    }
+    for e in &t.extract {
+        if !valid_var_name(&e.var) {
+            v.problem(Problem::new(
+                at.child("extract"),
+                format!("variable name {:?} may only use A-Z a-z 0-9 _ . -", e.var),
+            ));
+        }
+    }
     match &t.auth {
         None => {}
         Some(AuthArg::Bearer { token }) => {
@@ -794,6 +820,14 @@ impl StartTest {
     }
 }
 
+/// Variable names `${var.NAME}` can refer to.
+pub fn valid_var_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 impl Command for StartTest {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         let plan = self.plan(ctx)?;
@@ -820,6 +854,13 @@ impl Command for StartTest {
 
     fn role(&self) -> Role {
         Role::Load
+    }
+
+    fn outputs(&self) -> Vec<std::path::PathBuf> {
+        match &self.record_csv {
+            Some(p) if !p.contains("${") => vec![reports::report_path(p, "csv")],
+            _ => Vec::new(),
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 //! `LD_register_variable`, `LD_register_variables`, `LD_clear_resolver`.
 
+use crate::commands::load::valid_var_name;
 use crate::interpreter::Context;
+use crate::plan::validate::{Args, Validator};
+use crate::plan::Problem;
 use crate::registry::{parse_typed, Command, CommandSpec, Param};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -22,7 +25,11 @@ pub const REGISTER_VARIABLE: CommandSpec = CommandSpec {
             doc: "Its value; `${...}` in strings is resolved now.",
         },
     ],
-    parse: parse_typed::<RegisterVariable>,
+    parse: |v, a| {
+        let r = v.typed::<RegisterVariable>(a)?;
+        check_names(v, a, std::iter::once(r.name.as_str()))?;
+        Some(Box::new(r))
+    },
 };
 
 pub const REGISTER_VARIABLES: CommandSpec = CommandSpec {
@@ -34,7 +41,11 @@ pub const REGISTER_VARIABLES: CommandSpec = CommandSpec {
         required: true,
         doc: "Name → value; values are resolved now, in key order.",
     }],
-    parse: parse_typed::<RegisterVariables>,
+    parse: |v, a| {
+        let r = v.typed::<RegisterVariables>(a)?;
+        check_names(v, a, r.variables.keys().map(String::as_str))?;
+        Some(Box::new(r))
+    },
 };
 
 pub const CLEAR_RESOLVER: CommandSpec = CommandSpec {
@@ -43,6 +54,23 @@ pub const CLEAR_RESOLVER: CommandSpec = CommandSpec {
     params: &[],
     parse: parse_typed::<ClearResolver>,
 };
+
+/// Reports names `${var.NAME}` could never refer to.
+fn check_names<'n>(
+    v: &mut Validator,
+    a: &Args<'_>,
+    names: impl Iterator<Item = &'n str>,
+) -> Option<()> {
+    let mut ok = true;
+    for n in names.filter(|n| !valid_var_name(n)) {
+        v.problem(Problem::new(
+            a.at.child("args"),
+            format!("variable name {n:?} may only use A-Z a-z 0-9 _ . -"),
+        ));
+        ok = false;
+    }
+    ok.then_some(())
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -149,10 +149,7 @@ impl Validator {
     /// Deserialises an action's arguments into `T` (keyword or positional),
     /// after checking the syntax of every `${...}` placeholder in them.
     pub fn typed<T: DeserializeOwned>(&mut self, a: &Args<'_>) -> Option<T> {
-        let (value, line_base) = match self.args_value(a) {
-            Some(v) => v,
-            None => return None,
-        };
+        let (value, line_base) = self.args_value(a)?;
         let before = self.problems.len();
         for (path, err) in crate::resolver::check_value(&value, "args") {
             self.problems
@@ -234,6 +231,65 @@ impl Validator {
         }
     }
 
+    /// Checks that the arguments name only `allowed` keys and all `required`
+    /// ones, for commands whose arguments are validated piecewise.
+    pub fn only_keys(&mut self, a: &Args<'_>, allowed: &[&str], required: &[&str]) -> bool {
+        let keys: Vec<String> = match a.raw {
+            RawArgs::None => Vec::new(),
+            RawArgs::Keyword(raw) => match serde_json::from_str::<
+                std::collections::BTreeMap<String, &RawValue>,
+            >(raw.get())
+            {
+                Ok(m) => m.into_keys().collect(),
+                Err(e) => {
+                    self.problems.push(parse::json_error(a.src, &e));
+                    return false;
+                }
+            },
+            RawArgs::Positional(raw) => {
+                let n = serde_json::from_str::<Vec<&RawValue>>(raw.get()).map_or(0, |v| v.len());
+                if n > a.spec.params.len() {
+                    self.problems.push(Problem::new(
+                        a.at.child("args"),
+                        format!(
+                            "{} takes at most {} positional argument(s), found {n}",
+                            a.spec.name,
+                            a.spec.params.len()
+                        ),
+                    ));
+                    return false;
+                }
+                a.spec
+                    .params
+                    .iter()
+                    .take(n)
+                    .map(|p| p.name.to_string())
+                    .collect()
+            }
+        };
+        let before = self.problems.len();
+        for k in keys.iter().filter(|k| !allowed.contains(&k.as_str())) {
+            self.problems.push(
+                Problem::new(
+                    a.at.child(&format!("args.{k}")),
+                    format!(
+                        "{}: unknown field `{k}`, expected {}",
+                        a.spec.name,
+                        allowed.join(", ")
+                    ),
+                )
+                .hint(format!("see `{}` in docs/commands.md", a.spec.name)),
+            );
+        }
+        for r in required.iter().filter(|r| !keys.iter().any(|k| k == *r)) {
+            self.problems.push(Problem::new(
+                a.at.child("args"),
+                format!("{}: missing field `{r}`", a.spec.name),
+            ));
+        }
+        self.problems.len() == before
+    }
+
     /// The raw JSON of one named argument (keyword or positional).
     pub fn arg_raw<'a>(&mut self, a: &Args<'a>, name: &str) -> Option<&'a RawValue> {
         match a.raw {
@@ -280,7 +336,7 @@ impl Validator {
     pub fn finish(mut self) -> Vec<Problem> {
         for (out, at) in std::mem::take(&mut self.outputs) {
             let canonical = absolute(&out);
-            if self.plan_files.iter().any(|p| *p == canonical) {
+            if self.plan_files.contains(&canonical) {
                 self.problems.push(
                     Problem::new(
                         at,
