@@ -1,8 +1,8 @@
 //! One user: ramps up on schedule, then runs passes of its scenario until the
 //! test stops or its iterations are done, recording every request.
 
-use super::check::{self, Extract};
-use super::task::{BuildError, Prepared, Task};
+use super::check;
+use super::task::{Prepared, Task};
 use super::{Shared, Wait};
 use crate::http::{Client, ClientConfig, HttpError, Request};
 use crate::reports::RequestRow;
@@ -169,7 +169,9 @@ impl User {
                     &prepared.full_url,
                 );
                 if verdict.is_ok() {
-                    store(&mut self.vars, &mut self.extracted, &task.extract);
+                    for (k, v) in self.extracted.drain(..) {
+                        self.vars.set(k, v);
+                    }
                 }
             }
             Err(e) => {
@@ -186,12 +188,6 @@ impl User {
                 );
             }
         }
-    }
-}
-
-fn store(vars: &mut Vars, extracted: &mut Vec<(String, serde_json::Value)>, _spec: &[Extract]) {
-    for (k, v) in extracted.drain(..) {
-        vars.set(k, v);
     }
 }
 
