@@ -111,11 +111,8 @@ impl User {
             None => {
                 let mut scope = Scope::new(shared.plan_vars, &mut self.rng).with_user(&self.vars);
                 if let Err(e) = task.build(&mut scope, &mut self.prepared) {
-                    let kind = match e {
-                        BuildError::Url(_) | BuildError::Relative(_) | BuildError::Resolve(_) => {
-                            FailKind::Request
-                        }
-                    };
+                    // A request that cannot be built (bad URL, undefined variable) never leaves.
+                    let kind = FailKind::Request;
                     let msg = e.to_string();
                     record(
                         shared,
