@@ -15,6 +15,7 @@ pub mod plan;
 pub mod registry;
 pub mod reports;
 pub mod resolver;
+pub mod retry;
 pub mod stats;
 pub mod stop;
 pub mod ui;

@@ -401,3 +401,47 @@ fn bodies_params_headers_and_auth_reach_the_server() {
         r.summary["by_name"]
     );
 }
+
+#[test]
+fn every_example_plan_runs_green_against_the_demo_target() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("actions");
+    let mut plans: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    plans.sort();
+    let d = scratch("examples");
+    for plan in plans {
+        let o = Command::cargo_bin("loaddensity")
+            .unwrap()
+            .args(["run", "--quiet", "--seed", "3"])
+            .arg(&plan)
+            .current_dir(&d)
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}: {}",
+            plan.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let s: Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("reports/retry_summary.json")).unwrap(),
+    )
+    .unwrap();
+    let b = &s["by_name"];
+    assert_eq!(n(&b["503 twice, then ok"]["failures"]), 0);
+    assert_eq!(
+        n(&b["503 twice, then ok"]["retry"]["retries"]["transient"]),
+        160
+    );
+    assert_eq!(n(&b["dropped once, then ok"]["failures"]), 0);
+    assert_eq!(n(&b["429 with Retry-After"]["failures"]), 0);
+    assert_eq!(n(&b["assertion (flaky budget 1)"]["failures"]), 0);
+    assert_eq!(n(&b["404 surfaces at once"]["failures"]), 80);
+    assert_eq!(n(&b["404 surfaces at once"]["retry"]["attempts"]), 80);
+}

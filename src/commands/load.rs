@@ -15,6 +15,7 @@ use crate::plan::{Position, Problem};
 use crate::registry::{Command, CommandSpec, Param, Role};
 use crate::reports;
 use crate::resolver::{self, CompiledValue, Piece, Scope, Template, Vars};
+use crate::retry::{policy, Policy, RetryArg};
 use indexmap::IndexMap;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
@@ -38,6 +39,7 @@ pub const START_TEST: CommandSpec = CommandSpec {
         Param { name: "wait_time", kind: "number | object", required: false, doc: "Think time after each task: seconds, or `{\"between\": [a, b]}`." },
         Param { name: "stop_timeout", kind: "number = 5", required: false, doc: "Seconds in-flight requests get once the test stops." },
         Param { name: "record_csv", kind: "string", required: false, doc: "Stream one CSV row per request to this file (`.csv` appended) during the test." },
+        Param { name: "retry", kind: "object", required: false, doc: "Run-wide retry policy for every task (a task's own `retry` overrides it field by field); see `Retry`." },
     ],
     parse: parse_start_test,
 };
@@ -68,6 +70,7 @@ struct StartTestArgs {
     #[serde(default = "default_stop_timeout")]
     stop_timeout: f64,
     record_csv: Option<String>,
+    retry: Option<RetryArg>,
 }
 
 fn default_users() -> u64 {
@@ -141,6 +144,7 @@ struct TaskArg {
     weight: Option<u32>,
     run_if: Option<Value>,
     skip_if: Option<Value>,
+    retry: Option<RetryArg>,
 }
 
 /// A query parameter value: string, number or boolean.
@@ -230,6 +234,8 @@ pub struct StartTest {
     host: Option<String>,
     variables: Map<String, Value>,
     record_csv: Option<String>,
+    /// Retry-storm budget when any task retries.
+    retry_storm: Option<(f64, f64)>,
 }
 
 fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
@@ -298,6 +304,11 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
             format!("variable name {k:?} may only use A-Z a-z 0-9 _ . -"),
         );
     }
+    if let Some(r) = &args.retry {
+        for (field, msg) in r.problems(true) {
+            bad(v, &format!("args.retry.{field}"), msg);
+        }
+    }
     let (mode, task_values) = scenario_shape(v, at, &args.tasks)?;
     if task_values.is_empty() {
         bad(
@@ -310,7 +321,16 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
     let mut names: Vec<String> = Vec::new();
     for (i, (path, method_key, value)) in task_values.into_iter().enumerate() {
         let tat = at.child(&path);
-        if let Some(t) = compile_task(v, &tat, method_key, value, args.host.is_some(), mode, i) {
+        if let Some(t) = compile_task(
+            v,
+            &tat,
+            method_key,
+            value,
+            args.host.is_some(),
+            mode,
+            i,
+            args.retry.as_ref(),
+        ) {
             tasks.push(t);
         }
     }
@@ -331,6 +351,13 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         (None, Some(_)) => None,
         (None, None) => Some(Duration::from_secs_f64(DEFAULT_TEST_TIME)),
     };
+    let retry_storm = tasks.iter().any(|t| t.retry.is_some()).then(|| {
+        let r = args.retry.clone().unwrap_or_default();
+        (
+            r.retry_ratio.unwrap_or(policy::DEFAULT_RETRY_RATIO),
+            r.retry_min_per_s.unwrap_or(policy::DEFAULT_RETRY_MIN_PER_S),
+        )
+    });
     Some(Box::new(StartTest {
         at: a.at.clone(),
         users: args.user_count,
@@ -345,6 +372,7 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         host: args.host,
         variables: args.variables,
         record_csv: args.record_csv,
+        retry_storm,
     }))
 }
 
@@ -462,8 +490,19 @@ fn compile_task(
     has_host: bool,
     mode: Mode,
     index: usize,
+    run_retry: Option<&RetryArg>,
 ) -> Option<Task> {
     let t: TaskArg = typed_value(v, at, "", value)?;
+    if let Some(r) = &t.retry {
+        for (field, msg) in r.problems(false) {
+            v.problem(Problem::new(at.child(&format!("retry.{field}")), msg));
+        }
+    }
+    let retry = match (&t.retry, run_retry) {
+        (None, None) => None,
+        (Some(own), Some(run)) => Some(Policy::from_arg(&own.over(run))),
+        (Some(one), None) | (None, Some(one)) => Some(Policy::from_arg(one)),
+    };
     let method_name = t.method.or(method_key).unwrap_or_else(|| "get".to_string());
     let Some(method) = Method::parse(&method_name) else {
         v.problem(
@@ -691,6 +730,7 @@ fn compile_task(
         run_if,
         skip_if,
         fixed: None,
+        retry,
     })
 }
 
@@ -813,6 +853,7 @@ impl StartTest {
                 Some(p) => Some(reports::report_path(&ctx.resolve_str(p)?, "csv")),
                 None => None,
             },
+            retry_storm: self.retry_storm,
             seed: ctx.opts.seed,
             index: ctx.tests_started,
             action: self.at.to_string(),

@@ -12,6 +12,7 @@ pub mod worker;
 
 use crate::reports::RequestLog;
 use crate::resolver::Vars;
+use crate::retry::storm::RetryBudget;
 use crate::stats::recorder::{Recorder, Tally};
 use crate::stats::records::TestRecord;
 use crate::stats::{TestReport, TimePoint};
@@ -53,6 +54,8 @@ pub struct TestPlan {
     pub variables: Vars,
     /// Stream per-request rows here.
     pub record_csv: Option<PathBuf>,
+    /// Retry-storm budget (`retry_ratio`, `retry_min_per_s`) when any task retries.
+    pub retry_storm: Option<(f64, f64)>,
     pub seed: u64,
     /// 1-based test number in the run.
     pub index: usize,
@@ -72,6 +75,8 @@ pub struct Shared<'a> {
     pub active_users: AtomicU64,
     pub finished_users: AtomicU64,
     pub request_log: Option<Mutex<RequestLog>>,
+    /// The run-wide retry budget, when the test has a retry policy.
+    pub storm: Option<RetryBudget>,
 }
 
 /// Runs one test to its end and returns what it measured.
@@ -94,6 +99,9 @@ pub fn run_test(plan: &TestPlan, plan_vars: &Vars, ui: &Ui) -> anyhow::Result<Te
         active_users: AtomicU64::new(0),
         finished_users: AtomicU64::new(0),
         request_log,
+        storm: plan
+            .retry_storm
+            .map(|(ratio, min_per_s)| RetryBudget::new(Instant::now(), ratio, min_per_s)),
     };
     let mut sup = Supervisor::new(&shared, ui);
     let ended_by = pool::run_users(&shared, || sup.supervise());
@@ -220,6 +228,12 @@ impl<'a> Supervisor<'a> {
         let mut interval = cum.latency_us.clone();
         let _ = interval.subtract(&self.prev.latency_us);
         let requests = cum.requests - self.prev.requests;
+        let retries_of = |t: &Tally| {
+            t.retry
+                .as_ref()
+                .map_or(0, |r| r.retries.iter().sum::<u64>())
+        };
+        let retries = retries_of(&cum).saturating_sub(retries_of(&self.prev));
         let failures = cum.failures - self.prev.failures;
         let q = |p: f64| {
             if interval.is_empty() {
@@ -233,6 +247,7 @@ impl<'a> Supervisor<'a> {
             requests,
             failures,
             rps: requests as f64 / dt,
+            retries,
             users: s.active_users.load(Ordering::Relaxed),
             p50_ms: q(0.5),
             p95_ms: q(0.95),
@@ -265,6 +280,7 @@ fn push_point(timeline: &mut Vec<TimePoint>, p: TimePoint) {
                 let span = (last.t_s - first_start).max(1e-9);
                 TimePoint {
                     t_s: last.t_s,
+                    retries: c.iter().map(|p| p.retries).sum(),
                     requests,
                     failures: c.iter().map(|p| p.failures).sum(),
                     rps: requests as f64 / span,

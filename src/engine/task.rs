@@ -41,6 +41,8 @@ pub struct Task {
     pub skip_if: Option<Predicate>,
     /// The whole request, when nothing in it varies.
     pub fixed: Option<Prepared>,
+    /// How failed attempts are retried; `None`: never.
+    pub retry: Option<crate::retry::Policy>,
 }
 
 /// A request ready to send.

@@ -7,7 +7,8 @@ use super::{Shared, Wait};
 use crate::http::{Client, ClientConfig, HttpError, Request};
 use crate::reports::RequestRow;
 use crate::resolver::{Scope, Vars};
-use crate::stats::recorder::FailKind;
+use crate::retry::{self, AttemptFailure};
+use crate::stats::recorder::{FailKind, RetryOutcome};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::Ordering;
@@ -103,32 +104,156 @@ impl User {
             && !task.skip_if.as_ref().is_some_and(|p| p.holds(&mut scope))
     }
 
+    /// One logical request: attempts, retried under the task's policy.
+    /// Order per attempt: stop? → build → send → judge → classify → retry?
+    /// (backoff) → … → final outcome → stats.
     fn execute(&mut self, shared: &Shared<'_>, task: &Task, worker: usize) {
         let t0 = Instant::now();
         self.extracted.clear();
-        let prepared: &Prepared = match &task.fixed {
-            Some(p) => p,
+        // Built once per logical request: retries resend the same request.
+        let mut prep = std::mem::take(&mut self.prepared);
+        let built = match &task.fixed {
+            Some(_) => Ok(()),
             None => {
                 let mut scope = Scope::new(shared.plan_vars, &mut self.rng).with_user(&self.vars);
-                if let Err(e) = task.build(&mut scope, &mut self.prepared) {
-                    // A request that cannot be built (bad URL, undefined variable) never leaves.
-                    let kind = FailKind::Request;
-                    let msg = e.to_string();
-                    record(
-                        shared,
-                        task,
-                        worker,
-                        t0.elapsed(),
-                        0,
-                        None,
-                        Some((kind, &msg)),
-                        &self.prepared.full_url,
-                    );
-                    return;
-                }
-                &self.prepared
+                task.build(&mut scope, &mut prep)
             }
         };
+        let req: &Prepared = task.fixed.as_ref().unwrap_or(&prep);
+        match built {
+            Ok(()) => self.logical(shared, task, worker, t0, req),
+            Err(e) => {
+                // A request that cannot be built (bad URL, undefined variable) never
+                // leaves, and is permanent: never retried.
+                let a = Attempt {
+                    latency: t0.elapsed(),
+                    bytes: 0,
+                    status: None,
+                    failure: Some((FailKind::Request, e.to_string())),
+                    class_input: Some(ClassInput::NotBuilt),
+                    retry_after: None,
+                };
+                let out = task.retry.as_ref().map(|_| RetryOutcome {
+                    attempts: 1,
+                    ..RetryOutcome::default()
+                });
+                self.finish(shared, task, worker, t0, a, out, &req.full_url);
+            }
+        }
+        self.prepared = prep;
+    }
+
+    /// Attempts of one built request, retried under the task's policy.
+    fn logical(
+        &mut self,
+        shared: &Shared<'_>,
+        task: &Task,
+        worker: usize,
+        t0: Instant,
+        req: &Prepared,
+    ) {
+        let url = req.full_url.as_str();
+        let Some(policy) = &task.retry else {
+            let a = self.attempt(shared, task, req);
+            self.finish(shared, task, worker, t0, a, None, url);
+            return;
+        };
+        if let Some(storm) = &shared.storm {
+            storm.first_attempt(t0);
+        }
+        let mut out = RetryOutcome::default();
+        let mut used = [0u32; 3];
+        loop {
+            let a = self.attempt(shared, task, req);
+            out.attempts += 1;
+            lock(shared, worker).slots[task.slot].record_attempt(a.latency);
+            let Some(input) = &a.class_input else {
+                out.recovered = out.attempts > 1;
+                return self.finish(shared, task, worker, t0, a, Some(out), url);
+            };
+            let Some(class) = retry::classify(&input.as_failure(), &policy.transient_status) else {
+                return self.finish(shared, task, worker, t0, a, Some(out), url);
+            };
+            let i = class.index();
+            if !policy.allows(class, used[i]) {
+                if policy.budgets[i] > 0 {
+                    out.exhausted = Some(i);
+                }
+                return self.finish(shared, task, worker, t0, a, Some(out), url);
+            }
+            if shared.stop.is_stopping() {
+                return self.finish(shared, task, worker, t0, a, Some(out), url);
+            }
+            if let Some(storm) = &shared.storm {
+                if !storm.try_retry(Instant::now()) {
+                    out.storm_denied = true;
+                    return self.finish(shared, task, worker, t0, a, Some(out), url);
+                }
+            }
+            used[i] += 1;
+            out.retries[i] += 1;
+            let n: u32 = used.iter().sum();
+            let delay = match a.retry_after {
+                Some(asked) => policy.retry_after(asked),
+                None => policy.delay(n, &mut self.rng),
+            };
+            if !shared.stop.sleep(delay) {
+                return self.finish(shared, task, worker, t0, a, Some(out), url);
+            }
+            self.extracted.clear();
+        }
+    }
+
+    /// Records the final outcome of a logical request; stores what it extracted.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &mut self,
+        shared: &Shared<'_>,
+        task: &Task,
+        worker: usize,
+        t0: Instant,
+        a: Attempt,
+        retry: Option<RetryOutcome>,
+        url: &str,
+    ) {
+        let latency = if retry.is_some() {
+            t0.elapsed()
+        } else {
+            a.latency
+        };
+        let failure = a.failure.as_ref().map(|(k, m)| (*k, m.as_str()));
+        {
+            let mut r = lock(shared, worker);
+            let tally = &mut r.slots[task.slot];
+            tally.record(latency, a.bytes, failure);
+            if let Some(o) = &retry {
+                tally.record_retry(o);
+            }
+        }
+        if let Some(log) = &shared.request_log {
+            let row = RequestRow {
+                success: failure.is_none(),
+                method: task.method.as_str(),
+                url,
+                name: &task.name,
+                status_code: a.status,
+                response_time_ms: latency.as_secs_f64() * 1000.0,
+                response_length: a.bytes,
+                error: failure.map(|(_, m)| m),
+            };
+            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = log.write_row(&row);
+        }
+        if failure.is_none() {
+            for (k, v) in self.extracted.drain(..) {
+                self.vars.set(k, v);
+            }
+        }
+    }
+
+    /// One attempt: send, judge.
+    fn attempt(&mut self, shared: &Shared<'_>, task: &Task, prepared: &Prepared) -> Attempt {
+        let t0 = Instant::now();
         let url = prepared.url.as_ref().expect("a built request has a URL");
         let req = Request {
             method: task.method,
@@ -154,38 +279,97 @@ impl User {
                         &mut self.extracted,
                     )
                 };
-                let failure = verdict.as_ref().err().map(|(k, m)| (*k, m.as_str()));
-                record(
-                    shared,
-                    task,
-                    worker,
-                    latency,
-                    bytes,
-                    Some(status),
-                    failure,
-                    &prepared.full_url,
-                );
-                if verdict.is_ok() {
-                    for (k, v) in self.extracted.drain(..) {
-                        self.vars.set(k, v);
+                match verdict {
+                    Ok(()) => Attempt {
+                        latency,
+                        bytes,
+                        status: Some(status),
+                        failure: None,
+                        class_input: None,
+                        retry_after: None,
+                    },
+                    Err((kind, msg)) => {
+                        let retry_after = if matches!(status, 429 | 503) {
+                            resp.header("retry-after").and_then(|v| {
+                                retry::policy::parse_retry_after(v, std::time::SystemTime::now())
+                            })
+                        } else {
+                            None
+                        };
+                        Attempt {
+                            latency,
+                            bytes,
+                            status: Some(status),
+                            class_input: Some(ClassInput::Response {
+                                status,
+                                assertion_failed: kind == FailKind::Assertion,
+                                unexpected_body: kind == FailKind::Extract,
+                            }),
+                            failure: Some((kind, msg)),
+                            retry_after,
+                        }
                     }
                 }
             }
-            Err(e) => {
-                let msg = e.to_string();
-                record(
-                    shared,
-                    task,
-                    worker,
-                    latency,
-                    0,
-                    None,
-                    Some((fail_kind(&e), &msg)),
-                    &prepared.full_url,
-                );
-            }
+            Err(e) => Attempt {
+                latency,
+                bytes: 0,
+                status: None,
+                failure: Some((fail_kind(&e), e.to_string())),
+                class_input: Some(ClassInput::Transport(e)),
+                retry_after: None,
+            },
         }
     }
+}
+
+/// One attempt's result, owned (the response's buffers are reused by the next send).
+struct Attempt {
+    latency: Duration,
+    bytes: u64,
+    status: Option<u16>,
+    failure: Option<(FailKind, String)>,
+    /// What the retry classifier needs; `None` on success.
+    class_input: Option<ClassInput>,
+    /// A `Retry-After` on a 429/503.
+    retry_after: Option<Duration>,
+}
+
+enum ClassInput {
+    Transport(HttpError),
+    NotBuilt,
+    Response {
+        status: u16,
+        assertion_failed: bool,
+        unexpected_body: bool,
+    },
+}
+
+impl ClassInput {
+    fn as_failure(&self) -> AttemptFailure<'_> {
+        match self {
+            ClassInput::Transport(e) => AttemptFailure::Transport(e),
+            ClassInput::NotBuilt => AttemptFailure::NotBuilt,
+            ClassInput::Response {
+                status,
+                assertion_failed,
+                unexpected_body,
+            } => AttemptFailure::Response {
+                status: *status,
+                assertion_failed: *assertion_failed,
+                unexpected_body: *unexpected_body,
+            },
+        }
+    }
+}
+
+fn lock<'s>(
+    shared: &'s Shared<'_>,
+    worker: usize,
+) -> std::sync::MutexGuard<'s, crate::stats::recorder::Recorder> {
+    shared.recorders[worker]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
 }
 
 /// The statistics kind of a transport error.
@@ -202,38 +386,5 @@ pub fn fail_kind(e: &HttpError) -> FailKind {
         | HttpError::ClosedEarly
         | HttpError::Dns(_)
         | HttpError::Io(_) => FailKind::Connection,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn record(
-    shared: &Shared<'_>,
-    task: &Task,
-    worker: usize,
-    latency: Duration,
-    bytes: u64,
-    status: Option<u16>,
-    failure: Option<(FailKind, &str)>,
-    url: &str,
-) {
-    {
-        let mut r = shared.recorders[worker]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        r.slots[task.slot].record(latency, bytes, failure);
-    }
-    if let Some(log) = &shared.request_log {
-        let row = RequestRow {
-            success: failure.is_none(),
-            method: task.method.as_str(),
-            url,
-            name: &task.name,
-            status_code: status,
-            response_time_ms: latency.as_secs_f64() * 1000.0,
-            response_length: bytes,
-            error: failure.map(|(_, m)| m),
-        };
-        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = log.write_row(&row);
     }
 }

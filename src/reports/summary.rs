@@ -3,7 +3,7 @@
 //! each test is compact: no timeline.
 
 use super::util::sanitized;
-use crate::stats::{NameStats, RunSummary, TestReport};
+use crate::stats::{NameStats, RetryStats, RunSummary, TestReport};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -20,6 +20,8 @@ struct SummaryJson<'a> {
     exit_code: i32,
     exit_reason: &'a str,
     seed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry: Option<&'a RetryStats>,
     total: &'a NameStats,
     by_name: &'a BTreeMap<String, NameStats>,
     tests: Vec<TestSummaryJson<'a>>,
@@ -69,6 +71,7 @@ pub fn summary_json(s: &RunSummary) -> String {
         exit_code: s.exit_code,
         exit_reason: &s.exit_reason,
         seed: s.seed,
+        retry: s.retry.as_ref(),
         total: &s.total,
         by_name: &s.by_name,
         tests: s.tests.iter().map(TestSummaryJson::from).collect(),

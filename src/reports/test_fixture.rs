@@ -50,6 +50,7 @@ fn stats(
                 count: *n,
             })
             .collect(),
+        retry: None,
     }
 }
 
@@ -116,6 +117,7 @@ pub fn fixture() -> RunSummary {
             requests: 90 + i * 2,
             failures: i % 3,
             rps: (90 + i * 2) as f64,
+            retries: i % 2,
             users: 10.min(i * 2),
             p50_ms: 9.0 + i as f64 * 0.3,
             p95_ms: 22.0 + (i as f64).sqrt(),
@@ -158,6 +160,7 @@ pub fn fixture() -> RunSummary {
         exit_code: 1,
         exit_reason: "gate_failed".to_string(),
         seed: 18_446_744_073_709_551_557,
+        retry: None,
         total: stats(1080, 17, 14.0, 10.2, &[]),
         by_name: by_all,
         tests: vec![t1, t2],

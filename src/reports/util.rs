@@ -37,6 +37,9 @@ pub(crate) fn sanitized(s: &RunSummary) -> RunSummary {
     sanitize_stats(&mut s.total);
     s.by_name.values_mut().for_each(sanitize_stats);
     s.tests.iter_mut().for_each(sanitize_test);
+    if let Some(r) = &mut s.retry {
+        sanitize_latency(&mut r.attempt_latency_ms);
+    }
     s
 }
 
@@ -59,6 +62,9 @@ fn sanitize_stats(n: &mut NameStats) {
     n.failure_rate = fin(n.failure_rate);
     n.rps = fin(n.rps);
     sanitize_latency(&mut n.latency_ms);
+    if let Some(r) = &mut n.retry {
+        sanitize_latency(&mut r.attempt_latency_ms);
+    }
 }
 
 fn sanitize_latency(l: &mut LatencyMs) {

@@ -43,6 +43,35 @@ pub struct NameStats {
     pub failures_by_kind: BTreeMap<String, u64>,
     /// The most frequent error messages, most frequent first (at most 10).
     pub top_errors: Vec<ErrorCount>,
+    /// Attempts and retries, for names whose tasks have a retry policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryStats>,
+}
+
+/// A count per error class.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassCounts {
+    pub transient: u64,
+    pub flaky: u64,
+    pub permanent: u64,
+}
+
+/// What adaptive retry did. `requests` (in the enclosing stats) counts logical
+/// requests; `attempts` counts every try, retries included.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RetryStats {
+    pub attempts: u64,
+    /// Retries made, by the class of the failure that caused them.
+    pub retries: ClassCounts,
+    /// Logical requests that succeeded after at least one retry.
+    pub recovered: u64,
+    /// Logical requests that failed because their class budget ran out, by class.
+    pub exhausted: ClassCounts,
+    /// Failures not retried because the run-wide retry budget was spent.
+    pub retry_budget_exhausted: u64,
+    /// Latency of single attempts (the enclosing `latency_ms` is end to end,
+    /// backoff included).
+    pub attempt_latency_ms: LatencyMs,
 }
 
 /// One point of a test's timeline (one per interval, normally one second).
@@ -53,6 +82,9 @@ pub struct TimePoint {
     pub requests: u64,
     pub failures: u64,
     pub rps: f64,
+    /// Retries made in the interval (adaptive retry).
+    #[serde(default)]
+    pub retries: u64,
     pub users: u64,
     pub p50_ms: f64,
     pub p95_ms: f64,
@@ -91,6 +123,10 @@ pub struct RunSummary {
     pub exit_reason: String,
     /// The seed every random draw of the run derives from.
     pub seed: u64,
+    /// Adaptive retry over all tests (the same block as `total.retry`); absent
+    /// when no task had a retry policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryStats>,
     /// All tests together (histograms merged, not averaged).
     pub total: NameStats,
     pub by_name: BTreeMap<String, NameStats>,

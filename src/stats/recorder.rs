@@ -3,7 +3,7 @@
 //! Memory is fixed per name whatever the run length: an HDR histogram in
 //! microseconds and a bounded table of error messages.
 
-use super::model::{ErrorCount, LatencyMs, NameStats};
+use super::model::{ClassCounts, ErrorCount, LatencyMs, NameStats, RetryStats};
 use hdrhistogram::{Counter, Histogram};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -66,6 +66,106 @@ pub struct Tally<C: Counter = u64> {
     /// Latency in microseconds.
     pub latency_us: Histogram<C>,
     errors: HashMap<Box<str>, (FailKind, u64)>,
+    /// Present once a request with a retry policy was recorded.
+    pub retry: Option<RetryTally<C>>,
+}
+
+/// Attempts and retries of the logical requests in a [`Tally`].
+#[derive(Debug, Clone)]
+pub struct RetryTally<C: Counter = u64> {
+    pub attempts: u64,
+    /// By class index (transient, flaky, permanent).
+    pub retries: [u64; 3],
+    pub recovered: u64,
+    pub exhausted: [u64; 3],
+    pub storm_denied: u64,
+    pub attempt_latency_us: Histogram<C>,
+}
+
+impl<C: Counter> Default for RetryTally<C> {
+    fn default() -> Self {
+        RetryTally {
+            attempts: 0,
+            retries: [0; 3],
+            recovered: 0,
+            exhausted: [0; 3],
+            storm_denied: 0,
+            attempt_latency_us: new_histogram(),
+        }
+    }
+}
+
+/// How one logical request went under its retry policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetryOutcome {
+    pub attempts: u64,
+    pub retries: [u64; 3],
+    /// Succeeded after at least one retry.
+    pub recovered: bool,
+    /// Failed because this class's budget was spent.
+    pub exhausted: Option<usize>,
+    /// Failed because the run-wide retry budget was spent.
+    pub storm_denied: bool,
+}
+
+fn add_histogram<C: Counter, D: Counter>(into: &mut Histogram<C>, from: &Histogram<D>) {
+    // Counter types may differ (workers count in u32): add bucket by bucket.
+    for v in from.iter_recorded() {
+        let Some(n) = C::from_u64(v.count_at_value().as_u64()) else {
+            continue;
+        };
+        let _ = into.record_n(v.value_iterated_to(), n);
+    }
+}
+
+fn latency_ms<C: Counter>(h: &Histogram<C>) -> LatencyMs {
+    let ms = |us: u64| us as f64 / 1000.0;
+    if h.is_empty() {
+        return LatencyMs::default();
+    }
+    LatencyMs {
+        min: ms(h.min()),
+        mean: finite(h.mean() / 1000.0),
+        p50: ms(h.value_at_quantile(0.50)),
+        p90: ms(h.value_at_quantile(0.90)),
+        p95: ms(h.value_at_quantile(0.95)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+    }
+}
+
+fn record_us<C: Counter>(h: &mut Histogram<C>, d: Duration) {
+    let _ = h.record((d.as_micros() as u64).clamp(1, MAX_TRACKED_US));
+}
+
+impl<C: Counter> RetryTally<C> {
+    fn add<D: Counter>(&mut self, o: &RetryTally<D>) {
+        self.attempts += o.attempts;
+        self.recovered += o.recovered;
+        self.storm_denied += o.storm_denied;
+        for i in 0..3 {
+            self.retries[i] += o.retries[i];
+            self.exhausted[i] += o.exhausted[i];
+        }
+        add_histogram(&mut self.attempt_latency_us, &o.attempt_latency_us);
+    }
+
+    fn stats(&self) -> RetryStats {
+        let c = |a: [u64; 3]| ClassCounts {
+            transient: a[0],
+            flaky: a[1],
+            permanent: a[2],
+        };
+        RetryStats {
+            attempts: self.attempts,
+            retries: c(self.retries),
+            recovered: self.recovered,
+            exhausted: c(self.exhausted),
+            retry_budget_exhausted: self.storm_denied,
+            attempt_latency_ms: latency_ms(&self.attempt_latency_us),
+        }
+    }
 }
 
 impl<C: Counter> Default for Tally<C> {
@@ -76,6 +176,7 @@ impl<C: Counter> Default for Tally<C> {
             bytes: 0,
             latency_us: new_histogram(),
             errors: HashMap::new(),
+            retry: None,
         }
     }
 }
@@ -86,12 +187,37 @@ impl<C: Counter> Tally<C> {
     pub fn record(&mut self, latency: Duration, bytes: u64, failure: Option<(FailKind, &str)>) {
         self.requests += 1;
         self.bytes += bytes;
-        let us = (latency.as_micros() as u64).clamp(1, MAX_TRACKED_US);
-        let _ = self.latency_us.record(us);
+        record_us(&mut self.latency_us, latency);
         if let Some((kind, msg)) = failure {
             self.failures += 1;
             self.count_error(kind, msg, 1);
         }
+    }
+
+    /// Records one attempt's latency (only for tasks with a retry policy).
+    #[inline]
+    pub fn record_attempt(&mut self, latency: Duration) {
+        record_us(
+            &mut self
+                .retry
+                .get_or_insert_with(RetryTally::default)
+                .attempt_latency_us,
+            latency,
+        );
+    }
+
+    /// Records how a logical request went under its retry policy.
+    pub fn record_retry(&mut self, o: &RetryOutcome) {
+        let r = self.retry.get_or_insert_with(RetryTally::default);
+        r.attempts += o.attempts;
+        for i in 0..3 {
+            r.retries[i] += o.retries[i];
+        }
+        r.recovered += u64::from(o.recovered);
+        if let Some(i) = o.exhausted {
+            r.exhausted[i] += 1;
+        }
+        r.storm_denied += u64::from(o.storm_denied);
     }
 
     fn count_error(&mut self, kind: FailKind, msg: &str, n: u64) {
@@ -112,12 +238,9 @@ impl<C: Counter> Tally<C> {
         self.requests += other.requests;
         self.failures += other.failures;
         self.bytes += other.bytes;
-        // Counter types may differ (workers count in u32): add bucket by bucket.
-        for v in other.latency_us.iter_recorded() {
-            let Some(n) = C::from_u64(v.count_at_value().as_u64()) else {
-                continue;
-            };
-            let _ = self.latency_us.record_n(v.value_iterated_to(), n);
+        add_histogram(&mut self.latency_us, &other.latency_us);
+        if let Some(r) = &other.retry {
+            self.retry.get_or_insert_with(RetryTally::default).add(r);
         }
         for (msg, (kind, n)) in &other.errors {
             self.count_error(*kind, msg, *n);
@@ -126,22 +249,7 @@ impl<C: Counter> Tally<C> {
 
     /// The plain-data statistics over a measured duration.
     pub fn stats(&self, duration_s: f64) -> NameStats {
-        let h = &self.latency_us;
-        let ms = |us: u64| us as f64 / 1000.0;
-        let latency_ms = if h.is_empty() {
-            LatencyMs::default()
-        } else {
-            LatencyMs {
-                min: ms(h.min()),
-                mean: finite(h.mean() / 1000.0),
-                p50: ms(h.value_at_quantile(0.50)),
-                p90: ms(h.value_at_quantile(0.90)),
-                p95: ms(h.value_at_quantile(0.95)),
-                p99: ms(h.value_at_quantile(0.99)),
-                p999: ms(h.value_at_quantile(0.999)),
-                max: ms(h.max()),
-            }
-        };
+        let latency_ms = latency_ms(&self.latency_us);
         let mut failures_by_kind = BTreeMap::new();
         for (kind, n) in self.errors.values() {
             *failures_by_kind
@@ -180,6 +288,7 @@ impl<C: Counter> Tally<C> {
             latency_ms,
             failures_by_kind,
             top_errors: top,
+            retry: self.retry.as_ref().map(RetryTally::stats),
         }
     }
 
@@ -190,6 +299,7 @@ impl<C: Counter> Tally<C> {
         self.bytes = 0;
         self.latency_us.reset();
         self.errors.clear();
+        self.retry = None;
     }
 }
 

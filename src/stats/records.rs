@@ -40,8 +40,10 @@ impl Records {
                 total.add(tally);
             }
         }
+        let total = total.stats(duration);
         RunSummary {
-            total: total.stats(duration),
+            retry: total.retry.clone(),
+            total,
             by_name: merged
                 .into_iter()
                 .map(|(n, t)| (n.to_string(), t.stats(duration)))
