@@ -1,6 +1,7 @@
 //! The command line: parses arguments, validates every plan, runs them and
 //! turns the outcome into the exit code (see [`crate::exit`]).
 
+use crate::budget::BudgetConfig;
 use crate::exit::Outcome;
 use crate::interpreter::{Context, RunOptions};
 use crate::plan::{Plan, Problem, Source, Validator};
@@ -82,6 +83,9 @@ pub struct RunFlags {
     /// Seed for every random draw, to replay a run (default: random, printed)
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Failure budget for every test: THRESHOLD[,WINDOW[,MIN_SAMPLES]], e.g. 0.05,30s,50
+    #[arg(long, value_name = "BUDGET", value_parser = BudgetConfig::parse_flag)]
+    pub failure_budget: Option<BudgetConfig>,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -179,6 +183,7 @@ fn run(flags: &RunFlags, plans: &[Plan]) -> i32 {
         quiet: flags.quiet,
         keep_going: flags.keep_going,
         seed,
+        failure_budget: flags.failure_budget.clone(),
     });
     ctx.ui.note(&format!(
         "loaddensity {} · seed {seed} (replay with --seed {seed})",

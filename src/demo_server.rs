@@ -22,6 +22,7 @@
 //! | `/status/{code}` | that status (200..=599), body `status {code}` |
 //! | `/slow/{ms}` | waits `ms` milliseconds (capped at 60 000), then 200 `slow` |
 //! | `/flaky/{key}/{n}` | 503 for the first `n` hits of `key`, then 200 `recovered` |
+//! | `/fail-after/{key}/{n}` | 200 `ok` for the first `n` hits of `key`, then 503 `regressed` |
 //! | `/reset/{key}/{n}` | closes the connection without a response for the first `n` hits of `key`, then 200 `ok` |
 //! | `/retry-after/{key}/{n}/{secs}` | 429 with `Retry-After: {secs}` for the first `n` hits of `key`, then 200 `ok` |
 //! | `/echo` | 200 JSON `{"method","path","query","headers","body"}` describing the request |
@@ -134,6 +135,7 @@ struct Shared {
 #[derive(Debug, Default)]
 struct KeyCounters {
     flaky: HashMap<String, u64>,
+    fail_after: HashMap<String, u64>,
     reset: HashMap<String, u64>,
     retry_after: HashMap<String, u64>,
 }
@@ -1048,6 +1050,17 @@ fn route_param(shared: &Shared, path: &str, ctx: Ctx, out: &mut Vec<u8>) -> Acti
             text(out, ctx, 200, "recovered")
         };
     }
+    if let Some(rest) = path.strip_prefix("/fail-after/") {
+        let Some((key, n)) = key_and_n(rest) else {
+            return bad_request(out, ctx);
+        };
+        let hit = bump(&mut lock(&shared.keys).fail_after, key);
+        return if hit <= n {
+            text(out, ctx, 200, "ok")
+        } else {
+            text(out, ctx, 503, "regressed")
+        };
+    }
     if let Some(rest) = path.strip_prefix("/reset/") {
         let Some((key, n)) = key_and_n(rest) else {
             return bad_request(out, ctx);
@@ -1470,6 +1483,8 @@ mod tests {
         assert_eq!(c.get("/flaky/b/1").status, 200);
         assert_eq!(c.get("/flaky/c/0").status, 200);
         assert_eq!(c.get("/flaky//1").status, 400);
+        let seq: Vec<u16> = (0..4).map(|_| c.get("/fail-after/z/2").status).collect();
+        assert_eq!(seq, vec![200, 200, 503, 503]);
         assert_eq!(server.hits("/flaky/a/2"), 5);
         // Keys are per server.
         let other = DemoServer::start(0).unwrap();

@@ -1,12 +1,13 @@
 //! The interpreter: owns the run state and runs validated actions in order.
 
+use crate::budget::{BudgetConfig, Trip};
 use crate::demo_server::DemoServer;
 use crate::exit::Outcome;
 use crate::plan::Action;
 use crate::registry::Role;
 use crate::resolver::{self, Template, Vars};
 use crate::stats::records::Records;
-use crate::stats::RunSummary;
+use crate::stats::{BudgetReport, ErrorCount, RunSummary, SlaResult};
 use crate::ui::Ui;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
@@ -21,6 +22,9 @@ pub struct RunOptions {
     pub keep_going: bool,
     /// Every random draw of the run derives from this.
     pub seed: u64,
+    /// `--failure-budget`: in force for every test without a budget of its own
+    /// or an installed one.
+    pub failure_budget: Option<BudgetConfig>,
 }
 
 /// An action failed and its error was already reported.
@@ -53,6 +57,12 @@ pub struct Context {
     pub demo_servers: Vec<DemoServer>,
     /// Tests started so far (numbering, seeds).
     pub tests_started: usize,
+    /// The budget `LD_install_failure_budget` installed.
+    pub installed_budget: Option<BudgetConfig>,
+    /// The failure budget's settings and state, for reports.
+    pub budget_report: BudgetReport,
+    /// SLA rules evaluated so far.
+    pub sla: Vec<SlaResult>,
 }
 
 impl Context {
@@ -71,6 +81,12 @@ impl Context {
             started_unix,
             demo_servers: Vec::new(),
             tests_started: 0,
+            installed_budget: None,
+            budget_report: BudgetReport {
+                state: "none".to_string(),
+                ..BudgetReport::default()
+            },
+            sla: Vec::new(),
         }
     }
 
@@ -128,7 +144,87 @@ impl Context {
         s.exit_code = self.outcome.code();
         s.exit_reason = self.outcome.reason().to_string();
         s.seed = self.opts.seed;
+        s.budget = self.budget_report.clone();
+        s.sla = self.sla.clone();
         s
+    }
+
+    /// The budget a test without its own gets: the installed one, else `--failure-budget`.
+    pub fn budget_in_force(&self) -> Option<BudgetConfig> {
+        self.installed_budget
+            .clone()
+            .or_else(|| self.opts.failure_budget.clone())
+    }
+
+    /// A test ran under `cfg` (the report shows it armed unless it tripped before).
+    pub fn budget_armed(&mut self, cfg: &BudgetConfig) {
+        if self.budget_report.state == "tripped" {
+            return;
+        }
+        self.budget_report = BudgetReport {
+            installed: true,
+            threshold: Some(cfg.threshold),
+            window_seconds: Some(cfg.window_seconds),
+            min_samples: Some(cfg.min_samples),
+            slow_call_ms: cfg.slow_call_ms,
+            slow_call_threshold: cfg.slow_call_threshold,
+            state: "armed".to_string(),
+            ..BudgetReport::default()
+        };
+    }
+
+    /// The budget tripped in test `index`: records it, says why, and sets exit 3.
+    pub fn budget_tripped(
+        &mut self,
+        cfg: &BudgetConfig,
+        trip: &Trip,
+        index: usize,
+        top: &[ErrorCount],
+    ) {
+        self.budget_armed(cfg);
+        let r = &mut self.budget_report;
+        r.state = "tripped".to_string();
+        r.reason = Some(trip.reason.to_string());
+        r.test = Some(index);
+        r.tripped_at_s = Some(trip.at_s);
+        r.error_rate = Some(trip.error_rate);
+        r.slow_call_rate = trip.slow_call_rate;
+        r.samples = Some(trip.samples);
+        r.top_errors = top.iter().take(5).cloned().collect();
+        let why = match (
+            trip.reason,
+            trip.slow_call_rate,
+            cfg.slow_call_ms,
+            cfg.slow_call_threshold,
+        ) {
+            ("slow_calls", Some(rate), Some(ms), Some(t)) => format!(
+                "{:.1}% of calls slower than {ms} ms > {:.1}%",
+                rate * 100.0,
+                t * 100.0
+            ),
+            _ => format!(
+                "error rate {:.1}% > {:.1}%",
+                trip.error_rate * 100.0,
+                cfg.threshold * 100.0
+            ),
+        };
+        let errors: Vec<String> = top
+            .iter()
+            .take(3)
+            .map(|e| format!("{} ×{}", e.message, e.count))
+            .collect();
+        self.ui.error(&format!(
+            "failure budget tripped in test {index} after {:.1} s: {why} over the last {} s ({} samples){}",
+            trip.at_s,
+            cfg.window_seconds,
+            trip.samples,
+            if errors.is_empty() {
+                String::new()
+            } else {
+                format!("; top errors: {}", errors.join(", "))
+            }
+        ));
+        self.outcome = self.outcome.max(Outcome::BudgetTripped);
     }
 
     /// Stops what the run started (demo servers).

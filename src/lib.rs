@@ -4,6 +4,7 @@
 //! file → [`plan`] (parse, validate) → [`registry`] → [`interpreter`] → [`engine`]
 //! → [`stats`] → [`reports`] → [`exit`] code.
 
+pub mod budget;
 pub mod cli;
 pub mod commands;
 pub mod demo_server;
@@ -19,3 +20,4 @@ pub mod retry;
 pub mod stats;
 pub mod stop;
 pub mod ui;
+pub mod units;

@@ -68,7 +68,7 @@ where
     v.typed::<T>(a).map(|t| Box::new(t) as Box<dyn Command>)
 }
 
-use crate::commands::{flow, load, log, reports, server, vars};
+use crate::commands::{budget, flow, load, log, reports, server, sla, vars};
 
 /// Every command, in the order `loaddensity commands` lists them.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -79,7 +79,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     flow::EXECUTE_ACTION,
     flow::EXECUTE_FILES,
     server::START_DEMO_SERVER,
+    budget::INSTALL_FAILURE_BUDGET,
+    budget::UNINSTALL_FAILURE_BUDGET,
+    budget::BUDGET_STATUS,
     load::START_TEST,
+    sla::EVALUATE_SLA,
+    sla::ASSERT_SLA,
     reports::GENERATE_SUMMARY_REPORT,
     reports::GENERATE_JSON_REPORT,
     reports::GENERATE_CSV_REPORT,

@@ -4,6 +4,7 @@
 //! templates are compiled once and folded against the plan's variables when
 //! the test starts.
 
+use crate::budget::BudgetConfig;
 use crate::engine::check::{Assertions, Extract, Source as ExtractSource};
 use crate::engine::scenario::{Mode, Predicate, Scenario};
 use crate::engine::task::{Body, Task};
@@ -40,6 +41,7 @@ pub const START_TEST: CommandSpec = CommandSpec {
         Param { name: "stop_timeout", kind: "number = 5", required: false, doc: "Seconds in-flight requests get once the test stops." },
         Param { name: "record_csv", kind: "string", required: false, doc: "Stream one CSV row per request to this file (`.csv` appended) during the test." },
         Param { name: "retry", kind: "object", required: false, doc: "Run-wide retry policy for every task (a task's own `retry` overrides it field by field); see `Retry`." },
+        Param { name: "failure_budget", kind: "object", required: false, doc: "A failure budget for this test only, over an installed one (same fields as LD_install_failure_budget)." },
     ],
     parse: parse_start_test,
 };
@@ -71,6 +73,7 @@ struct StartTestArgs {
     stop_timeout: f64,
     record_csv: Option<String>,
     retry: Option<RetryArg>,
+    failure_budget: Option<BudgetConfig>,
 }
 
 fn default_users() -> u64 {
@@ -236,6 +239,8 @@ pub struct StartTest {
     record_csv: Option<String>,
     /// Retry-storm budget when any task retries.
     retry_storm: Option<(f64, f64)>,
+    /// This test's own failure budget (over an installed one).
+    failure_budget: Option<BudgetConfig>,
 }
 
 fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
@@ -309,6 +314,11 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
             bad(v, &format!("args.retry.{field}"), msg);
         }
     }
+    if let Some(b) = &args.failure_budget {
+        for (field, msg) in b.problems() {
+            bad(v, &format!("args.failure_budget.{field}"), msg);
+        }
+    }
     let (mode, task_values) = scenario_shape(v, at, &args.tasks)?;
     if task_values.is_empty() {
         bad(
@@ -373,6 +383,7 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         variables: args.variables,
         record_csv: args.record_csv,
         retry_storm,
+        failure_budget: args.failure_budget,
     }))
 }
 
@@ -854,6 +865,10 @@ impl StartTest {
                 None => None,
             },
             retry_storm: self.retry_storm,
+            budget: self
+                .failure_budget
+                .clone()
+                .or_else(|| ctx.budget_in_force()),
             seed: ctx.opts.seed,
             index: ctx.tests_started,
             action: self.at.to_string(),
@@ -884,11 +899,18 @@ impl Command for StartTest {
                 (None, None) => "until stopped".to_string(),
             }
         ));
-        let record = engine::run_test(&plan, &ctx.vars, &ctx.ui)?;
+        let outcome = engine::run_test(&plan, &ctx.vars, &ctx.ui)?;
+        let record = outcome.record;
         ctx.ui.result(&reports::render_table(
             &record.report.by_name,
             &record.report.total,
         ));
+        if let Some(cfg) = &plan.budget {
+            ctx.budget_armed(cfg);
+        }
+        if let (Some(cfg), Some(trip)) = (&plan.budget, &outcome.trip) {
+            ctx.budget_tripped(cfg, trip, plan.index, &record.report.total.top_errors);
+        }
         ctx.records.push(record);
         Ok(())
     }

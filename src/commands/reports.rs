@@ -128,7 +128,18 @@ impl Command for WriteReport {
             Format::Summary => reports::summary_json(&summary),
             Format::Json => reports::full_json(&summary),
             Format::Csv => reports::stats_csv(&summary),
-            Format::Junit => reports::junit_xml(&summary, &[]),
+            Format::Junit => {
+                let gates: Vec<reports::GateResult> = summary
+                    .sla
+                    .iter()
+                    .map(|r| reports::GateResult {
+                        rule: r.rule.clone(),
+                        passed: r.passed,
+                        detail: r.detail.clone(),
+                    })
+                    .collect();
+                reports::junit_xml(&summary, &gates)
+            }
             Format::Html => reports::html_report(&summary),
         };
         reports::write_report(&path, text.as_bytes())?;

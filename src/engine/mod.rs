@@ -10,6 +10,7 @@ pub mod scenario;
 pub mod task;
 pub mod worker;
 
+use crate::budget::{BudgetConfig, BudgetWindow, Trip};
 use crate::reports::RequestLog;
 use crate::resolver::Vars;
 use crate::retry::storm::RetryBudget;
@@ -56,6 +57,8 @@ pub struct TestPlan {
     pub record_csv: Option<PathBuf>,
     /// Retry-storm budget (`retry_ratio`, `retry_min_per_s`) when any task retries.
     pub retry_storm: Option<(f64, f64)>,
+    /// The failure budget in force for this test.
+    pub budget: Option<BudgetConfig>,
     pub seed: u64,
     /// 1-based test number in the run.
     pub index: usize,
@@ -69,18 +72,28 @@ pub struct Shared<'a> {
     pub plan_vars: &'a Vars,
     pub stop: StopSignal,
     pub started: Instant,
-    /// One recorder per user, locked by its own worker per request and by the
-    /// supervisor once per tick: never a global lock on the hot path.
+    /// Recorder shards: user `i` records into shard `i % len`, locked per
+    /// request (a handful of users share one) and by the supervisor once per
+    /// tick: never a global lock on the hot path, and memory that does not grow
+    /// with the number of users.
     pub recorders: Vec<Mutex<Recorder>>,
     pub active_users: AtomicU64,
     pub finished_users: AtomicU64,
     pub request_log: Option<Mutex<RequestLog>>,
     /// The run-wide retry budget, when the test has a retry policy.
     pub storm: Option<RetryBudget>,
+    /// The failure budget's window, when one is in force.
+    pub budget: Option<BudgetWindow>,
+}
+
+/// What one test measured, and whether its failure budget tripped.
+pub struct TestOutcome {
+    pub record: TestRecord,
+    pub trip: Option<Trip>,
 }
 
 /// Runs one test to its end and returns what it measured.
-pub fn run_test(plan: &TestPlan, plan_vars: &Vars, ui: &Ui) -> anyhow::Result<TestRecord> {
+pub fn run_test(plan: &TestPlan, plan_vars: &Vars, ui: &Ui) -> anyhow::Result<TestOutcome> {
     let request_log = match &plan.record_csv {
         Some(p) => Some(Mutex::new(RequestLog::create(p)?)),
         None => None,
@@ -93,12 +106,16 @@ pub fn run_test(plan: &TestPlan, plan_vars: &Vars, ui: &Ui) -> anyhow::Result<Te
         plan_vars,
         stop: StopSignal::new(),
         started: Instant::now(),
-        recorders: (0..plan.users)
+        recorders: (0..plan.users.min(RECORDER_SHARDS))
             .map(|_| Mutex::new(Recorder::new(plan.names.len())))
             .collect(),
         active_users: AtomicU64::new(0),
         finished_users: AtomicU64::new(0),
         request_log,
+        budget: plan
+            .budget
+            .clone()
+            .map(|c| BudgetWindow::new(c, Instant::now())),
         storm: plan
             .retry_storm
             .map(|(ratio, min_per_s)| RetryBudget::new(Instant::now(), ratio, min_per_s)),
@@ -141,8 +158,15 @@ pub fn run_test(plan: &TestPlan, plan_vars: &Vars, ui: &Ui) -> anyhow::Result<Te
             .collect(),
         timeline,
     };
-    Ok(TestRecord { report, tallies })
+    let trip = shared.budget.as_ref().and_then(BudgetWindow::tripped);
+    Ok(TestOutcome {
+        record: TestRecord { report, tallies },
+        trip,
+    })
 }
+
+/// Recorder shards of a test (at most; fewer for fewer users).
+const RECORDER_SHARDS: u64 = 16;
 
 /// Most points a timeline keeps; past it, neighbours merge (memory stays flat).
 const MAX_TIMELINE_POINTS: usize = 1024;
@@ -184,12 +208,20 @@ impl<'a> Supervisor<'a> {
                 break;
             }
             let now = Instant::now();
+            if let Some(b) = &s.budget {
+                b.expire(now);
+            }
             if self.stopping_since.is_none() {
-                if let Some(d) = s.plan.duration {
-                    if now.duration_since(s.started) >= d {
-                        self.ended_by = "time";
-                        self.begin_stop(now);
-                    }
+                if s.budget.as_ref().is_some_and(|b| b.tripped().is_some()) {
+                    self.ended_by = "budget";
+                    self.begin_stop(now);
+                } else if s
+                    .plan
+                    .duration
+                    .is_some_and(|d| now.duration_since(s.started) >= d)
+                {
+                    self.ended_by = "time";
+                    self.begin_stop(now);
                 }
             } else if let Some(since) = self.stopping_since {
                 if now.duration_since(since) >= s.plan.stop_timeout && !s.stop.is_aborted() {
@@ -203,6 +235,11 @@ impl<'a> Supervisor<'a> {
         }
         if !s.stop.is_stopping() {
             s.stop.stop();
+        }
+        // Users may all have finished before a tick saw why.
+        if self.stopping_since.is_none() && s.budget.as_ref().is_some_and(|b| b.tripped().is_some())
+        {
+            self.ended_by = "budget";
         }
         self.ended_by
     }

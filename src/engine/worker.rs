@@ -43,6 +43,7 @@ pub fn run_user(shared: &Shared<'_>, user: u64) {
         prepared: Prepared::default(),
         extracted: Vec::new(),
     };
+    let shard = (user % shared.recorders.len() as u64) as usize;
     let mut pass = Vec::new();
     let mut done = 0u64;
     'passes: while !shared.stop.is_stopping() {
@@ -57,7 +58,7 @@ pub fn run_user(shared: &Shared<'_>, user: u64) {
                 continue;
             }
             ran += 1;
-            u.execute(shared, task, user as usize);
+            u.execute(shared, task, shard);
             if !think(shared, plan.wait, &mut u.rng) {
                 break 'passes;
             }
@@ -228,6 +229,14 @@ impl User {
             tally.record(latency, a.bytes, failure);
             if let Some(o) = &retry {
                 tally.record_retry(o);
+            }
+        }
+        // The failure budget sees logical outcomes, after retries.
+        if let Some(b) = &shared.budget {
+            if b.record(Instant::now(), failure.is_some(), latency)
+                .is_some()
+            {
+                shared.stop.stop();
             }
         }
         if let Some(log) = &shared.request_log {

@@ -3,7 +3,7 @@
 //! each test is compact: no timeline.
 
 use super::util::sanitized;
-use crate::stats::{NameStats, RetryStats, RunSummary, TestReport};
+use crate::stats::{BudgetReport, NameStats, RetryStats, RunSummary, SlaResult, TestReport};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -22,6 +22,9 @@ struct SummaryJson<'a> {
     seed: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     retry: Option<&'a RetryStats>,
+    budget: &'a BudgetReport,
+    #[serde(skip_serializing_if = "<[SlaResult]>::is_empty")]
+    sla: &'a [SlaResult],
     total: &'a NameStats,
     by_name: &'a BTreeMap<String, NameStats>,
     tests: Vec<TestSummaryJson<'a>>,
@@ -72,6 +75,8 @@ pub fn summary_json(s: &RunSummary) -> String {
         exit_reason: &s.exit_reason,
         seed: s.seed,
         retry: s.retry.as_ref(),
+        budget: &s.budget,
+        sla: &s.sla,
         total: &s.total,
         by_name: &s.by_name,
         tests: s.tests.iter().map(TestSummaryJson::from).collect(),

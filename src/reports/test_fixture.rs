@@ -161,6 +161,8 @@ pub fn fixture() -> RunSummary {
         exit_reason: "gate_failed".to_string(),
         seed: 18_446_744_073_709_551_557,
         retry: None,
+        budget: Default::default(),
+        sla: Vec::new(),
         total: stats(1080, 17, 14.0, 10.2, &[]),
         by_name: by_all,
         tests: vec![t1, t2],

@@ -40,6 +40,25 @@ pub(crate) fn sanitized(s: &RunSummary) -> RunSummary {
     if let Some(r) = &mut s.retry {
         sanitize_latency(&mut r.attempt_latency_ms);
     }
+    for x in [
+        &mut s.budget.threshold,
+        &mut s.budget.window_seconds,
+        &mut s.budget.slow_call_ms,
+        &mut s.budget.slow_call_threshold,
+        &mut s.budget.tripped_at_s,
+        &mut s.budget.error_rate,
+        &mut s.budget.slow_call_rate,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *x = fin(*x);
+    }
+    for r in &mut s.sla {
+        if let Some(v) = &mut r.actual {
+            *v = fin(*v);
+        }
+    }
     s
 }
 

@@ -127,8 +127,70 @@ pub struct RunSummary {
     /// when no task had a retry policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryStats>,
+    /// The failure budget: its settings and state (absent fields when none was
+    /// ever in force).
+    #[serde(default)]
+    pub budget: BudgetReport,
+    /// SLA rules evaluated so far (`LD_evaluate_sla`, `LD_assert_sla`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sla: Vec<SlaResult>,
     /// All tests together (histograms merged, not averaged).
     pub total: NameStats,
     pub by_name: BTreeMap<String, NameStats>,
     pub tests: Vec<TestReport>,
+}
+
+/// The failure budget in the summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BudgetReport {
+    /// Whether a budget was in force for any test of the run.
+    pub installed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_samples: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_call_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_call_threshold: Option<f64>,
+    /// `armed` or `tripped` (`none` when no budget was installed).
+    pub state: String,
+    /// Why it tripped: `error_rate` or `slow_calls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The test (1-based) in which it tripped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<usize>,
+    /// Seconds after that test started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tripped_at_s: Option<f64>,
+    /// Error rate over the window when it tripped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate: Option<f64>,
+    /// Share of slow calls over the window when it tripped (slow-call budgets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_call_rate: Option<f64>,
+    /// Samples in the window when it tripped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<u64>,
+    /// The most frequent errors of the test when it tripped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_errors: Vec<ErrorCount>,
+}
+
+/// One SLA rule and how it went.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlaResult {
+    /// The rule as text: `latency_p95 lte 200 (login)`.
+    pub rule: String,
+    pub passed: bool,
+    /// The measured value (absent when there were no samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual: Option<f64>,
+    /// What was measured against what, or why it failed.
+    pub detail: String,
+    /// From `LD_assert_sla` (a failure fails the run) rather than `LD_evaluate_sla`.
+    pub asserted: bool,
 }

@@ -1,0 +1,132 @@
+//! `LD_install_failure_budget`, `LD_uninstall_failure_budget`, `LD_budget_status`.
+
+use crate::budget::BudgetConfig;
+use crate::interpreter::Context;
+use crate::plan::validate::{Args, Validator};
+use crate::plan::Problem;
+use crate::registry::{parse_typed, Command, CommandSpec, Param};
+use serde::Deserialize;
+
+pub const INSTALL_FAILURE_BUDGET: CommandSpec = CommandSpec {
+    name: "LD_install_failure_budget",
+    summary: "Stop later tests whose error rate over a sliding window exceeds a threshold (exit 3)",
+    params: &[
+        Param {
+            name: "threshold",
+            kind: "number = 0.05",
+            required: false,
+            doc: "Trip when the window's error rate is strictly greater than this fraction.",
+        },
+        Param {
+            name: "window_seconds",
+            kind: "number = 30",
+            required: false,
+            doc: "The sliding window, in seconds (0.1 to 86400).",
+        },
+        Param {
+            name: "min_samples",
+            kind: "number = 50",
+            required: false,
+            doc: "Check only once the window holds this many logical requests.",
+        },
+        Param {
+            name: "slow_call_ms",
+            kind: "number",
+            required: false,
+            doc: "Also count calls slower than this (ms) as slow; needs `slow_call_threshold`.",
+        },
+        Param {
+            name: "slow_call_threshold",
+            kind: "number",
+            required: false,
+            doc: "Trip when the window's share of slow calls exceeds this fraction.",
+        },
+    ],
+    parse: parse_install,
+};
+
+pub const UNINSTALL_FAILURE_BUDGET: CommandSpec = CommandSpec {
+    name: "LD_uninstall_failure_budget",
+    summary: "Remove the installed failure budget (`--failure-budget` applies again)",
+    params: &[],
+    parse: parse_typed::<Uninstall>,
+};
+
+pub const BUDGET_STATUS: CommandSpec = CommandSpec {
+    name: "LD_budget_status",
+    summary: "Print the failure budget's settings and state",
+    params: &[],
+    parse: parse_typed::<Status>,
+};
+
+#[derive(Debug)]
+pub struct Install(BudgetConfig);
+
+fn parse_install(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
+    let cfg = v.typed::<BudgetConfig>(a)?;
+    let problems = cfg.problems();
+    for (field, msg) in &problems {
+        v.problem(Problem::new(
+            a.at.child(&format!("args.{field}")),
+            msg.clone(),
+        ));
+    }
+    problems
+        .is_empty()
+        .then(|| Box::new(Install(cfg)) as Box<dyn Command>)
+}
+
+impl Command for Install {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        ctx.installed_budget = Some(self.0.clone());
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Uninstall {}
+
+impl Command for Uninstall {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        ctx.installed_budget = None;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Status {}
+
+impl Command for Status {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        let r = &ctx.budget_report;
+        let line = if r.state == "tripped" {
+            format!(
+                "failure budget: tripped in test {} after {:.1} s ({}: error rate {:.1}%, {} samples)",
+                r.test.unwrap_or(0),
+                r.tripped_at_s.unwrap_or(0.0),
+                r.reason.as_deref().unwrap_or("error_rate"),
+                r.error_rate.unwrap_or(0.0) * 100.0,
+                r.samples.unwrap_or(0)
+            )
+        } else {
+            match ctx.budget_in_force() {
+                Some(c) => format!(
+                    "failure budget: armed (threshold {:.1}%, window {} s, min_samples {}{})",
+                    c.threshold * 100.0,
+                    c.window_seconds,
+                    c.min_samples,
+                    match (c.slow_call_ms, c.slow_call_threshold) {
+                        (Some(ms), Some(t)) =>
+                            format!(", slow calls > {ms} ms over {:.1}%", t * 100.0),
+                        _ => String::new(),
+                    }
+                ),
+                None => "failure budget: none installed".to_string(),
+            }
+        };
+        ctx.ui.log(&line);
+        Ok(())
+    }
+}
