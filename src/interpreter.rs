@@ -59,6 +59,8 @@ pub struct Context {
     pub tests_started: usize,
     /// The budget `LD_install_failure_budget` installed.
     pub installed_budget: Option<BudgetConfig>,
+    /// The conditioner `LD_install_network_conditioner` installed.
+    pub conditioner: Option<std::sync::Arc<crate::conditioner::Conditioner>>,
     /// The failure budget's settings and state, for reports.
     pub budget_report: BudgetReport,
     /// SLA rules evaluated so far.
@@ -82,6 +84,7 @@ impl Context {
             demo_servers: Vec::new(),
             tests_started: 0,
             installed_budget: None,
+            conditioner: None,
             budget_report: BudgetReport {
                 state: "none".to_string(),
                 ..BudgetReport::default()

@@ -7,6 +7,7 @@
 pub mod budget;
 pub mod cli;
 pub mod commands;
+pub mod conditioner;
 pub mod demo_server;
 pub mod engine;
 pub mod exit;

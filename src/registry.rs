@@ -68,7 +68,7 @@ where
     v.typed::<T>(a).map(|t| Box::new(t) as Box<dyn Command>)
 }
 
-use crate::commands::{budget, flow, load, log, reports, server, sla, vars};
+use crate::commands::{budget, flow, load, log, network, reports, server, sla, vars};
 
 /// Every command, in the order `loaddensity commands` lists them.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -82,6 +82,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     budget::INSTALL_FAILURE_BUDGET,
     budget::UNINSTALL_FAILURE_BUDGET,
     budget::BUDGET_STATUS,
+    network::INSTALL_NETWORK_CONDITIONER,
+    network::UNINSTALL_NETWORK_CONDITIONER,
     load::START_TEST,
     sla::EVALUATE_SLA,
     sla::ASSERT_SLA,

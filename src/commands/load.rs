@@ -5,6 +5,7 @@
 //! the test starts.
 
 use crate::budget::BudgetConfig;
+use crate::conditioner::{Conditioner, ConditionerArg};
 use crate::engine::check::{Assertions, Extract, Source as ExtractSource};
 use crate::engine::scenario::{Mode, Predicate, Scenario};
 use crate::engine::task::{Body, Task};
@@ -148,6 +149,7 @@ struct TaskArg {
     run_if: Option<Value>,
     skip_if: Option<Value>,
     retry: Option<RetryArg>,
+    network: Option<ConditionerArg>,
 }
 
 /// A query parameter value: string, number or boolean.
@@ -509,6 +511,16 @@ fn compile_task(
             v.problem(Problem::new(at.child(&format!("retry.{field}")), msg));
         }
     }
+    let network = match t.network.as_ref().map(Conditioner::compile) {
+        None => None,
+        Some(Ok(c)) => Some(std::sync::Arc::new(c)),
+        Some(Err(problems)) => {
+            for (field, msg) in problems {
+                v.problem(Problem::new(at.child(&format!("network.{field}")), msg));
+            }
+            None
+        }
+    };
     let retry = match (&t.retry, run_retry) {
         (None, None) => None,
         (Some(own), Some(run)) => Some(Policy::from_arg(&own.over(run))),
@@ -742,6 +754,7 @@ fn compile_task(
         skip_if,
         fixed: None,
         retry,
+        network,
     })
 }
 
@@ -834,11 +847,15 @@ impl StartTest {
             .flat_map(|t| t.extract.iter().map(|e| e.var.clone()))
             .collect();
         let mut tasks = self.tasks.clone();
+        let ctx_conditioner = ctx.conditioner.clone();
         {
             let mut scope = Scope::new(&ctx.vars, &mut ctx.rng).with_user(&variables);
             for t in &mut tasks {
                 let ctx_err = |e: resolver::ResolveError| anyhow::anyhow!("task {:?}: {e}", t.name);
                 t.host = host.clone();
+                if t.network.is_none() {
+                    t.network.clone_from(&ctx_conditioner);
+                }
                 t.url = fold(&t.url, &mut scope, &per_user).map_err(ctx_err)?;
                 for (_, h) in &mut t.headers {
                     *h = fold(h, &mut scope, &per_user).map_err(ctx_err)?;

@@ -5,6 +5,7 @@ pub mod budget;
 pub mod flow;
 pub mod load;
 pub mod log;
+pub mod network;
 pub mod reports;
 pub mod server;
 pub mod sla;

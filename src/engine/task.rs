@@ -43,6 +43,9 @@ pub struct Task {
     pub fixed: Option<Prepared>,
     /// How failed attempts are retried; `None`: never.
     pub retry: Option<crate::retry::Policy>,
+    /// The network conditioner for this task (its own block, else the
+    /// installed one); it applies when its `name_filter` matches.
+    pub network: Option<std::sync::Arc<crate::conditioner::Conditioner>>,
 }
 
 /// A request ready to send.

@@ -4,6 +4,7 @@
 use super::check;
 use super::task::{Prepared, Task};
 use super::{Shared, Wait};
+use crate::conditioner::Conditioner;
 use crate::http::{Client, ClientConfig, HttpError, Request};
 use crate::reports::RequestRow;
 use crate::resolver::{Scope, Vars};
@@ -42,6 +43,10 @@ pub fn run_user(shared: &Shared<'_>, user: u64) {
         client: Client::new(ClientConfig::default()),
         prepared: Prepared::default(),
         extracted: Vec::new(),
+        // Its own stream, so the drop pattern depends only on the attempt's position.
+        cond_rng: SmallRng::seed_from_u64(
+            user_seed(plan.seed, plan.index, user) ^ 0x5EED_C0DE_D15C_0A11,
+        ),
     };
     let shard = (user % shared.recorders.len() as u64) as usize;
     let mut pass = Vec::new();
@@ -93,6 +98,8 @@ struct User {
     client: Client,
     prepared: Prepared,
     extracted: Vec<(String, serde_json::Value)>,
+    /// Draws of the network conditioner.
+    cond_rng: SmallRng,
 }
 
 impl User {
@@ -154,8 +161,12 @@ impl User {
         req: &Prepared,
     ) {
         let url = req.full_url.as_str();
+        let cond = task
+            .network
+            .as_deref()
+            .filter(|c| c.matches(&task.name, url));
         let Some(policy) = &task.retry else {
-            let a = self.attempt(shared, task, req);
+            let a = self.conditioned_attempt(shared, task, req, cond, worker);
             self.finish(shared, task, worker, t0, a, None, url);
             return;
         };
@@ -165,7 +176,7 @@ impl User {
         let mut out = RetryOutcome::default();
         let mut used = [0u32; 3];
         loop {
-            let a = self.attempt(shared, task, req);
+            let a = self.conditioned_attempt(shared, task, req, cond, worker);
             out.attempts += 1;
             lock(shared, worker).slots[task.slot].record_attempt(a.latency);
             let Some(input) = &a.class_input else {
@@ -260,6 +271,54 @@ impl User {
         }
     }
 
+    /// One attempt through the network conditioner, when one applies: a drop
+    /// fails it before any byte is sent; otherwise the drawn delay is slept
+    /// first and the body read is paced, both inside the measured latency.
+    fn conditioned_attempt(
+        &mut self,
+        shared: &Shared<'_>,
+        task: &Task,
+        req: &Prepared,
+        cond: Option<&Conditioner>,
+        shard: usize,
+    ) -> Attempt {
+        let Some(c) = cond else {
+            return self.attempt(shared, task, req);
+        };
+        let t0 = Instant::now();
+        let d = c.draw(&mut self.cond_rng);
+        if d.drop {
+            lock(shared, shard).slots[task.slot].record_conditioned(
+                true,
+                Duration::ZERO,
+                &c.settings,
+            );
+            return Attempt::failed(
+                t0.elapsed(),
+                FailKind::Dropped,
+                "dropped by the network conditioner".to_string(),
+                ClassInput::Dropped,
+            );
+        }
+        if !shared.stop.sleep(d.delay) {
+            let e = HttpError::Cancelled;
+            return Attempt::failed(
+                t0.elapsed(),
+                FailKind::Cancelled,
+                e.to_string(),
+                ClassInput::Transport(e),
+            );
+        }
+        let mut a = self.attempt(shared, task, req);
+        let pace = c.pace(a.bytes);
+        if !pace.is_zero() {
+            shared.stop.sleep(pace);
+        }
+        a.latency = t0.elapsed();
+        lock(shared, shard).slots[task.slot].record_conditioned(false, d.delay + pace, &c.settings);
+        a
+    }
+
     /// One attempt: send, judge.
     fn attempt(&mut self, shared: &Shared<'_>, task: &Task, prepared: &Prepared) -> Attempt {
         let t0 = Instant::now();
@@ -344,8 +403,22 @@ struct Attempt {
     retry_after: Option<Duration>,
 }
 
+impl Attempt {
+    fn failed(latency: Duration, kind: FailKind, msg: String, input: ClassInput) -> Attempt {
+        Attempt {
+            latency,
+            bytes: 0,
+            status: None,
+            failure: Some((kind, msg)),
+            class_input: Some(input),
+            retry_after: None,
+        }
+    }
+}
+
 enum ClassInput {
     Transport(HttpError),
+    Dropped,
     NotBuilt,
     Response {
         status: u16,
@@ -358,6 +431,7 @@ impl ClassInput {
     fn as_failure(&self) -> AttemptFailure<'_> {
         match self {
             ClassInput::Transport(e) => AttemptFailure::Transport(e),
+            ClassInput::Dropped => AttemptFailure::Dropped,
             ClassInput::NotBuilt => AttemptFailure::NotBuilt,
             ClassInput::Response {
                 status,

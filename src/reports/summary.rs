@@ -3,7 +3,9 @@
 //! each test is compact: no timeline.
 
 use super::util::sanitized;
-use crate::stats::{BudgetReport, NameStats, RetryStats, RunSummary, SlaResult, TestReport};
+use crate::stats::{
+    BudgetReport, ConditionerStats, NameStats, RetryStats, RunSummary, SlaResult, TestReport,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -22,6 +24,8 @@ struct SummaryJson<'a> {
     seed: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     retry: Option<&'a RetryStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conditioner: Option<&'a ConditionerStats>,
     budget: &'a BudgetReport,
     #[serde(skip_serializing_if = "<[SlaResult]>::is_empty")]
     sla: &'a [SlaResult],
@@ -75,6 +79,7 @@ pub fn summary_json(s: &RunSummary) -> String {
         exit_reason: &s.exit_reason,
         seed: s.seed,
         retry: s.retry.as_ref(),
+        conditioner: s.conditioner.as_ref(),
         budget: &s.budget,
         sla: &s.sla,
         total: &s.total,

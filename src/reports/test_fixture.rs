@@ -51,6 +51,7 @@ fn stats(
             })
             .collect(),
         retry: None,
+        conditioner: None,
     }
 }
 
@@ -161,6 +162,7 @@ pub fn fixture() -> RunSummary {
         exit_reason: "gate_failed".to_string(),
         seed: 18_446_744_073_709_551_557,
         retry: None,
+        conditioner: None,
         budget: Default::default(),
         sla: Vec::new(),
         total: stats(1080, 17, 14.0, 10.2, &[]),

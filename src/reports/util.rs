@@ -1,7 +1,7 @@
 //! Helpers shared by the report formats: number sanitising, markup escaping,
 //! timestamps.
 
-use crate::stats::{LatencyMs, NameStats, RunSummary, TestReport, TimePoint};
+use crate::stats::{ConditionerStats, LatencyMs, NameStats, RunSummary, TestReport, TimePoint};
 
 /// `x` if it is finite, else 0. Also turns `-0.0` into `0.0`.
 /// No report ever shows `NaN`, `inf` or JSON `null` for a number.
@@ -39,6 +39,9 @@ pub(crate) fn sanitized(s: &RunSummary) -> RunSummary {
     s.tests.iter_mut().for_each(sanitize_test);
     if let Some(r) = &mut s.retry {
         sanitize_latency(&mut r.attempt_latency_ms);
+    }
+    if let Some(c) = &mut s.conditioner {
+        sanitize_conditioner(c);
     }
     for x in [
         &mut s.budget.threshold,
@@ -83,6 +86,22 @@ fn sanitize_stats(n: &mut NameStats) {
     sanitize_latency(&mut n.latency_ms);
     if let Some(r) = &mut n.retry {
         sanitize_latency(&mut r.attempt_latency_ms);
+    }
+    if let Some(c) = &mut n.conditioner {
+        sanitize_conditioner(c);
+    }
+}
+
+fn sanitize_conditioner(c: &mut ConditionerStats) {
+    c.injected_delay_ms.mean = fin(c.injected_delay_ms.mean);
+    c.injected_delay_ms.p95 = fin(c.injected_delay_ms.p95);
+    if let Some(s) = &mut c.settings {
+        s.latency_ms = fin(s.latency_ms);
+        s.jitter_ms = fin(s.jitter_ms);
+        s.loss_rate = fin(s.loss_rate);
+        if let Some(b) = &mut s.bandwidth_kbps {
+            *b = fin(*b);
+        }
     }
 }
 

@@ -46,6 +46,44 @@ pub struct NameStats {
     /// Attempts and retries, for names whose tasks have a retry policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryStats>,
+    /// What the network conditioner did to this name's attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditioner: Option<ConditionerStats>,
+}
+
+/// The network conditioner's settings, as reports show them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConditionerSettings {
+    pub latency_ms: f64,
+    pub jitter_ms: f64,
+    pub loss_rate: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_kbps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_filter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+}
+
+/// Injected delay of conditioned attempts, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DelayMs {
+    pub mean: f64,
+    pub p95: f64,
+}
+
+/// What the network conditioner did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConditionerStats {
+    /// Attempts the conditioner applied to (drops included).
+    pub attempts: u64,
+    /// Attempts it dropped before they were sent.
+    pub drops: u64,
+    /// Delay it added to the attempts it let through (latency and bandwidth pacing).
+    pub injected_delay_ms: DelayMs,
+    /// The settings in force (for a total: those of the first conditioned name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<ConditionerSettings>,
 }
 
 /// A count per error class.
@@ -127,6 +165,10 @@ pub struct RunSummary {
     /// when no task had a retry policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryStats>,
+    /// The network conditioner over all tests (the same as
+    /// `total.conditioner`); absent when no attempt was conditioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditioner: Option<ConditionerStats>,
     /// The failure budget: its settings and state (absent fields when none was
     /// ever in force).
     #[serde(default)]

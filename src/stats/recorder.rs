@@ -3,9 +3,13 @@
 //! Memory is fixed per name whatever the run length: an HDR histogram in
 //! microseconds and a bounded table of error messages.
 
-use super::model::{ClassCounts, ErrorCount, LatencyMs, NameStats, RetryStats};
+use super::model::{
+    ClassCounts, ConditionerSettings, ConditionerStats, DelayMs, ErrorCount, LatencyMs, NameStats,
+    RetryStats,
+};
 use hdrhistogram::{Counter, Histogram};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Latencies above this (one hour) are recorded as this.
@@ -35,6 +39,8 @@ pub enum FailKind {
     Protocol,
     /// Still in flight when the test's grace period ended.
     Cancelled,
+    /// Dropped by the network conditioner before it was sent.
+    Dropped,
 }
 
 impl FailKind {
@@ -49,6 +55,7 @@ impl FailKind {
             FailKind::Tls => "tls",
             FailKind::Protocol => "protocol",
             FailKind::Cancelled => "cancelled",
+            FailKind::Dropped => "dropped",
         }
     }
 }
@@ -68,6 +75,54 @@ pub struct Tally<C: Counter = u64> {
     errors: HashMap<Box<str>, (FailKind, u64)>,
     /// Present once a request with a retry policy was recorded.
     pub retry: Option<RetryTally<C>>,
+    /// Present once an attempt was conditioned.
+    pub cond: Option<CondTally<C>>,
+}
+
+/// What the network conditioner did to the attempts of a [`Tally`].
+#[derive(Debug, Clone)]
+pub struct CondTally<C: Counter = u64> {
+    pub attempts: u64,
+    pub drops: u64,
+    pub delay_us: Histogram<C>,
+    pub settings: Option<Arc<ConditionerSettings>>,
+}
+
+impl<C: Counter> CondTally<C> {
+    fn new(settings: Option<Arc<ConditionerSettings>>) -> Self {
+        CondTally {
+            attempts: 0,
+            drops: 0,
+            delay_us: new_histogram(),
+            settings,
+        }
+    }
+
+    fn add<D: Counter>(&mut self, o: &CondTally<D>) {
+        self.attempts += o.attempts;
+        self.drops += o.drops;
+        add_histogram(&mut self.delay_us, &o.delay_us);
+        if self.settings.is_none() {
+            self.settings.clone_from(&o.settings);
+        }
+    }
+
+    fn stats(&self) -> ConditionerStats {
+        let h = &self.delay_us;
+        ConditionerStats {
+            attempts: self.attempts,
+            drops: self.drops,
+            injected_delay_ms: if h.is_empty() {
+                DelayMs::default()
+            } else {
+                DelayMs {
+                    mean: finite(h.mean() / 1000.0),
+                    p95: h.value_at_quantile(0.95) as f64 / 1000.0,
+                }
+            },
+            settings: self.settings.as_deref().cloned(),
+        }
+    }
 }
 
 /// Attempts and retries of the logical requests in a [`Tally`].
@@ -177,6 +232,7 @@ impl<C: Counter> Default for Tally<C> {
             latency_us: new_histogram(),
             errors: HashMap::new(),
             retry: None,
+            cond: None,
         }
     }
 }
@@ -204,6 +260,27 @@ impl<C: Counter> Tally<C> {
                 .attempt_latency_us,
             latency,
         );
+    }
+
+    /// Records one conditioned attempt: dropped, or delayed by `delay`.
+    pub fn record_conditioned(
+        &mut self,
+        dropped: bool,
+        delay: Duration,
+        settings: &Arc<ConditionerSettings>,
+    ) {
+        let c = self
+            .cond
+            .get_or_insert_with(|| CondTally::new(Some(Arc::clone(settings))));
+        c.attempts += 1;
+        if dropped {
+            c.drops += 1;
+        } else {
+            // Zero delays count too (1 µs is the histogram's floor).
+            let _ = c
+                .delay_us
+                .record((delay.as_micros() as u64).clamp(1, MAX_TRACKED_US));
+        }
     }
 
     /// Records how a logical request went under its retry policy.
@@ -241,6 +318,9 @@ impl<C: Counter> Tally<C> {
         add_histogram(&mut self.latency_us, &other.latency_us);
         if let Some(r) = &other.retry {
             self.retry.get_or_insert_with(RetryTally::default).add(r);
+        }
+        if let Some(c) = &other.cond {
+            self.cond.get_or_insert_with(|| CondTally::new(None)).add(c);
         }
         for (msg, (kind, n)) in &other.errors {
             self.count_error(*kind, msg, *n);
@@ -289,6 +369,7 @@ impl<C: Counter> Tally<C> {
             failures_by_kind,
             top_errors: top,
             retry: self.retry.as_ref().map(RetryTally::stats),
+            conditioner: self.cond.as_ref().map(CondTally::stats),
         }
     }
 
@@ -300,6 +381,7 @@ impl<C: Counter> Tally<C> {
         self.latency_us.reset();
         self.errors.clear();
         self.retry = None;
+        self.cond = None;
     }
 }
 

@@ -43,6 +43,7 @@ impl Records {
         let total = total.stats(duration);
         RunSummary {
             retry: total.retry.clone(),
+            conditioner: total.conditioner.clone(),
             total,
             by_name: merged
                 .into_iter()

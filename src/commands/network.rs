@@ -1,0 +1,64 @@
+//! `LD_install_network_conditioner` and `LD_uninstall_network_conditioner`.
+
+use crate::conditioner::{Conditioner, ConditionerArg};
+use crate::interpreter::Context;
+use crate::plan::validate::{Args, Validator};
+use crate::plan::Problem;
+use crate::registry::{parse_typed, Command, CommandSpec, Param};
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub const INSTALL_NETWORK_CONDITIONER: CommandSpec = CommandSpec {
+    name: "LD_install_network_conditioner",
+    summary: "Inject latency, jitter, loss and bandwidth limits into later tests' requests",
+    params: &[
+        Param { name: "latency_ms", kind: "number = 0", required: false, doc: "Delay before each attempt, in ms." },
+        Param { name: "jitter_ms", kind: "number = 0", required: false, doc: "The delay is drawn uniformly from latency_ms ± jitter_ms (never below 0)." },
+        Param { name: "loss_rate", kind: "number = 0", required: false, doc: "Chance (0 to 1) that an attempt is dropped before it is sent (a transient error)." },
+        Param { name: "name_filter", kind: "string", required: false, doc: "Only tasks whose name or resolved URL contains it (or matches it, written `/regex/`)." },
+        Param { name: "bandwidth_kbps", kind: "number", required: false, doc: "Pace reading response bodies to this many kbit/s." },
+        Param { name: "preset", kind: "string", required: false, doc: "`3g`, `slow-4g` or `fast-4g`: DevTools' latency and bandwidth; explicit fields win." },
+    ],
+    parse: parse_install,
+};
+
+pub const UNINSTALL_NETWORK_CONDITIONER: CommandSpec = CommandSpec {
+    name: "LD_uninstall_network_conditioner",
+    summary: "Remove the installed network conditioner",
+    params: &[],
+    parse: parse_typed::<Uninstall>,
+};
+
+#[derive(Debug)]
+pub struct Install(Arc<Conditioner>);
+
+fn parse_install(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
+    let arg = v.typed::<ConditionerArg>(a)?;
+    match Conditioner::compile(&arg) {
+        Ok(c) => Some(Box::new(Install(Arc::new(c)))),
+        Err(problems) => {
+            for (field, msg) in problems {
+                v.problem(Problem::new(a.at.child(&format!("args.{field}")), msg));
+            }
+            None
+        }
+    }
+}
+
+impl Command for Install {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        ctx.conditioner = Some(Arc::clone(&self.0));
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Uninstall {}
+
+impl Command for Uninstall {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        ctx.conditioner = None;
+        Ok(())
+    }
+}
