@@ -2,12 +2,16 @@
 //! turns the outcome into the exit code (see [`crate::exit`]).
 
 use crate::budget::BudgetConfig;
+use crate::commands::watchdog::HARD_GRACE;
 use crate::exit::Outcome;
 use crate::interpreter::{Context, RunOptions};
 use crate::plan::{Plan, Problem, Source, Validator};
 use crate::registry::COMMANDS;
+use crate::supervisor::{orphans, WatchdogGuard};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -17,6 +21,8 @@ Examples:
   loaddensity run-str '[[\"LD_log\", {\"message\": \"hello\"}]]'
   loaddensity validate actions/*.json
   loaddensity commands --json
+  loaddensity run --timeout 10m --failure-budget 0.05,30s,50 plan.json
+  loaddensity orphans
   loaddensity demo-server --port 8080
 
 Exit codes: 0 pass · 1 an action failed · 2 bad usage or invalid plan (nothing ran)
@@ -64,6 +70,8 @@ pub enum Cmd {
     },
     /// Scaffold a project: actions/ with a runnable example plan, and a README
     Init { dir: PathBuf },
+    /// List orphaned loaddensity runs (what `run` would stop), without stopping them
+    Orphans,
     /// Serve the built-in demo target on 127.0.0.1 until interrupted
     DemoServer {
         #[arg(long, default_value_t = 8080)]
@@ -86,6 +94,19 @@ pub struct RunFlags {
     /// Failure budget for every test: THRESHOLD[,WINDOW[,MIN_SAMPLES]], e.g. 0.05,30s,50
     #[arg(long, value_name = "BUDGET", value_parser = BudgetConfig::parse_flag)]
     pub failure_budget: Option<BudgetConfig>,
+    /// Hard wall-clock limit on the whole run, e.g. 90s or 10m (exit 124)
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+    /// Don't stop orphaned loaddensity runs before starting
+    #[arg(long)]
+    pub no_kill_orphans: bool,
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match crate::units::parse_duration(s)? {
+        d if d.is_zero() => Err("the timeout must be longer than 0".to_string()),
+        d => Ok(d),
+    }
 }
 
 /// Runs the command line and returns the process exit code.
@@ -132,6 +153,16 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
                 Outcome::Invalid.code()
             }
         },
+        Cmd::Orphans => {
+            let orphans = orphans::find_orphans();
+            if orphans.is_empty() {
+                eprintln!("no orphaned loaddensity runs");
+            }
+            for o in orphans {
+                println!("{}\t{}s\t{}", o.pid, o.age_s, o.command);
+            }
+            0
+        }
         Cmd::DemoServer { port } => match crate::demo_server::serve_forever(port) {
             Ok(()) => 0,
             Err(e) => {
@@ -189,17 +220,49 @@ fn run(flags: &RunFlags, plans: &[Plan]) -> i32 {
         "loaddensity {} · seed {seed} (replay with --seed {seed})",
         env!("CARGO_PKG_VERSION")
     ));
+    if !flags.no_kill_orphans {
+        kill_orphans(&mut ctx);
+    }
+    if let Err(e) = ctx.control.watch_signals() {
+        ctx.ui.warn(&format!("cannot watch SIGINT/SIGTERM: {e}"));
+    }
+    if let Some(t) = flags.timeout {
+        // Counted from the start of the process, like a CI job's limit.
+        let left = t
+            .saturating_sub(ctx.started.elapsed())
+            .max(Duration::from_millis(1));
+        let guard = WatchdogGuard::arm(&ctx.control, left, HARD_GRACE);
+        ctx.supervisor.watchdog_timeout_s = Some(t.as_secs_f64());
+        ctx.watchdogs.push((guard, Arc::new(Vec::new())));
+    }
     for plan in plans {
         if ctx.run_actions(&plan.actions).is_err() && !ctx.opts.keep_going {
             break;
         }
     }
+    ctx.acknowledge_interrupt();
     ctx.finish();
     let outcome = ctx.outcome;
     if outcome != Outcome::Pass {
         ctx.ui.note(&format!("exit {outcome}"));
     }
     outcome.code()
+}
+
+/// The prelude: stops orphaned loaddensity runs of this user and records them.
+fn kill_orphans(ctx: &mut Context) {
+    let found = orphans::find_orphans();
+    if found.is_empty() {
+        return;
+    }
+    let killed = orphans::kill_orphans(&found, orphans::GRACE);
+    for k in &killed {
+        ctx.ui.warn(&format!(
+            "stopped an orphaned loaddensity run ({}): pid {}, running {} s: {}",
+            k.signal, k.pid, k.age_s, k.command
+        ));
+    }
+    ctx.supervisor.orphans_killed = killed;
 }
 
 fn random_seed() -> u64 {

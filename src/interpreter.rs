@@ -7,10 +7,12 @@ use crate::plan::Action;
 use crate::registry::Role;
 use crate::resolver::{self, Template, Vars};
 use crate::stats::records::Records;
-use crate::stats::{BudgetReport, ErrorCount, RunSummary, SlaResult};
+use crate::stats::{BudgetReport, ErrorCount, RunSummary, SlaResult, SupervisorReport};
+use crate::supervisor::{Interrupt, RunControl, WatchdogGuard};
 use crate::ui::Ui;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Run-wide settings from the command line.
@@ -65,6 +67,14 @@ pub struct Context {
     pub budget_report: BudgetReport,
     /// SLA rules evaluated so far.
     pub sla: Vec<SlaResult>,
+    /// Interrupts of this run: watchdogs and signals.
+    pub control: Arc<RunControl>,
+    /// Armed run-wide watchdogs, each with the actions to run when it fires.
+    pub watchdogs: Vec<(WatchdogGuard, Arc<Vec<Action>>)>,
+    /// What the supervisor did, for reports.
+    pub supervisor: SupervisorReport,
+    /// The interrupt already acted on (outcome set, on_timeout run).
+    handled: Option<Interrupt>,
 }
 
 impl Context {
@@ -90,27 +100,32 @@ impl Context {
                 ..BudgetReport::default()
             },
             sla: Vec::new(),
+            control: RunControl::new(Instant::now()),
+            watchdogs: Vec::new(),
+            supervisor: SupervisorReport::default(),
+            handled: None,
         }
     }
 
     /// Runs actions in order. The first failure stops them (unless
     /// `--keep-going`) and is reported once, here.
     pub fn run_actions(&mut self, actions: &[Action]) -> Result<(), Reported> {
+        self.run_actions_while(actions, || true)
+    }
+
+    /// Like [`Context::run_actions`], stopping before an action when `go_on`
+    /// says no (a scoped watchdog that fired).
+    pub fn run_actions_while(
+        &mut self,
+        actions: &[Action],
+        go_on: impl Fn() -> bool,
+    ) -> Result<(), Reported> {
         let mut failed = false;
         for action in actions {
-            if self.outcome == Outcome::BudgetTripped && action.role() == Role::Load {
-                self.ui.warn(&format!(
-                    "skipped {} at {}: the failure budget tripped",
-                    action.name, action.at
-                ));
-                continue;
+            if !go_on() {
+                break;
             }
-            if let Err(e) = action.command.run(self) {
-                if e.downcast_ref::<Reported>().is_none() {
-                    self.ui
-                        .error(&format!("{} failed at {}: {e:#}", action.name, action.at));
-                }
-                self.outcome = self.outcome.max(Outcome::ActionFailed);
+            if self.run_action(action).is_err() {
                 failed = true;
                 if !self.opts.keep_going {
                     return Err(Reported);
@@ -122,6 +137,71 @@ impl Context {
         } else {
             Ok(())
         }
+    }
+
+    /// Runs one action, unless the run is winding down and it sends load; a
+    /// failure is reported once, here.
+    fn run_action(&mut self, action: &Action) -> Result<(), Reported> {
+        let interrupted = self.acknowledge_interrupt();
+        if action.role() == Role::Load && (interrupted || self.outcome == Outcome::BudgetTripped) {
+            let why = if interrupted {
+                "the run was interrupted"
+            } else {
+                "the failure budget tripped"
+            };
+            self.ui
+                .warn(&format!("skipped {} at {}: {why}", action.name, action.at));
+            return Ok(());
+        }
+        match action.command.run(self) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if e.downcast_ref::<Reported>().is_none() {
+                    self.ui
+                        .error(&format!("{} failed at {}: {e:#}", action.name, action.at));
+                }
+                self.outcome = self.outcome.max(Outcome::ActionFailed);
+                Err(Reported)
+            }
+        }
+    }
+
+    /// Acts once on an interrupt that came (watchdog, signal): sets the exit
+    /// outcome and runs the fired watchdogs' `on_timeout` actions. Returns
+    /// whether the run is interrupted (its remaining load is skipped).
+    pub fn acknowledge_interrupt(&mut self) -> bool {
+        let Some(why) = self.control.interrupted() else {
+            return false;
+        };
+        if self.handled == Some(why) {
+            return true;
+        }
+        self.handled = Some(why);
+        self.supervisor.watchdog_fired_at_s = self.control.fired_at();
+        match why {
+            Interrupt::Watchdog => {
+                self.outcome = self.outcome.max(Outcome::Watchdog);
+                let fired: Vec<Arc<Vec<Action>>> = self
+                    .watchdogs
+                    .iter()
+                    .filter(|(g, _)| g.fired())
+                    .map(|(_, on)| Arc::clone(on))
+                    .collect();
+                for on_timeout in fired {
+                    // on_timeout actions run once, bounded by the watchdog's hard grace.
+                    let _ = self.run_actions(&on_timeout);
+                }
+            }
+            Interrupt::SigInt => {
+                self.supervisor.signal = Some("SIGINT".to_string());
+                self.outcome = self.outcome.max(Outcome::InterruptedInt);
+            }
+            Interrupt::SigTerm => {
+                self.supervisor.signal = Some("SIGTERM".to_string());
+                self.outcome = self.outcome.max(Outcome::InterruptedTerm);
+            }
+        }
+        true
     }
 
     /// Resolves every `${...}` in a string against the plan variables.
@@ -148,6 +228,7 @@ impl Context {
         s.exit_reason = self.outcome.reason().to_string();
         s.seed = self.opts.seed;
         s.budget = self.budget_report.clone();
+        s.supervisor = self.supervisor.clone();
         s.sla = self.sla.clone();
         s
     }

@@ -20,5 +20,6 @@ pub mod resolver;
 pub mod retry;
 pub mod stats;
 pub mod stop;
+pub mod supervisor;
 pub mod ui;
 pub mod units;

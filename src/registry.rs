@@ -68,7 +68,7 @@ where
     v.typed::<T>(a).map(|t| Box::new(t) as Box<dyn Command>)
 }
 
-use crate::commands::{budget, flow, load, log, network, reports, server, sla, vars};
+use crate::commands::{budget, flow, load, log, network, reports, server, sla, vars, watchdog};
 
 /// Every command, in the order `loaddensity commands` lists them.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -78,6 +78,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     log::LOG,
     flow::EXECUTE_ACTION,
     flow::EXECUTE_FILES,
+    watchdog::SET_WATCHDOG,
+    watchdog::WITH_WATCHDOG,
     server::START_DEMO_SERVER,
     budget::INSTALL_FAILURE_BUDGET,
     budget::UNINSTALL_FAILURE_BUDGET,

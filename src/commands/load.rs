@@ -916,7 +916,7 @@ impl Command for StartTest {
                 (None, None) => "until stopped".to_string(),
             }
         ));
-        let outcome = engine::run_test(&plan, &ctx.vars, &ctx.ui)?;
+        let outcome = engine::run_test(&plan, &ctx.vars, &ctx.ui, &ctx.control)?;
         let record = outcome.record;
         ctx.ui.result(&reports::render_table(
             &record.report.by_name,

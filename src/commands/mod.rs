@@ -10,3 +10,4 @@ pub mod reports;
 pub mod server;
 pub mod sla;
 pub mod vars;
+pub mod watchdog;

@@ -18,12 +18,14 @@ use crate::stats::recorder::{Recorder, Tally};
 use crate::stats::records::TestRecord;
 use crate::stats::{TestReport, TimePoint};
 use crate::stop::StopSignal;
+use crate::supervisor::{Interrupt, RunControl};
 use crate::ui::Ui;
 use progress::Progress;
 use scenario::Scenario;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -70,7 +72,9 @@ pub struct TestPlan {
 pub struct Shared<'a> {
     pub plan: &'a TestPlan,
     pub plan_vars: &'a Vars,
-    pub stop: StopSignal,
+    pub stop: Arc<StopSignal>,
+    /// The run's interrupts (watchdog, signals).
+    pub control: &'a RunControl,
     pub started: Instant,
     /// Recorder shards: user `i` records into shard `i % len`, locked per
     /// request (a handful of users share one) and by the supervisor once per
@@ -93,7 +97,12 @@ pub struct TestOutcome {
 }
 
 /// Runs one test to its end and returns what it measured.
-pub fn run_test(plan: &TestPlan, plan_vars: &Vars, ui: &Ui) -> anyhow::Result<TestOutcome> {
+pub fn run_test(
+    plan: &TestPlan,
+    plan_vars: &Vars,
+    ui: &Ui,
+    control: &RunControl,
+) -> anyhow::Result<TestOutcome> {
     let request_log = match &plan.record_csv {
         Some(p) => Some(Mutex::new(RequestLog::create(p)?)),
         None => None,
@@ -104,7 +113,8 @@ pub fn run_test(plan: &TestPlan, plan_vars: &Vars, ui: &Ui) -> anyhow::Result<Te
     let shared = Shared {
         plan,
         plan_vars,
-        stop: StopSignal::new(),
+        stop: Arc::new(StopSignal::new()),
+        control,
         started: Instant::now(),
         recorders: (0..plan.users.min(RECORDER_SHARDS))
             .map(|_| Mutex::new(Recorder::new(plan.names.len())))
@@ -120,8 +130,10 @@ pub fn run_test(plan: &TestPlan, plan_vars: &Vars, ui: &Ui) -> anyhow::Result<Te
             .retry_storm
             .map(|(ratio, min_per_s)| RetryBudget::new(Instant::now(), ratio, min_per_s)),
     };
+    control.enter_test(Arc::clone(&shared.stop));
     let mut sup = Supervisor::new(&shared, ui);
     let ended_by = pool::run_users(&shared, || sup.supervise());
+    control.leave_test();
     let duration_s = shared.started.elapsed().as_secs_f64();
     sup.tick(true);
     let timeline = std::mem::take(&mut sup.timeline);
@@ -222,6 +234,10 @@ impl<'a> Supervisor<'a> {
                 {
                     self.ended_by = "time";
                     self.begin_stop(now);
+                } else if s.stop.is_stopping() {
+                    // Stopped from outside the test: the watchdog or a signal.
+                    self.ended_by = self.external_reason();
+                    self.begin_stop(now);
                 }
             } else if let Some(since) = self.stopping_since {
                 if now.duration_since(since) >= s.plan.stop_timeout && !s.stop.is_aborted() {
@@ -237,11 +253,30 @@ impl<'a> Supervisor<'a> {
             s.stop.stop();
         }
         // Users may all have finished before a tick saw why.
-        if self.stopping_since.is_none() && s.budget.as_ref().is_some_and(|b| b.tripped().is_some())
-        {
-            self.ended_by = "budget";
+        if self.stopping_since.is_none() {
+            if s.budget.as_ref().is_some_and(|b| b.tripped().is_some()) {
+                self.ended_by = "budget";
+            } else if s.control.interrupted().is_some() {
+                self.ended_by = self.external_reason();
+            }
         }
         self.ended_by
+    }
+
+    fn external_reason(&self) -> &'static str {
+        match self.shared.control.interrupted() {
+            Some(Interrupt::Watchdog) => "watchdog",
+            Some(_) => "signal",
+            None if self
+                .shared
+                .budget
+                .as_ref()
+                .is_some_and(|b| b.tripped().is_some()) =>
+            {
+                "budget"
+            }
+            None => "stopped",
+        }
     }
 
     fn begin_stop(&mut self, now: Instant) {

@@ -184,6 +184,24 @@ impl Validator {
         }
     }
 
+    /// Like [`Validator::typed`], without the placeholder check: for commands
+    /// whose nested action lists are validated as actions.
+    pub fn typed_shallow<T: DeserializeOwned>(&mut self, a: &Args<'_>) -> Option<T> {
+        let (value, _) = self.args_value(a)?;
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let path = e.path().to_string();
+                let msg = strip_position(&e.into_inner().to_string()).to_string();
+                self.problems.push(Problem::new(
+                    a.at.child(&format!("args{}", dotted(&path))),
+                    format!("{}: {msg}", a.spec.name),
+                ));
+                None
+            }
+        }
+    }
+
     /// The arguments as one JSON object, positional ones mapped onto the
     /// command's parameters in their documented order.
     fn args_value(&mut self, a: &Args<'_>) -> Option<(Value, Option<usize>)> {

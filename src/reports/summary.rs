@@ -4,7 +4,8 @@
 
 use super::util::sanitized;
 use crate::stats::{
-    BudgetReport, ConditionerStats, NameStats, RetryStats, RunSummary, SlaResult, TestReport,
+    BudgetReport, ConditionerStats, NameStats, RetryStats, RunSummary, SlaResult, SupervisorReport,
+    TestReport,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ struct SummaryJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     conditioner: Option<&'a ConditionerStats>,
     budget: &'a BudgetReport,
+    supervisor: &'a SupervisorReport,
     #[serde(skip_serializing_if = "<[SlaResult]>::is_empty")]
     sla: &'a [SlaResult],
     total: &'a NameStats,
@@ -81,6 +83,7 @@ pub fn summary_json(s: &RunSummary) -> String {
         retry: s.retry.as_ref(),
         conditioner: s.conditioner.as_ref(),
         budget: &s.budget,
+        supervisor: &s.supervisor,
         sla: &s.sla,
         total: &s.total,
         by_name: &s.by_name,

@@ -164,6 +164,7 @@ pub fn fixture() -> RunSummary {
         retry: None,
         conditioner: None,
         budget: Default::default(),
+        supervisor: Default::default(),
         sla: Vec::new(),
         total: stats(1080, 17, 14.0, 10.2, &[]),
         by_name: by_all,

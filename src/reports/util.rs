@@ -57,6 +57,15 @@ pub(crate) fn sanitized(s: &RunSummary) -> RunSummary {
     {
         *x = fin(*x);
     }
+    for x in [
+        &mut s.supervisor.watchdog_timeout_s,
+        &mut s.supervisor.watchdog_fired_at_s,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *x = fin(*x);
+    }
     for r in &mut s.sla {
         if let Some(v) = &mut r.actual {
             *v = fin(*v);

@@ -173,6 +173,9 @@ pub struct RunSummary {
     /// ever in force).
     #[serde(default)]
     pub budget: BudgetReport,
+    /// What the process supervisor did.
+    #[serde(default)]
+    pub supervisor: SupervisorReport,
     /// SLA rules evaluated so far (`LD_evaluate_sla`, `LD_assert_sla`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sla: Vec<SlaResult>,
@@ -235,4 +238,31 @@ pub struct SlaResult {
     pub detail: String,
     /// From `LD_assert_sla` (a failure fails the run) rather than `LD_evaluate_sla`.
     pub asserted: bool,
+}
+
+/// An orphaned loaddensity run that the prelude stopped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KilledOrphan {
+    pub pid: u32,
+    /// Seconds it had been running.
+    pub age_s: u64,
+    pub command: String,
+    /// The last signal it got: `SIGTERM`, or `SIGKILL` when it outlived the grace.
+    pub signal: String,
+}
+
+/// What the process supervisor did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SupervisorReport {
+    /// Orphaned runs the prelude stopped.
+    pub orphans_killed: Vec<KilledOrphan>,
+    /// The watchdog limit in force (seconds), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog_timeout_s: Option<f64>,
+    /// Seconds after the run started when a watchdog fired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog_fired_at_s: Option<f64>,
+    /// `SIGINT` or `SIGTERM` when the run was interrupted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
 }

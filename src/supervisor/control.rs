@@ -1,0 +1,236 @@
+//! The run's interrupts: the watchdog and SIGINT / SIGTERM. Whatever fires
+//! stops the test that is running (no new requests, in-flight requests get the
+//! test's `stop_timeout`); the interpreter then skips the remaining load and
+//! runs what writes reports. A watchdog that fired also ends the process
+//! (exit 124) if the run has not finished within a hard grace, even when a
+//! thread is stuck; a second signal ends it at once.
+
+use crate::stop::StopSignal;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Why the run was interrupted, lowest precedence first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Interrupt {
+    Watchdog = 1,
+    SigTerm = 2,
+    SigInt = 3,
+}
+
+impl Interrupt {
+    fn from_u8(v: u8) -> Option<Interrupt> {
+        match v {
+            1 => Some(Interrupt::Watchdog),
+            2 => Some(Interrupt::SigTerm),
+            3 => Some(Interrupt::SigInt),
+            _ => None,
+        }
+    }
+}
+
+/// Shared by the interpreter, the test engine, the watchdogs and the signal
+/// watcher of one run.
+pub struct RunControl {
+    state: AtomicU8,
+    started: Instant,
+    /// The stop signal of the test that is running, if any.
+    current: Mutex<Option<Arc<StopSignal>>>,
+    /// Seconds into the run when the first interrupt came.
+    fired_at: Mutex<Option<f64>>,
+}
+
+impl RunControl {
+    pub fn new(started: Instant) -> Arc<RunControl> {
+        Arc::new(RunControl {
+            state: AtomicU8::new(0),
+            started,
+            current: Mutex::new(None),
+            fired_at: Mutex::new(None),
+        })
+    }
+
+    /// Records an interrupt (the most specific one wins) and stops the test
+    /// that is running.
+    pub fn interrupt(&self, why: Interrupt) {
+        let prev = self.state.fetch_max(why as u8, Ordering::SeqCst);
+        if prev == 0 {
+            *self.fired_at.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(self.started.elapsed().as_secs_f64());
+        }
+        if let Some(stop) = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            stop.stop();
+        }
+    }
+
+    pub fn interrupted(&self) -> Option<Interrupt> {
+        Interrupt::from_u8(self.state.load(Ordering::SeqCst))
+    }
+
+    pub fn fired_at(&self) -> Option<f64> {
+        *self.fired_at.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A test starts: interrupts stop it from now on (at once if one came already).
+    pub fn enter_test(&self, stop: Arc<StopSignal>) {
+        if self.interrupted().is_some() {
+            stop.stop();
+        }
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop);
+    }
+
+    pub fn leave_test(&self) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Turns SIGINT and SIGTERM into interrupts; a second one of either exits
+    /// at once with 130 / 143.
+    pub fn watch_signals(self: &Arc<Self>) -> std::io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let int = Arc::new(AtomicBool::new(false));
+        let term = Arc::new(AtomicBool::new(false));
+        // Conditional shutdown first: it exits when the flag is already set.
+        signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&int))?;
+        signal_hook::flag::register_conditional_shutdown(SIGTERM, 143, Arc::clone(&term))?;
+        signal_hook::flag::register(SIGINT, Arc::clone(&int))?;
+        signal_hook::flag::register(SIGTERM, Arc::clone(&term))?;
+        let control = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || loop {
+                if int.load(Ordering::SeqCst) {
+                    control.interrupt(Interrupt::SigInt);
+                }
+                if term.load(Ordering::SeqCst) {
+                    control.interrupt(Interrupt::SigTerm);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            })?;
+        Ok(())
+    }
+}
+
+/// A running watchdog; dropping it disarms it.
+pub struct WatchdogGuard {
+    cancel: Arc<(Mutex<bool>, Condvar)>,
+    fired: Arc<AtomicBool>,
+}
+
+impl WatchdogGuard {
+    /// Arms a watchdog: after `timeout` it interrupts the run; if the run is
+    /// still going `hard_grace` later (and the guard is still alive), the
+    /// process exits with 124.
+    pub fn arm(
+        control: &Arc<RunControl>,
+        timeout: Duration,
+        hard_grace: Duration,
+    ) -> WatchdogGuard {
+        let cancel = Arc::new((Mutex::new(false), Condvar::new()));
+        let fired = Arc::new(AtomicBool::new(false));
+        let (c2, f2, ctl) = (Arc::clone(&cancel), Arc::clone(&fired), Arc::clone(control));
+        let spawned = std::thread::Builder::new().name("watchdog".into()).spawn(move || {
+            if !wait_cancelled(&c2, timeout) {
+                f2.store(true, Ordering::SeqCst);
+                eprintln!(
+                    "error: watchdog: {:.1} s elapsed; stopping the run (reports are still written)",
+                    timeout.as_secs_f64()
+                );
+                ctl.interrupt(Interrupt::Watchdog);
+                if !wait_cancelled(&c2, hard_grace) {
+                    eprintln!(
+                        "error: watchdog: the run did not stop within {:.0} s of the limit; exiting",
+                        hard_grace.as_secs_f64()
+                    );
+                    std::process::exit(124);
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            eprintln!("warning: could not start the watchdog thread: {e}");
+        }
+        WatchdogGuard { cancel, fired }
+    }
+
+    /// Whether this watchdog fired.
+    pub fn fired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for WatchdogGuard {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.cancel;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+    }
+}
+
+/// Waits `d` unless cancelled first; true when cancelled.
+fn wait_cancelled(cancel: &(Mutex<bool>, Condvar), d: Duration) -> bool {
+    let deadline = Instant::now() + d;
+    let (lock, cv) = cancel;
+    let mut done = lock.lock().unwrap_or_else(|e| e.into_inner());
+    while !*done {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        done = match cv.wait_timeout(done, deadline - now) {
+            Ok((g, _)) => g,
+            Err(e) => e.into_inner().0,
+        };
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watchdog_interrupts_and_stops_the_current_test() {
+        let control = RunControl::new(Instant::now());
+        let stop = Arc::new(StopSignal::new());
+        control.enter_test(Arc::clone(&stop));
+        let g = WatchdogGuard::arm(
+            &control,
+            Duration::from_millis(50),
+            Duration::from_secs(600),
+        );
+        let t = Instant::now();
+        while !stop.is_stopping() && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(stop.is_stopping());
+        assert!(g.fired());
+        assert_eq!(control.interrupted(), Some(Interrupt::Watchdog));
+        assert!(control.fired_at().is_some());
+        // A signal outranks the watchdog.
+        control.interrupt(Interrupt::SigTerm);
+        control.interrupt(Interrupt::Watchdog);
+        assert_eq!(control.interrupted(), Some(Interrupt::SigTerm));
+    }
+
+    #[test]
+    fn a_disarmed_watchdog_never_fires() {
+        let control = RunControl::new(Instant::now());
+        let g = WatchdogGuard::arm(
+            &control,
+            Duration::from_millis(30),
+            Duration::from_secs(600),
+        );
+        drop(g);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(control.interrupted(), None);
+        // A test entered after an interrupt is stopped at once.
+        control.interrupt(Interrupt::SigInt);
+        let stop = Arc::new(StopSignal::new());
+        control.enter_test(Arc::clone(&stop));
+        assert!(stop.is_stopping());
+    }
+}
