@@ -209,7 +209,7 @@ fn invalid(problems: &[Problem]) -> i32 {
 }
 
 fn run(flags: &RunFlags, plans: &[Plan]) -> i32 {
-    let seed = flags.seed.unwrap_or_else(random_seed);
+    let seed = flags.seed.unwrap_or_else(crate::units::fresh_random_u64);
     let mut ctx = Context::new(RunOptions {
         quiet: flags.quiet,
         keep_going: flags.keep_going,
@@ -263,18 +263,6 @@ fn kill_orphans(ctx: &mut Context) {
         ));
     }
     ctx.supervisor.orphans_killed = killed;
-}
-
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.write_u32(std::process::id());
-    h.finish()
 }
 
 /// Every `*.json` below `dir`, sorted.

@@ -1,4 +1,5 @@
-//! Units on the command line: durations such as `90s`, `10m`, `1.5h`, `250ms`.
+//! Small shared helpers: durations such as `90s`, `10m`, `1.5h`, `250ms` on the
+//! command line, and fresh random ids.
 
 use std::time::Duration;
 
@@ -21,6 +22,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 10m, 1.5h, 250ms)"))?;
     Duration::try_from_secs_f64(v * scale).map_err(|_| format!("{s:?} is not a valid duration"))
+}
+
+/// A fresh random 64-bit value (a default seed, a run id): the std hasher's
+/// per-process random keys over the clock and the pid.
+pub fn fresh_random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The plan interpreter through the real binary: every bad-input class exits 2
 //! with a message that says where and what; runtime failures exit 1.
 
+mod common;
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
@@ -10,12 +11,7 @@ fn bin() -> Command {
 
 /// A scratch folder under the target dir, fresh per test.
 fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("cli_plans")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch_dir("cli_plans", name)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

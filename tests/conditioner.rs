@@ -3,19 +3,16 @@
 //! retries recover drops; latency lands only on matching tasks; a seed replays
 //! the same drops.
 
+mod common;
 use assert_cmd::Command;
+use common::n;
 use loaddensity::demo_server::DemoServer;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
 
 fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("conditioner")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch_dir("conditioner", name)
 }
 
 /// Runs the actions and a summary report; returns (exit code, stderr, summary, dir).
@@ -34,10 +31,6 @@ fn run(name: &str, seed: &str, actions: &str) -> (i32, String, Value, PathBuf) {
         .map(|t| serde_json::from_str(&t).unwrap())
         .unwrap_or(Value::Null);
     (o.status.code().unwrap_or(-1), stderr, summary, d)
-}
-
-fn n(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
 #[test]

@@ -2,19 +2,16 @@
 //! on 127.0.0.1 (port 0): counts, assertions, extraction, scenario modes,
 //! ramp-up, iterations, stop_timeout and every report.
 
+mod common;
 use assert_cmd::Command;
+use common::n;
 use loaddensity::demo_server::DemoServer;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("engine")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch_dir("engine", name)
 }
 
 struct Run {
@@ -53,10 +50,6 @@ fn run_plan_with(dir: &PathBuf, actions: &str, flags: &[&str]) -> Run {
         summary: serde_json::from_str(&text).unwrap(),
         took,
     }
-}
-
-fn n(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
 #[test]

@@ -3,19 +3,16 @@
 //! server saw, delays within bounds, and the run-wide retry budget capping a
 //! storm.
 
+mod common;
 use assert_cmd::Command;
+use common::n;
 use loaddensity::demo_server::DemoServer;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("retry")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch_dir("retry", name)
 }
 
 struct Run {
@@ -50,10 +47,6 @@ fn run_test(name: &str, args: &str) -> Run {
         summary,
         took,
     }
-}
-
-fn n(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
 /// One user, one pass, one task with a retry block: the summary of that task.

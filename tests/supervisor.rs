@@ -6,6 +6,7 @@
 //! Every run here except the orphan checker passes `--no-kill-orphans`, so
 //! tests running side by side never stop each other's runs.
 
+mod common;
 use assert_cmd::cargo::CommandCargoExt;
 use loaddensity::demo_server::DemoServer;
 use serde_json::Value;
@@ -14,12 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn scratch(name: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("supervisor")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch_dir("supervisor", name)
 }
 
 fn bin() -> Command {

@@ -3,7 +3,6 @@
 use crate::budget::BudgetConfig;
 use crate::interpreter::Context;
 use crate::plan::validate::{Args, Validator};
-use crate::plan::Problem;
 use crate::registry::{parse_typed, Command, CommandSpec, Param};
 use serde::Deserialize;
 
@@ -64,15 +63,7 @@ pub struct Install(BudgetConfig);
 
 fn parse_install(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
     let cfg = v.typed::<BudgetConfig>(a)?;
-    let problems = cfg.problems();
-    for (field, msg) in &problems {
-        v.problem(Problem::new(
-            a.at.child(&format!("args.{field}")),
-            msg.clone(),
-        ));
-    }
-    problems
-        .is_empty()
+    v.field_problems(&a.at, "args", cfg.problems())
         .then(|| Box::new(Install(cfg)) as Box<dyn Command>)
 }
 

@@ -312,14 +312,10 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         );
     }
     if let Some(r) = &args.retry {
-        for (field, msg) in r.problems(true) {
-            bad(v, &format!("args.retry.{field}"), msg);
-        }
+        v.field_problems(at, "args.retry", r.problems(true));
     }
     if let Some(b) = &args.failure_budget {
-        for (field, msg) in b.problems() {
-            bad(v, &format!("args.failure_budget.{field}"), msg);
-        }
+        v.field_problems(at, "args.failure_budget", b.problems());
     }
     let (mode, task_values) = scenario_shape(v, at, &args.tasks)?;
     if task_values.is_empty() {
@@ -507,17 +503,13 @@ fn compile_task(
 ) -> Option<Task> {
     let t: TaskArg = typed_value(v, at, "", value)?;
     if let Some(r) = &t.retry {
-        for (field, msg) in r.problems(false) {
-            v.problem(Problem::new(at.child(&format!("retry.{field}")), msg));
-        }
+        v.field_problems(at, "retry", r.problems(false));
     }
     let network = match t.network.as_ref().map(Conditioner::compile) {
         None => None,
         Some(Ok(c)) => Some(std::sync::Arc::new(c)),
         Some(Err(problems)) => {
-            for (field, msg) in problems {
-                v.problem(Problem::new(at.child(&format!("network.{field}")), msg));
-            }
+            v.field_problems(at, "network", problems);
             None
         }
     };

@@ -3,7 +3,6 @@
 use crate::conditioner::{Conditioner, ConditionerArg};
 use crate::interpreter::Context;
 use crate::plan::validate::{Args, Validator};
-use crate::plan::Problem;
 use crate::registry::{parse_typed, Command, CommandSpec, Param};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -37,9 +36,7 @@ fn parse_install(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
     match Conditioner::compile(&arg) {
         Ok(c) => Some(Box::new(Install(Arc::new(c)))),
         Err(problems) => {
-            for (field, msg) in problems {
-                v.problem(Problem::new(a.at.child(&format!("args.{field}")), msg));
-            }
+            v.field_problems(&a.at, "args", problems);
             None
         }
     }

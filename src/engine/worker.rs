@@ -138,7 +138,7 @@ impl User {
                     bytes: 0,
                     status: None,
                     failure: Some((FailKind::Request, e.to_string())),
-                    class_input: Some(ClassInput::NotBuilt),
+                    class_input: Some(AttemptFailure::NotBuilt),
                     retry_after: None,
                 };
                 let out = task.retry.as_ref().map(|_| RetryOutcome {
@@ -183,7 +183,7 @@ impl User {
                 out.recovered = out.attempts > 1;
                 return self.finish(shared, task, worker, t0, a, Some(out), url);
             };
-            let Some(class) = retry::classify(&input.as_failure(), &policy.transient_status) else {
+            let Some(class) = retry::classify(input, &policy.transient_status) else {
                 return self.finish(shared, task, worker, t0, a, Some(out), url);
             };
             let i = class.index();
@@ -297,7 +297,7 @@ impl User {
                 t0.elapsed(),
                 FailKind::Dropped,
                 "dropped by the network conditioner".to_string(),
-                ClassInput::Dropped,
+                AttemptFailure::Dropped,
             );
         }
         if !shared.stop.sleep(d.delay) {
@@ -306,7 +306,7 @@ impl User {
                 t0.elapsed(),
                 FailKind::Cancelled,
                 e.to_string(),
-                ClassInput::Transport(e),
+                AttemptFailure::Transport(e),
             );
         }
         let mut a = self.attempt(shared, task, req);
@@ -368,7 +368,7 @@ impl User {
                             latency,
                             bytes,
                             status: Some(status),
-                            class_input: Some(ClassInput::Response {
+                            class_input: Some(AttemptFailure::Response {
                                 status,
                                 assertion_failed: kind == FailKind::Assertion,
                                 unexpected_body: kind == FailKind::Extract,
@@ -384,7 +384,7 @@ impl User {
                 bytes: 0,
                 status: None,
                 failure: Some((fail_kind(&e), e.to_string())),
-                class_input: Some(ClassInput::Transport(e)),
+                class_input: Some(AttemptFailure::Transport(e)),
                 retry_after: None,
             },
         }
@@ -398,13 +398,13 @@ struct Attempt {
     status: Option<u16>,
     failure: Option<(FailKind, String)>,
     /// What the retry classifier needs; `None` on success.
-    class_input: Option<ClassInput>,
+    class_input: Option<AttemptFailure>,
     /// A `Retry-After` on a 429/503.
     retry_after: Option<Duration>,
 }
 
 impl Attempt {
-    fn failed(latency: Duration, kind: FailKind, msg: String, input: ClassInput) -> Attempt {
+    fn failed(latency: Duration, kind: FailKind, msg: String, input: AttemptFailure) -> Attempt {
         Attempt {
             latency,
             bytes: 0,
@@ -412,36 +412,6 @@ impl Attempt {
             failure: Some((kind, msg)),
             class_input: Some(input),
             retry_after: None,
-        }
-    }
-}
-
-enum ClassInput {
-    Transport(HttpError),
-    Dropped,
-    NotBuilt,
-    Response {
-        status: u16,
-        assertion_failed: bool,
-        unexpected_body: bool,
-    },
-}
-
-impl ClassInput {
-    fn as_failure(&self) -> AttemptFailure<'_> {
-        match self {
-            ClassInput::Transport(e) => AttemptFailure::Transport(e),
-            ClassInput::Dropped => AttemptFailure::Dropped,
-            ClassInput::NotBuilt => AttemptFailure::NotBuilt,
-            ClassInput::Response {
-                status,
-                assertion_failed,
-                unexpected_body,
-            } => AttemptFailure::Response {
-                status: *status,
-                assertion_failed: *assertion_failed,
-                unexpected_body: *unexpected_body,
-            },
         }
     }
 }

@@ -340,6 +340,22 @@ impl Validator {
         }
     }
 
+    /// Records a command's own `(field, message)` problems under `prefix`
+    /// (e.g. `args.retry`); true when there were none.
+    pub fn field_problems(
+        &mut self,
+        at: &Position,
+        prefix: &str,
+        problems: Vec<(&'static str, String)>,
+    ) -> bool {
+        let none = problems.is_empty();
+        for (field, msg) in problems {
+            self.problems
+                .push(Problem::new(at.child(&format!("{prefix}.{field}")), msg));
+        }
+        none
+    }
+
     /// Records a problem found by a command's own checks.
     pub fn problem(&mut self, p: Problem) {
         self.problems.push(p);

@@ -34,10 +34,10 @@ impl ErrorClass {
 }
 
 /// Why one attempt failed, as the engine saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptFailure<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptFailure {
     /// The request never got a response.
-    Transport(&'a HttpError),
+    Transport(HttpError),
     /// The network conditioner dropped the attempt before it was sent.
     Dropped,
     /// The request could not be built (invalid URL, undefined variable).
@@ -62,7 +62,7 @@ pub const DEFAULT_TRANSIENT_STATUS: [u16; 4] = [429, 502, 503, 504];
 /// Overlaps resolve in this order: a status in the transient set is transient
 /// even when an assertion fails on it; otherwise a failed assertion (or an
 /// unexpected body) is flaky; otherwise a status >= 400 is permanent.
-pub fn classify(f: &AttemptFailure<'_>, transient_status: &[u16]) -> Option<ErrorClass> {
+pub fn classify(f: &AttemptFailure, transient_status: &[u16]) -> Option<ErrorClass> {
     use ErrorClass::*;
     Some(match f {
         AttemptFailure::Dropped => Transient,
@@ -101,7 +101,7 @@ mod tests {
     use std::time::Duration;
     use ErrorClass::*;
 
-    fn resp(status: u16, assertion_failed: bool, unexpected_body: bool) -> AttemptFailure<'static> {
+    fn resp(status: u16, assertion_failed: bool, unexpected_body: bool) -> AttemptFailure {
         AttemptFailure::Response {
             status,
             assertion_failed,
@@ -123,7 +123,7 @@ mod tests {
             HttpError::Io("broken".into()),
         ] {
             assert_eq!(
-                classify(&AttemptFailure::Transport(&e), d),
+                classify(&AttemptFailure::Transport(e.clone()), d),
                 Some(Transient),
                 "{e:?}"
             );
@@ -134,13 +134,13 @@ mod tests {
             HttpError::Protocol("x".into()),
         ] {
             assert_eq!(
-                classify(&AttemptFailure::Transport(&e), d),
+                classify(&AttemptFailure::Transport(e.clone()), d),
                 Some(Permanent),
                 "{e:?}"
             );
         }
         assert_eq!(
-            classify(&AttemptFailure::Transport(&HttpError::Cancelled), d),
+            classify(&AttemptFailure::Transport(HttpError::Cancelled), d),
             None
         );
         assert_eq!(classify(&AttemptFailure::Dropped, d), Some(Transient));

@@ -81,7 +81,7 @@ pub fn ensure_marked() {
             pid: std::process::id(),
             ppid,
             parent_start: start_ticks(ppid).unwrap_or(0),
-            run_id: random_id(),
+            run_id: crate::units::fresh_random_u64(),
         };
         let mut args = std::env::args_os();
         let argv0 = args.next().unwrap_or_else(|| exe.clone().into_os_string());
@@ -93,18 +93,6 @@ pub fn ensure_marked() {
         // exec only returns on failure: run unmarked rather than not at all.
         eprintln!("warning: could not mark this run for the orphan check ({err})");
     }
-}
-
-fn random_id() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.write_u32(std::process::id());
-    h.finish()
 }
 
 #[cfg(test)]
