@@ -220,11 +220,12 @@ fn run(flags: &RunFlags, plans: &[Plan]) -> i32 {
         "loaddensity {} · seed {seed} (replay with --seed {seed})",
         env!("CARGO_PKG_VERSION")
     ));
-    if !flags.no_kill_orphans {
-        kill_orphans(&mut ctx);
-    }
+    // Signals first: an interrupt during the prelude still ends the run gracefully.
     if let Err(e) = ctx.control.watch_signals() {
         ctx.ui.warn(&format!("cannot watch SIGINT/SIGTERM: {e}"));
+    }
+    if !flags.no_kill_orphans {
+        kill_orphans(&mut ctx);
     }
     if let Some(t) = flags.timeout {
         // Counted from the start of the process, like a CI job's limit.

@@ -165,14 +165,14 @@ impl Conditioner {
         let ms = (s.latency_ms + spread * s.jitter_ms).max(0.0);
         Draw {
             drop: loss < s.loss_rate,
-            delay: Duration::from_secs_f64(ms / 1000.0),
+            delay: crate::units::secs(ms / 1000.0),
         }
     }
 
     /// How long reading `bytes` takes at `bandwidth_kbps` (zero without it).
     pub fn pace(&self, bytes: u64) -> Duration {
         match self.settings.bandwidth_kbps {
-            Some(kbps) => Duration::from_secs_f64(bytes as f64 * 8.0 / (kbps * 1000.0)),
+            Some(kbps) => crate::units::secs(bytes as f64 * 8.0 / (kbps * 1000.0)),
             None => Duration::ZERO,
         }
     }

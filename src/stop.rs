@@ -60,17 +60,20 @@ impl StopSignal {
         if dur.is_zero() {
             return !self.is_stopping();
         }
-        let deadline = Instant::now() + dur;
+        // A duration too long to add to the clock waits for the stop alone.
+        let deadline = Instant::now().checked_add(dur);
         let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if self.is_stopping() {
                 return false;
             }
             let now = Instant::now();
-            if now >= deadline {
-                return true;
-            }
-            guard = match self.wake.wait_timeout(guard, deadline - now) {
+            let left = match deadline {
+                Some(d) if now >= d => return true,
+                Some(d) => d - now,
+                None => Duration::from_secs(3600),
+            };
+            guard = match self.wake.wait_timeout(guard, left) {
                 Ok((g, _)) => g,
                 Err(e) => e.into_inner().0,
             };

@@ -24,6 +24,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(v * scale).map_err(|_| format!("{s:?} is not a valid duration"))
 }
 
+/// The longest duration a plan may give, in seconds (about 31 years).
+pub const MAX_SECONDS: f64 = 1e9;
+
+/// Seconds as a `Duration`, saturating: negative or NaN is zero, too large is
+/// `Duration::MAX` (never a panic).
+pub fn secs(s: f64) -> std::time::Duration {
+    if s.is_nan() || s <= 0.0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::try_from_secs_f64(s).unwrap_or(std::time::Duration::MAX)
+}
+
+/// Whether `s` is a usable number of seconds: finite, >= 0 and at most [`MAX_SECONDS`].
+pub fn valid_seconds(s: f64) -> bool {
+    (0.0..=MAX_SECONDS).contains(&s)
+}
+
 /// A fresh random 64-bit value (a default seed, a run id): the std hasher's
 /// per-process random keys over the clock and the pid.
 pub fn fresh_random_u64() -> u64 {

@@ -113,7 +113,10 @@ fn a_cascading_regression_trips_exits_3_and_still_reports() {
     let total = &s["total"];
     assert!(n(&total["requests"]) >= 200, "{total}");
     let failed = n(&total["failures"]);
-    assert!((1..=120).contains(&failed), "tripped after {failed} failures");
+    assert!(
+        (1..=120).contains(&failed),
+        "tripped after {failed} failures"
+    );
     assert_eq!(b["top_errors"][0]["message"], "HTTP 503");
     assert_eq!(s["tests"][0]["ended_by"], "budget");
     assert_eq!(s["tests"].as_array().unwrap().len(), 1);
@@ -413,4 +416,29 @@ fn a_trip_stops_a_thousand_users_within_seconds() {
     assert_eq!(t["ended_by"], "budget");
     let d = t["duration_s"].as_f64().unwrap();
     assert!(d < 5.0, "1000 users stopped in {d} s");
+}
+
+#[test]
+fn requests_cut_off_at_the_end_never_trip_a_healthy_run() {
+    let srv = DemoServer::start(0).unwrap();
+    // Every user is inside a 400 ms conditioner delay or a 400 ms request when
+    // the test ends: those are cancelled, not failures, and the budget is inert
+    // once the test is stopping.
+    let r = run(
+        "cut_off",
+        &[],
+        &format!(
+            r#"["LD_install_failure_budget", {{"threshold": 0.05, "min_samples": 5}}],
+               ["LD_install_network_conditioner", {{"latency_ms": 400}}],
+               ["LD_start_test", {{"user_count": 10, "spawn_rate": 1000, "test_time": 1.1, "stop_timeout": 0,
+                 "host": "{}", "tasks": [{{"url": "/slow/400", "name": "slow"}}]}}],
+               ["LD_assert_sla", {{"rules": [{{"type": "failure_rate", "value": 0}}]}}]"#,
+            srv.base_url()
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = r.summary();
+    assert_eq!(s["budget"]["state"], "armed");
+    assert_eq!(n(&s["total"]["failures"]), 0);
+    assert!(n(&s["total"]["cancelled"]) > 0, "{}", s["total"]);
 }

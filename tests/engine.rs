@@ -286,14 +286,19 @@ fn test_time_and_stop_timeout_bound_a_test() {
         ),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // 1 s of test, 0.5 s of grace, then the hung requests are cut off.
+    assert!(r.took >= Duration::from_millis(1400), "took {:?}", r.took);
     assert!(r.took < Duration::from_secs(6), "took {:?}", r.took);
     let t = &r.summary["tests"][0];
     assert_eq!(t["ended_by"], "time");
+    // The duration runs to the stop, not through the grace.
     let dur = t["duration_s"].as_f64().unwrap();
-    assert!((1.4..3.5).contains(&dur), "duration {dur}");
+    assert!((0.95..2.0).contains(&dur), "duration {dur}");
+    // Cut off before they completed: cancelled, neither requests nor failures.
     let slow = &r.summary["by_name"]["slow"];
-    assert_eq!(n(&slow["requests"]), 3);
-    assert_eq!(n(&slow["failures_by_kind"]["cancelled"]), 3);
+    assert_eq!(n(&slow["cancelled"]), 3);
+    assert_eq!(n(&slow["requests"]), 0);
+    assert_eq!(n(&slow["failures"]), 0);
 }
 
 #[test]

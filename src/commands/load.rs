@@ -18,6 +18,7 @@ use crate::registry::{Command, CommandSpec, Param, Role};
 use crate::reports;
 use crate::resolver::{self, CompiledValue, Piece, Scope, Template, Vars};
 use crate::retry::{policy, Policy, RetryArg};
+use crate::units;
 use indexmap::IndexMap;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Deserialize;
@@ -262,31 +263,31 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         );
     }
     if let Some(t) = args.test_time {
-        if !(t > 0.0 && t.is_finite()) {
+        if !(t > 0.0 && units::valid_seconds(t)) {
             bad(
                 v,
                 "args.test_time",
-                "test_time must be a positive number of seconds".into(),
+                "test_time must be a positive number of seconds (at most 1e9)".into(),
             );
         }
     }
     if args.iterations == Some(0) {
         bad(v, "args.iterations", "iterations must be at least 1".into());
     }
-    if !(args.stop_timeout >= 0.0 && args.stop_timeout.is_finite()) {
+    if !units::valid_seconds(args.stop_timeout) {
         bad(
             v,
             "args.stop_timeout",
-            "stop_timeout must be a number of seconds >= 0".into(),
+            "stop_timeout must be a number of seconds from 0 to 1e9".into(),
         );
     }
     let wait = match args.wait_time {
         None => Wait::None,
-        Some(WaitArg::Seconds(s)) if s >= 0.0 && s.is_finite() => {
-            Wait::Constant(Duration::from_secs_f64(s))
-        }
-        Some(WaitArg::Between { between: (lo, hi) }) if lo >= 0.0 && hi >= lo && hi.is_finite() => {
-            Wait::Between(Duration::from_secs_f64(lo), Duration::from_secs_f64(hi))
+        Some(WaitArg::Seconds(s)) if units::valid_seconds(s) => Wait::Constant(units::secs(s)),
+        Some(WaitArg::Between { between: (lo, hi) })
+            if units::valid_seconds(lo) && units::valid_seconds(hi) && hi >= lo =>
+        {
+            Wait::Between(units::secs(lo), units::secs(hi))
         }
         Some(_) => {
             bad(
@@ -355,9 +356,9 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         return None;
     }
     let duration = match (args.test_time, args.iterations) {
-        (Some(t), _) => Some(Duration::from_secs_f64(t)),
+        (Some(t), _) => Some(units::secs(t)),
         (None, Some(_)) => None,
-        (None, None) => Some(Duration::from_secs_f64(DEFAULT_TEST_TIME)),
+        (None, None) => Some(units::secs(DEFAULT_TEST_TIME)),
     };
     let retry_storm = tasks.iter().any(|t| t.retry.is_some()).then(|| {
         let r = args.retry.clone().unwrap_or_default();
@@ -373,7 +374,7 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         duration,
         iterations: args.iterations,
         wait,
-        stop_timeout: Duration::from_secs_f64(args.stop_timeout),
+        stop_timeout: units::secs(args.stop_timeout),
         mode,
         tasks,
         names,
@@ -569,7 +570,7 @@ fn compile_task(
         ));
     }
     let timeout = t.timeout.unwrap_or(DEFAULT_TIMEOUT_S);
-    if !(timeout > 0.0 && timeout.is_finite()) {
+    if !(timeout > 0.0 && units::valid_seconds(timeout)) {
         v.problem(Problem::new(
             at.child("timeout"),
             "timeout must be a positive number of seconds",
@@ -734,11 +735,7 @@ fn compile_task(
         params,
         headers,
         body,
-        timeout: Duration::from_secs_f64(if timeout > 0.0 && timeout.is_finite() {
-            timeout
-        } else {
-            1.0
-        }),
+        timeout: units::secs(timeout),
         assertions,
         extract,
         weight: t.weight.unwrap_or(1),
@@ -921,7 +918,12 @@ impl Command for StartTest {
             ctx.budget_tripped(cfg, trip, plan.index, &record.report.total.top_errors);
         }
         ctx.records.push(record);
-        Ok(())
+        match outcome.panic {
+            Some(p) => Err(anyhow::anyhow!(
+                "a user thread panicked ({p}); what was measured is kept"
+            )),
+            None => Ok(()),
+        }
     }
 
     fn role(&self) -> Role {

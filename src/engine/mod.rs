@@ -88,12 +88,16 @@ pub struct Shared<'a> {
     pub storm: Option<RetryBudget>,
     /// The failure budget's window, when one is in force.
     pub budget: Option<BudgetWindow>,
+    /// The first panic of a user thread, if any.
+    pub panicked: Mutex<Option<String>>,
 }
 
 /// What one test measured, and whether its failure budget tripped.
 pub struct TestOutcome {
     pub record: TestRecord,
     pub trip: Option<Trip>,
+    /// A user thread panicked (its message); the measurements still stand.
+    pub panic: Option<String>,
 }
 
 /// Runs one test to its end and returns what it measured.
@@ -129,25 +133,37 @@ pub fn run_test(
         storm: plan
             .retry_storm
             .map(|(ratio, min_per_s)| RetryBudget::new(Instant::now(), ratio, min_per_s)),
+        panicked: Mutex::new(None),
     };
     control.enter_test(Arc::clone(&shared.stop));
     let mut sup = Supervisor::new(&shared, ui);
     let ended_by = pool::run_users(&shared, || sup.supervise());
     control.leave_test();
-    let duration_s = shared.started.elapsed().as_secs_f64();
+    // Measured until the test stopped (its end condition), not through the
+    // grace given to in-flight requests, so rates are not diluted by it.
+    let ended = sup.stopping_since.unwrap_or_else(Instant::now);
+    let duration_s = ended.duration_since(shared.started).as_secs_f64();
     sup.tick(true);
     let timeline = std::mem::take(&mut sup.timeline);
     drop(sup);
     if let Some(log) = shared.request_log {
-        log.into_inner()
-            .unwrap_or_else(|e| e.into_inner())
-            .finish()?;
+        // The measurements stand even when the per-request file cannot be finished.
+        if let Err(e) = log.into_inner().unwrap_or_else(|e| e.into_inner()).finish() {
+            ui.error(&format!(
+                "record_csv: could not finish the per-request file: {e}"
+            ));
+        }
     }
+    let panic_msg = shared
+        .panicked
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     for r in &shared.recorders {
         let r = r.lock().unwrap_or_else(|e| e.into_inner());
         for (slot, t) in r.slots.iter().enumerate() {
-            if t.requests > 0 {
+            if t.requests > 0 || t.cancelled > 0 {
                 tallies.entry(plan.names[slot].clone()).or_default().add(t);
             }
         }
@@ -174,8 +190,12 @@ pub fn run_test(
     Ok(TestOutcome {
         record: TestRecord { report, tallies },
         trip,
+        panic: panic_msg,
     })
 }
+
+/// The most grace in-flight requests get once a watchdog fired.
+pub const WATCHDOG_STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Recorder shards of a test (at most; fewer for fewer users).
 const RECORDER_SHARDS: u64 = 16;
@@ -193,7 +213,7 @@ struct Supervisor<'a> {
     prev: Tally,
     prev_t: f64,
     last_sample: Instant,
-    stopping_since: Option<Instant>,
+    pub stopping_since: Option<Instant>,
     ended_by: &'static str,
 }
 
@@ -240,7 +260,13 @@ impl<'a> Supervisor<'a> {
                     self.begin_stop(now);
                 }
             } else if let Some(since) = self.stopping_since {
-                if now.duration_since(since) >= s.plan.stop_timeout && !s.stop.is_aborted() {
+                // After a watchdog the grace is capped, so the reports still
+                // get time before the watchdog's hard limit.
+                let grace = match s.control.interrupted() {
+                    Some(Interrupt::Watchdog) => s.plan.stop_timeout.min(WATCHDOG_STOP_GRACE),
+                    _ => s.plan.stop_timeout,
+                };
+                if now.duration_since(since) >= grace && !s.stop.is_aborted() {
                     s.stop.abort();
                 }
             }
@@ -338,30 +364,25 @@ impl<'a> Supervisor<'a> {
 /// it covers the whole test at half the resolution.
 fn push_point(timeline: &mut Vec<TimePoint>, p: TimePoint) {
     if timeline.len() >= MAX_TIMELINE_POINTS {
-        let merged: Vec<TimePoint> = timeline
-            .chunks(2)
-            .map(|c| {
-                let last = c.last().expect("chunks are non-empty");
-                let first_start = c[0].t_s
-                    - if c[0].rps > 0.0 {
-                        c[0].requests as f64 / c[0].rps
-                    } else {
-                        0.0
-                    };
-                let requests: u64 = c.iter().map(|p| p.requests).sum();
-                let span = (last.t_s - first_start).max(1e-9);
-                TimePoint {
-                    t_s: last.t_s,
-                    retries: c.iter().map(|p| p.retries).sum(),
-                    requests,
-                    failures: c.iter().map(|p| p.failures).sum(),
-                    rps: requests as f64 / span,
-                    users: last.users,
-                    p50_ms: c.iter().map(|p| p.p50_ms).fold(0.0, f64::max),
-                    p95_ms: c.iter().map(|p| p.p95_ms).fold(0.0, f64::max),
-                }
-            })
-            .collect();
+        let mut merged = Vec::with_capacity(timeline.len() / 2 + 1);
+        // Each merged point spans from the end of the point before it.
+        let mut start = 0.0;
+        for c in timeline.chunks(2) {
+            let last = c.last().expect("chunks are non-empty");
+            let requests: u64 = c.iter().map(|p| p.requests).sum();
+            let span = (last.t_s - start).max(1e-9);
+            merged.push(TimePoint {
+                t_s: last.t_s,
+                retries: c.iter().map(|p| p.retries).sum(),
+                requests,
+                failures: c.iter().map(|p| p.failures).sum(),
+                rps: requests as f64 / span,
+                users: last.users,
+                p50_ms: c.iter().map(|p| p.p50_ms).fold(0.0, f64::max),
+                p95_ms: c.iter().map(|p| p.p95_ms).fold(0.0, f64::max),
+            });
+            start = last.t_s;
+        }
         *timeline = merged;
     }
     timeline.push(p);
@@ -388,5 +409,27 @@ mod tests {
         assert!(tl.len() <= MAX_TIMELINE_POINTS);
         let total: u64 = tl.iter().map(|p| p.requests).sum();
         assert_eq!(total, 100_000);
+        // 10 requests a second, merged or not; idle seconds don't inflate it.
+        assert!(
+            tl.iter().all(|p| (p.rps - 10.0).abs() < 1e-6),
+            "{:?}",
+            &tl[..3]
+        );
+        let mut idle = Vec::new();
+        for i in 0..(MAX_TIMELINE_POINTS + 1) {
+            let requests = if i % 2 == 0 { 0 } else { 10 };
+            push_point(
+                &mut idle,
+                TimePoint {
+                    t_s: i as f64 + 1.0,
+                    requests,
+                    rps: requests as f64,
+                    ..TimePoint::default()
+                },
+            );
+        }
+        assert!(idle[..idle.len() - 1]
+            .iter()
+            .all(|p| (p.rps - 5.0).abs() < 1e-6));
     }
 }

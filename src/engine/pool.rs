@@ -17,9 +17,22 @@ pub fn run_users<R>(shared: &Shared<'_>, supervise: impl FnOnce() -> R) -> R {
                 .name(format!("user-{user}"))
                 .stack_size(USER_STACK)
                 .spawn_scoped(scope, move || {
-                    // A panicking user must not hang the test: count it as finished.
+                    // A panicking user must neither hang the test nor take the
+                    // run down: it counts as finished and the panic is kept.
                     let guard = FinishGuard(shared);
-                    worker::run_user(shared, user);
+                    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        worker::run_user(shared, user)
+                    }));
+                    if let Err(p) = run {
+                        let msg = p
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| p.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "a user thread panicked".to_string());
+                        let mut slot = shared.panicked.lock().unwrap_or_else(|e| e.into_inner());
+                        slot.get_or_insert(msg);
+                        shared.stop.stop();
+                    }
                     drop(guard);
                 });
             if spawned.is_err() {

@@ -28,7 +28,7 @@ pub fn user_seed(seed: u64, test: usize, user: u64) -> u64 {
 pub fn run_user(shared: &Shared<'_>, user: u64) {
     let plan = shared.plan;
     let start_at = if plan.spawn_rate > 0.0 {
-        Duration::from_secs_f64(user as f64 / plan.spawn_rate)
+        crate::units::secs(user as f64 / plan.spawn_rate)
     } else {
         Duration::ZERO
     };
@@ -234,18 +234,28 @@ impl User {
             a.latency
         };
         let failure = a.failure.as_ref().map(|(k, m)| (*k, m.as_str()));
+        // Cut off by the end of the test before it completed: not a request
+        // outcome (no latency, no verdict), counted apart.
+        let cancelled = matches!(failure, Some((FailKind::Cancelled, _)));
         {
             let mut r = lock(shared, worker);
             let tally = &mut r.slots[task.slot];
-            tally.record(latency, a.bytes, failure);
-            if let Some(o) = &retry {
-                tally.record_retry(o);
+            if cancelled {
+                tally.cancelled += 1;
+            } else {
+                tally.record(latency, a.bytes, failure);
+                if let Some(o) = &retry {
+                    tally.record_retry(o);
+                }
             }
         }
-        // The failure budget sees logical outcomes, after retries.
+        // The failure budget sees logical outcomes, after retries, while the
+        // test is running (not what completes during its stop).
         if let Some(b) = &shared.budget {
-            if b.record(Instant::now(), failure.is_some(), latency)
-                .is_some()
+            if !cancelled
+                && !shared.stop.is_stopping()
+                && b.record(Instant::now(), failure.is_some(), latency)
+                    .is_some()
             {
                 shared.stop.stop();
             }

@@ -23,6 +23,7 @@ fn stats(
     }
     NameStats {
         requests,
+        cancelled: 0,
         failures,
         failure_rate: if requests == 0 {
             0.0

@@ -31,6 +31,10 @@ pub struct ErrorCount {
 pub struct NameStats {
     /// Logical requests that completed (success or failure).
     pub requests: u64,
+    /// Requests the end of the test (its grace, a watchdog, a signal) cut off
+    /// before they completed; not counted in `requests` or `failures`.
+    #[serde(default)]
+    pub cancelled: u64,
     pub failures: u64,
     /// `failures / requests`, 0 when there were no requests.
     pub failure_rate: f64,

@@ -68,6 +68,8 @@ fn new_histogram<C: Counter>() -> Histogram<C> {
 #[derive(Debug, Clone)]
 pub struct Tally<C: Counter = u64> {
     pub requests: u64,
+    /// Requests the end of the test cut off before they completed (not in `requests`).
+    pub cancelled: u64,
     pub failures: u64,
     pub bytes: u64,
     /// Latency in microseconds.
@@ -227,6 +229,7 @@ impl<C: Counter> Default for Tally<C> {
     fn default() -> Self {
         Tally {
             requests: 0,
+            cancelled: 0,
             failures: 0,
             bytes: 0,
             latency_us: new_histogram(),
@@ -313,6 +316,7 @@ impl<C: Counter> Tally<C> {
     /// Adds another tally into this one.
     pub fn add<D: Counter>(&mut self, other: &Tally<D>) {
         self.requests += other.requests;
+        self.cancelled += other.cancelled;
         self.failures += other.failures;
         self.bytes += other.bytes;
         add_histogram(&mut self.latency_us, &other.latency_us);
@@ -353,6 +357,7 @@ impl<C: Counter> Tally<C> {
         top.truncate(10);
         NameStats {
             requests: self.requests,
+            cancelled: self.cancelled,
             failures: self.failures,
             failure_rate: if self.requests == 0 {
                 0.0
@@ -376,6 +381,7 @@ impl<C: Counter> Tally<C> {
     /// Clears the counts, keeping the allocations.
     pub fn reset(&mut self) {
         self.requests = 0;
+        self.cancelled = 0;
         self.failures = 0;
         self.bytes = 0;
         self.latency_us.reset();

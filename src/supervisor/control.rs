@@ -88,17 +88,21 @@ impl RunControl {
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    /// Turns SIGINT and SIGTERM into interrupts; a second one of either exits
-    /// at once with 130 / 143.
+    /// Turns SIGINT and SIGTERM into interrupts; a second signal (of either
+    /// kind) exits at once with 130 (SIGINT) or 143 (SIGTERM).
     pub fn watch_signals(self: &Arc<Self>) -> std::io::Result<()> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let int = Arc::new(AtomicBool::new(false));
         let term = Arc::new(AtomicBool::new(false));
-        // Conditional shutdown first: it exits when the flag is already set.
-        signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&int))?;
-        signal_hook::flag::register_conditional_shutdown(SIGTERM, 143, Arc::clone(&term))?;
+        let any = Arc::new(AtomicBool::new(false));
+        // Handlers run in registration order: the conditional shutdown first,
+        // so it exits only when an earlier signal (of either kind) set `any`.
+        signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&any))?;
+        signal_hook::flag::register_conditional_shutdown(SIGTERM, 143, Arc::clone(&any))?;
         signal_hook::flag::register(SIGINT, Arc::clone(&int))?;
         signal_hook::flag::register(SIGTERM, Arc::clone(&term))?;
+        signal_hook::flag::register(SIGINT, Arc::clone(&any))?;
+        signal_hook::flag::register(SIGTERM, Arc::clone(&any))?;
         let control = Arc::clone(self);
         std::thread::Builder::new()
             .name("signals".into())
@@ -146,7 +150,12 @@ impl WatchdogGuard {
                         "error: watchdog: the run did not stop within {:.0} s of the limit; exiting",
                         hard_grace.as_secs_f64()
                     );
-                    std::process::exit(124);
+                    // The most specific interrupt decides (a signal outranks the watchdog).
+                    std::process::exit(match ctl.interrupted() {
+                        Some(Interrupt::SigInt) => 130,
+                        Some(Interrupt::SigTerm) => 143,
+                        _ => 124,
+                    });
                 }
             }
         });

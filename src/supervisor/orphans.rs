@@ -78,7 +78,9 @@ pub fn find_orphans() -> Vec<Orphan> {
                 return None;
             }
             let marker = Marker::from_environ(p.environ())?;
-            if marker.pid != pid {
+            // A run started by init (or as PID 1 of a container) has no parent
+            // to lose: it is never an orphan.
+            if marker.pid != pid || marker.ppid <= 1 {
                 return None;
             }
             let parent_gone = p.parent().map(Pid::as_u32) != Some(marker.ppid)
