@@ -406,14 +406,7 @@ fn init_scaffolds_a_valid_project_and_never_overwrites() {
 
 #[test]
 fn every_example_plan_validates() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("actions");
-    let mut plans: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    plans.sort();
-    assert!(!plans.is_empty());
+    let plans = common::example_plans();
     let o = run(bin().arg("validate").args(&plans));
     assert_eq!(o.code, 0, "{}", o.stderr);
 }

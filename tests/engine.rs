@@ -402,13 +402,7 @@ fn bodies_params_headers_and_auth_reach_the_server() {
 
 #[test]
 fn every_example_plan_runs_green_against_the_demo_target() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("actions");
-    let mut plans: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    plans.sort();
+    let plans = common::example_plans();
     let d = scratch("examples");
     for plan in plans {
         let o = Command::cargo_bin("loaddensity")
