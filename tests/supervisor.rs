@@ -42,6 +42,20 @@ fn wait(child: &mut Child, limit: Duration) -> (i32, Duration) {
     }
 }
 
+/// Starts a quiet run in the background (no orphan prelude, output discarded).
+fn spawn_run(dir: Option<&Path>, flags: &[&str], plan: &str) -> Child {
+    let mut cmd = bin();
+    cmd.args(["run-str", "--no-kill-orphans", "--quiet"])
+        .args(flags)
+        .arg(plan)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    cmd.spawn().unwrap()
+}
+
 fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill")
         .args([sig, &pid.to_string()])
@@ -174,13 +188,7 @@ fn interrupt(sig: &str, code: i32, reason: &str) {
             ["LD_generate_summary_report", {{"report_name": "summary"}}]]"#,
         srv.base_url()
     );
-    let mut child = bin()
-        .args(["run-str", "--no-kill-orphans", "--quiet", &plan])
-        .current_dir(&d)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(Some(&d), &[], &plan);
     std::thread::sleep(Duration::from_millis(1500));
     signal(child.id(), sig);
     let (rc, took) = wait(&mut child, Duration::from_secs(15));
@@ -212,13 +220,7 @@ fn a_second_sigint_exits_at_once() {
         r#"[["LD_start_test", {{"user_count": 2, "test_time": 60, "stop_timeout": 60, "tasks": [{{"request_url": "{}/hang"}}]}}]]"#,
         srv.base_url()
     );
-    let mut child = bin()
-        .args(["run-str", "--no-kill-orphans", "--quiet", &plan])
-        .current_dir(&d)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(Some(&d), &[], &plan);
     std::thread::sleep(Duration::from_millis(1000));
     signal(child.id(), "-INT");
     std::thread::sleep(Duration::from_millis(500));
@@ -253,12 +255,7 @@ fn the_prelude_stops_an_orphan_but_not_a_live_run_or_a_bystander() {
         .unwrap();
     let orphan: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     // A live run (its parent, this test, is alive) and a bystander whose command line mentions loaddensity.
-    let mut live = bin()
-        .args(["run-str", "--no-kill-orphans", "--quiet", &plan])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut live = spawn_run(None, &[], &plan);
     let mut bystander = Command::new("sh")
         .arg("-c")
         .arg("sleep 30 # loaddensity run plan.json")

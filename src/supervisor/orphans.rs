@@ -6,7 +6,7 @@
 
 use super::marker::{start_ticks, Marker};
 use crate::stats::KilledOrphan;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use sysinfo::{Pid, Process, ProcessRefreshKind, ProcessesToUpdate, Signal, System, UpdateKind};
 
@@ -156,9 +156,4 @@ fn signal(sys: &System, o: &Orphan, s: Signal) -> bool {
     sys.process(Pid::from_u32(o.pid))
         .and_then(|p| p.kill_with(s))
         .unwrap_or(false)
-}
-
-/// Where the executable lives (for messages).
-pub fn own_exe() -> Option<PathBuf> {
-    std::env::current_exe().ok()
 }
