@@ -323,20 +323,7 @@ fn precedence_a_signal_outranks_the_watchdog() {
             ["LD_generate_summary_report", {{"report_name": "summary"}}]]"#,
         srv.base_url()
     );
-    let mut child = bin()
-        .args([
-            "run-str",
-            "--no-kill-orphans",
-            "--quiet",
-            "--timeout",
-            "1s",
-            &plan,
-        ])
-        .current_dir(&d)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(Some(&d), &["--timeout", "1s"], &plan);
     // The watchdog fires at 1 s; the hung request has 3 s of grace; SIGINT comes meanwhile.
     std::thread::sleep(Duration::from_millis(2000));
     signal(child.id(), "-INT");
