@@ -8,6 +8,7 @@
 //! of atomics plus running sums; workers add without a lock, the test's
 //! supervisor expires old buckets on its tick.
 
+pub use crate::stats::model::TripReason;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -138,8 +139,7 @@ impl BudgetConfig {
 /// Why a budget tripped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trip {
-    /// `error_rate` or `slow_calls`.
-    pub reason: &'static str,
+    pub reason: TripReason,
     /// Seconds since the test started.
     pub at_s: f64,
     pub error_rate: f64,
@@ -228,9 +228,9 @@ impl BudgetWindow {
             .slow_call_ms
             .map(|_| slow_sum as f64 / total as f64);
         let reason = if rate > self.cfg.threshold {
-            "error_rate"
+            TripReason::ErrorRate
         } else if matches!((slow_rate, self.cfg.slow_call_threshold), (Some(r), Some(t)) if r > t) {
-            "slow_calls"
+            TripReason::SlowCalls
         } else {
             return None;
         };
@@ -309,7 +309,7 @@ mod tests {
         let trip = w.record(t0, false, MS).expect("trips at min_samples");
         assert_eq!(trip.samples, 10);
         assert!((trip.error_rate - 0.9).abs() < 1e-9);
-        assert_eq!(trip.reason, "error_rate");
+        assert_eq!(trip.reason, TripReason::ErrorRate);
         assert!(w.record(t0, true, MS).is_none(), "trips once");
 
         // Exactly at the threshold does not trip.
@@ -359,7 +359,7 @@ mod tests {
         assert!(w.record(t0, false, MS).is_none());
         assert!(w.record(t0, false, slow).is_none());
         let trip = w.record(t0, false, slow).expect("3 of 4 slow");
-        assert_eq!(trip.reason, "slow_calls");
+        assert_eq!(trip.reason, TripReason::SlowCalls);
         assert_eq!(trip.slow_call_rate, Some(0.75));
     }
 

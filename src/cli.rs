@@ -109,16 +109,16 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// Runs the command line and returns the process exit code.
-pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+/// Runs the command line and returns how it ended (the exit code, see [`crate::exit`]).
+pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                Outcome::Invalid.code()
+                Outcome::Invalid
             } else {
-                0
+                Outcome::Pass
             };
         }
     };
@@ -138,19 +138,19 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
             Ok(ps) => {
                 let actions: usize = ps.iter().map(|p| p.actions.len()).sum();
                 eprintln!("ok: {} plan(s), {actions} action(s) valid", ps.len());
-                0
+                Outcome::Pass
             }
             Err(code) => code,
         },
         Cmd::Commands { json } => {
             print!("{}", commands_listing(json));
-            0
+            Outcome::Pass
         }
         Cmd::Init { dir } => match init(&dir) {
-            Ok(()) => 0,
+            Ok(()) => Outcome::Pass,
             Err(e) => {
                 eprintln!("error: {e:#}");
-                Outcome::Invalid.code()
+                Outcome::Invalid
             }
         },
         Cmd::Orphans => {
@@ -161,19 +161,19 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
             for o in orphans {
                 println!("{}\t{}s\t{}", o.pid, o.age_s, o.command);
             }
-            0
+            Outcome::Pass
         }
         Cmd::DemoServer { port } => match crate::demo_server::serve_forever(port) {
-            Ok(()) => 0,
+            Ok(()) => Outcome::Pass,
             Err(e) => {
                 eprintln!("error: cannot serve on 127.0.0.1:{port}: {e}");
-                1
+                Outcome::ActionFailed
             }
         },
     }
 }
 
-fn run_files(flags: &RunFlags, files: &[PathBuf]) -> i32 {
+fn run_files(flags: &RunFlags, files: &[PathBuf]) -> Outcome {
     match validate_files(files) {
         Ok(plans) => run(flags, &plans),
         Err(code) => code,
@@ -181,13 +181,13 @@ fn run_files(flags: &RunFlags, files: &[PathBuf]) -> i32 {
 }
 
 /// Validates every plan; on any problem prints them all and returns exit 2.
-fn validate_files(files: &[PathBuf]) -> Result<Vec<Plan>, i32> {
+fn validate_files(files: &[PathBuf]) -> Result<Vec<Plan>, Outcome> {
     let mut v = Validator::new();
     let plans: Vec<Plan> = files.iter().filter_map(|f| v.plan_file(f)).collect();
     finish_validation(v, plans)
 }
 
-fn finish_validation(v: Validator, plans: Vec<Plan>) -> Result<Vec<Plan>, i32> {
+fn finish_validation(v: Validator, plans: Vec<Plan>) -> Result<Vec<Plan>, Outcome> {
     let problems = v.finish();
     if problems.is_empty() {
         Ok(plans)
@@ -196,7 +196,7 @@ fn finish_validation(v: Validator, plans: Vec<Plan>) -> Result<Vec<Plan>, i32> {
     }
 }
 
-fn invalid(problems: &[Problem]) -> i32 {
+fn invalid(problems: &[Problem]) -> Outcome {
     for p in problems {
         eprintln!("error: {p}");
     }
@@ -205,10 +205,10 @@ fn invalid(problems: &[Problem]) -> i32 {
     } else {
         eprintln!("nothing was run.");
     }
-    Outcome::Invalid.code()
+    Outcome::Invalid
 }
 
-fn run(flags: &RunFlags, plans: &[Plan]) -> i32 {
+fn run(flags: &RunFlags, plans: &[Plan]) -> Outcome {
     let seed = flags.seed.unwrap_or_else(crate::units::fresh_random_u64);
     let mut ctx = Context::new(RunOptions {
         quiet: flags.quiet,
@@ -247,7 +247,7 @@ fn run(flags: &RunFlags, plans: &[Plan]) -> i32 {
     if outcome != Outcome::Pass {
         ctx.ui.note(&format!("exit {outcome}"));
     }
-    outcome.code()
+    outcome
 }
 
 /// The prelude: stops orphaned loaddensity runs of this user and records them.

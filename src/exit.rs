@@ -1,12 +1,15 @@
 //! The exit-code table: the public contract between a run and the CI pipeline
 //! that reads its status. One place decides; `main` only reports.
 
+use crate::supervisor::Interrupt;
 use std::fmt;
+use std::process::ExitCode;
 
-/// Why the run ended, ordered by precedence: when several happen, the most
-/// specific wins (`Invalid` > `Interrupted*` > `Watchdog` > `BudgetTripped` >
+/// Why the run ended, declared in precedence order (the derived `Ord` is the
+/// precedence): when several happen, the most specific wins, so combining two
+/// is `a.max(b)` (`Invalid` > `Interrupted*` > `Watchdog` > `BudgetTripped` >
 /// `GateFailed` > `ActionFailed` > `Pass`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Outcome {
     /// `0`: everything passed.
     Pass,
@@ -66,18 +69,22 @@ impl Outcome {
             Outcome::InterruptedTerm => "interrupted_sigterm",
         }
     }
+}
 
-    fn rank(self) -> usize {
-        Outcome::ALL.iter().position(|o| *o == self).unwrap_or(0)
-    }
-
-    /// The more specific of two outcomes.
-    pub fn max(self, other: Outcome) -> Outcome {
-        if other.rank() > self.rank() {
-            other
-        } else {
-            self
+impl From<Interrupt> for Outcome {
+    fn from(why: Interrupt) -> Outcome {
+        match why {
+            Interrupt::Watchdog => Outcome::Watchdog,
+            Interrupt::SigTerm => Outcome::InterruptedTerm,
+            Interrupt::SigInt => Outcome::InterruptedInt,
         }
+    }
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> ExitCode {
+        // Every code in the table fits a byte.
+        ExitCode::from(o.code() as u8)
     }
 }
 
@@ -109,5 +116,14 @@ mod tests {
         assert_eq!(InterruptedInt.max(Invalid), Invalid);
         assert_eq!(Invalid.max(Pass), Invalid);
         assert_eq!(BudgetTripped.max(GateFailed), BudgetTripped);
+        // ALL lists the outcomes in precedence order.
+        assert!(Outcome::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn interrupts_map_to_their_codes() {
+        assert_eq!(Outcome::from(Interrupt::Watchdog).code(), 124);
+        assert_eq!(Outcome::from(Interrupt::SigInt).code(), 130);
+        assert_eq!(Outcome::from(Interrupt::SigTerm).code(), 143);
     }
 }

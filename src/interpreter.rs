@@ -7,7 +7,9 @@ use crate::plan::Action;
 use crate::registry::Role;
 use crate::resolver::{self, Template, Vars};
 use crate::stats::records::Records;
-use crate::stats::{BudgetReport, ErrorCount, RunSummary, SlaResult, SupervisorReport};
+use crate::stats::{
+    BudgetReport, BudgetState, ErrorCount, RunSummary, SlaResult, SupervisorReport, TripReason,
+};
 use crate::supervisor::{Interrupt, RunControl, WatchdogGuard};
 use crate::ui::Ui;
 use rand::rngs::SmallRng;
@@ -95,10 +97,7 @@ impl Context {
             tests_started: 0,
             installed_budget: None,
             conditioner: None,
-            budget_report: BudgetReport {
-                state: "none".to_string(),
-                ..BudgetReport::default()
-            },
+            budget_report: BudgetReport::default(),
             sla: Vec::new(),
             control: RunControl::new(Instant::now()),
             watchdogs: Vec::new(),
@@ -178,9 +177,9 @@ impl Context {
         }
         self.handled = Some(why);
         self.supervisor.watchdog_fired_at_s = self.control.fired_at();
+        self.outcome = self.outcome.max(Outcome::from(why));
         match why {
             Interrupt::Watchdog => {
-                self.outcome = self.outcome.max(Outcome::Watchdog);
                 let fired: Vec<Arc<Vec<Action>>> = self
                     .watchdogs
                     .iter()
@@ -194,11 +193,9 @@ impl Context {
             }
             Interrupt::SigInt => {
                 self.supervisor.signal = Some("SIGINT".to_string());
-                self.outcome = self.outcome.max(Outcome::InterruptedInt);
             }
             Interrupt::SigTerm => {
                 self.supervisor.signal = Some("SIGTERM".to_string());
-                self.outcome = self.outcome.max(Outcome::InterruptedTerm);
             }
         }
         true
@@ -242,7 +239,7 @@ impl Context {
 
     /// A test ran under `cfg` (the report shows it armed unless it tripped before).
     pub fn budget_armed(&mut self, cfg: &BudgetConfig) {
-        if self.budget_report.state == "tripped" {
+        if self.budget_report.state == BudgetState::Tripped {
             return;
         }
         self.budget_report = BudgetReport {
@@ -252,7 +249,7 @@ impl Context {
             min_samples: Some(cfg.min_samples),
             slow_call_ms: cfg.slow_call_ms,
             slow_call_threshold: cfg.slow_call_threshold,
-            state: "armed".to_string(),
+            state: BudgetState::Armed,
             ..BudgetReport::default()
         };
     }
@@ -267,8 +264,8 @@ impl Context {
     ) {
         self.budget_armed(cfg);
         let r = &mut self.budget_report;
-        r.state = "tripped".to_string();
-        r.reason = Some(trip.reason.to_string());
+        r.state = BudgetState::Tripped;
+        r.reason = Some(trip.reason);
         r.test = Some(index);
         r.tripped_at_s = Some(trip.at_s);
         r.error_rate = Some(trip.error_rate);
@@ -281,7 +278,7 @@ impl Context {
             cfg.slow_call_ms,
             cfg.slow_call_threshold,
         ) {
-            ("slow_calls", Some(rate), Some(ms), Some(t)) => format!(
+            (TripReason::SlowCalls, Some(rate), Some(ms), Some(t)) => format!(
                 "{:.1}% of calls slower than {ms} ms > {:.1}%",
                 rate * 100.0,
                 t * 100.0

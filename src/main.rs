@@ -1,4 +1,4 @@
-fn main() {
+fn main() -> std::process::ExitCode {
     // Plan-running subcommands mark themselves for the orphan check (this may
     // re-execute the process once, keeping its pid).
     let runs_plans = std::env::args_os()
@@ -7,5 +7,5 @@ fn main() {
     if runs_plans {
         loaddensity::supervisor::marker::ensure_marked();
     }
-    std::process::exit(loaddensity::cli::main_with(std::env::args_os()));
+    loaddensity::cli::main_with(std::env::args_os()).into()
 }

@@ -4,6 +4,7 @@ use crate::budget::BudgetConfig;
 use crate::interpreter::Context;
 use crate::plan::validate::{Args, Validator};
 use crate::registry::{parse_typed, Command, CommandSpec, Param};
+use crate::stats::{BudgetState, TripReason};
 use serde::Deserialize;
 
 pub const INSTALL_FAILURE_BUDGET: CommandSpec = CommandSpec {
@@ -92,12 +93,12 @@ pub struct Status {}
 impl Command for Status {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         let r = &ctx.budget_report;
-        let line = if r.state == "tripped" {
+        let line = if r.state == BudgetState::Tripped {
             format!(
                 "failure budget: tripped in test {} after {:.1} s ({}: error rate {:.1}%, {} samples)",
                 r.test.unwrap_or(0),
                 r.tripped_at_s.unwrap_or(0.0),
-                r.reason.as_deref().unwrap_or("error_rate"),
+                r.reason.unwrap_or(TripReason::ErrorRate).as_str(),
                 r.error_rate.unwrap_or(0.0) * 100.0,
                 r.samples.unwrap_or(0)
             )

@@ -6,8 +6,9 @@
 
 use crate::budget::BudgetConfig;
 use crate::conditioner::{Conditioner, ConditionerArg};
-use crate::engine::check::{Assertions, Extract, Source as ExtractSource};
-use crate::engine::scenario::{Mode, Predicate, Scenario};
+use crate::engine::check::{Assertions, Extract, ExtractSource};
+use crate::engine::predicate::Predicate;
+use crate::engine::scenario::{Mode, Scenario};
 use crate::engine::task::{Body, Task};
 use crate::engine::{self, TestPlan, Wait};
 use crate::http::{Method, Url};

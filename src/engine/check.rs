@@ -26,7 +26,7 @@ impl Assertions {
 
 /// Where an extracted value comes from.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub enum ExtractSource {
     JsonPath(String),
     Header(String),
     StatusCode,
@@ -36,7 +36,7 @@ pub enum Source {
 #[derive(Debug, Clone)]
 pub struct Extract {
     pub var: String,
-    pub from: Source,
+    pub from: ExtractSource,
 }
 
 /// A response judged: `Err((kind, message))` when it is a failure.
@@ -53,7 +53,7 @@ pub fn judge(
     let need_json = asserts.needs_json()
         || extract
             .iter()
-            .any(|e| matches!(e.from, Source::JsonPath(_)));
+            .any(|e| matches!(e.from, ExtractSource::JsonPath(_)));
     let mut json: Option<Result<Value, String>> = None;
     let body_json = || -> Result<Value, String> {
         serde_json::from_slice::<Value>(resp.body)
@@ -139,8 +139,8 @@ pub fn judge(
     }
     for e in extract {
         let value = match &e.from {
-            Source::StatusCode => Value::from(resp.status),
-            Source::Header(name) => match resp.header(name) {
+            ExtractSource::StatusCode => Value::from(resp.status),
+            ExtractSource::Header(name) => match resp.header(name) {
                 Some(v) => Value::from(v),
                 None => {
                     return Err((
@@ -149,7 +149,7 @@ pub fn judge(
                     ))
                 }
             },
-            Source::JsonPath(path) => {
+            ExtractSource::JsonPath(path) => {
                 let doc = match json.as_ref().expect("parsed above") {
                     Ok(v) => v,
                     Err(err) => {

@@ -4,7 +4,9 @@
 //! One fixed order per request: stop? → build → send → judge → extract → record.
 
 pub mod check;
+pub mod clock;
 pub mod pool;
+pub mod predicate;
 pub mod progress;
 pub mod scenario;
 pub mod task;
@@ -16,15 +18,15 @@ use crate::resolver::Vars;
 use crate::retry::storm::RetryBudget;
 use crate::stats::recorder::{Recorder, Tally};
 use crate::stats::records::TestRecord;
-use crate::stats::{TestReport, TimePoint};
+use crate::stats::TestReport;
 use crate::stop::StopSignal;
-use crate::supervisor::{Interrupt, RunControl};
+use crate::supervisor::RunControl;
 use crate::ui::Ui;
-use progress::Progress;
+use clock::TestClock;
 use scenario::Scenario;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -136,16 +138,16 @@ pub fn run_test(
         panicked: Mutex::new(None),
     };
     control.enter_test(Arc::clone(&shared.stop));
-    let mut sup = Supervisor::new(&shared, ui);
-    let ended_by = pool::run_users(&shared, || sup.supervise());
+    let mut clock = TestClock::new(&shared, ui);
+    let ended_by = pool::run_users(&shared, || clock.supervise());
     control.leave_test();
     // Measured until the test stopped (its end condition), not through the
     // grace given to in-flight requests, so rates are not diluted by it.
-    let ended = sup.stopping_since.unwrap_or_else(Instant::now);
+    let ended = clock.stopping_since.unwrap_or_else(Instant::now);
     let duration_s = ended.duration_since(shared.started).as_secs_f64();
-    sup.tick(true);
-    let timeline = std::mem::take(&mut sup.timeline);
-    drop(sup);
+    clock.tick(true);
+    let timeline = std::mem::take(&mut clock.timeline);
+    drop(clock);
     if let Some(log) = shared.request_log {
         // The measurements stand even when the per-request file cannot be finished.
         if let Err(e) = log.into_inner().unwrap_or_else(|e| e.into_inner()).finish() {
@@ -178,7 +180,7 @@ pub fn run_test(
         started_at: started_unix,
         duration_s,
         users: plan.users,
-        ended_by: ended_by.to_string(),
+        ended_by,
         total: total.stats(duration_s),
         by_name: tallies
             .iter()
@@ -199,237 +201,3 @@ pub const WATCHDOG_STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Recorder shards of a test (at most; fewer for fewer users).
 const RECORDER_SHARDS: u64 = 16;
-
-/// Most points a timeline keeps; past it, neighbours merge (memory stays flat).
-const MAX_TIMELINE_POINTS: usize = 1024;
-
-/// The test's clock: ends the test, escalates a stop, samples the timeline and
-/// drives the progress display. Runs on the thread that started the test.
-struct Supervisor<'a> {
-    shared: &'a Shared<'a>,
-    progress: Progress,
-    timeline: Vec<TimePoint>,
-    /// Cumulative total at the previous sample (for per-interval figures).
-    prev: Tally,
-    prev_t: f64,
-    last_sample: Instant,
-    pub stopping_since: Option<Instant>,
-    ended_by: &'static str,
-}
-
-impl<'a> Supervisor<'a> {
-    fn new(shared: &'a Shared<'a>, ui: &Ui) -> Self {
-        Supervisor {
-            shared,
-            progress: Progress::new(ui, shared.plan),
-            timeline: Vec::new(),
-            prev: Tally::default(),
-            prev_t: 0.0,
-            last_sample: shared.started,
-            stopping_since: None,
-            ended_by: "iterations",
-        }
-    }
-
-    /// Loops until every user has finished; returns why the test ended.
-    fn supervise(&mut self) -> &'static str {
-        let s = self.shared;
-        let tick = Duration::from_millis(50);
-        loop {
-            if s.finished_users.load(Ordering::Acquire) == s.plan.users {
-                break;
-            }
-            let now = Instant::now();
-            if let Some(b) = &s.budget {
-                b.expire(now);
-            }
-            if self.stopping_since.is_none() {
-                if s.budget.as_ref().is_some_and(|b| b.tripped().is_some()) {
-                    self.ended_by = "budget";
-                    self.begin_stop(now);
-                } else if s
-                    .plan
-                    .duration
-                    .is_some_and(|d| now.duration_since(s.started) >= d)
-                {
-                    self.ended_by = "time";
-                    self.begin_stop(now);
-                } else if s.stop.is_stopping() {
-                    // Stopped from outside the test: the watchdog or a signal.
-                    self.ended_by = self.external_reason();
-                    self.begin_stop(now);
-                }
-            } else if let Some(since) = self.stopping_since {
-                // After a watchdog the grace is capped, so the reports still
-                // get time before the watchdog's hard limit.
-                let grace = match s.control.interrupted() {
-                    Some(Interrupt::Watchdog) => s.plan.stop_timeout.min(WATCHDOG_STOP_GRACE),
-                    _ => s.plan.stop_timeout,
-                };
-                if now.duration_since(since) >= grace && !s.stop.is_aborted() {
-                    s.stop.abort();
-                }
-            }
-            if now.duration_since(self.last_sample) >= Duration::from_secs(1) {
-                self.tick(false);
-            }
-            std::thread::sleep(tick);
-        }
-        if !s.stop.is_stopping() {
-            s.stop.stop();
-        }
-        // Users may all have finished before a tick saw why.
-        if self.stopping_since.is_none() {
-            if s.budget.as_ref().is_some_and(|b| b.tripped().is_some()) {
-                self.ended_by = "budget";
-            } else if s.control.interrupted().is_some() {
-                self.ended_by = self.external_reason();
-            }
-        }
-        self.ended_by
-    }
-
-    fn external_reason(&self) -> &'static str {
-        match self.shared.control.interrupted() {
-            Some(Interrupt::Watchdog) => "watchdog",
-            Some(_) => "signal",
-            None if self
-                .shared
-                .budget
-                .as_ref()
-                .is_some_and(|b| b.tripped().is_some()) =>
-            {
-                "budget"
-            }
-            None => "stopped",
-        }
-    }
-
-    fn begin_stop(&mut self, now: Instant) {
-        self.stopping_since = Some(now);
-        self.shared.stop.stop();
-    }
-
-    /// Samples the merged totals into the timeline and refreshes progress.
-    fn tick(&mut self, last: bool) {
-        let s = self.shared;
-        let mut cum = Tally::<u64>::default();
-        for r in &s.recorders {
-            let r = r.lock().unwrap_or_else(|e| e.into_inner());
-            for t in &r.slots {
-                cum.add(t);
-            }
-        }
-        let now = Instant::now();
-        let t_s = now.duration_since(s.started).as_secs_f64();
-        let dt = (t_s - self.prev_t).max(1e-9);
-        let mut interval = cum.latency_us.clone();
-        let _ = interval.subtract(&self.prev.latency_us);
-        let requests = cum.requests - self.prev.requests;
-        let retries_of = |t: &Tally| {
-            t.retry
-                .as_ref()
-                .map_or(0, |r| r.retries.iter().sum::<u64>())
-        };
-        let retries = retries_of(&cum).saturating_sub(retries_of(&self.prev));
-        let failures = cum.failures - self.prev.failures;
-        let q = |p: f64| {
-            if interval.is_empty() {
-                0.0
-            } else {
-                interval.value_at_quantile(p) as f64 / 1000.0
-            }
-        };
-        let point = TimePoint {
-            t_s,
-            requests,
-            failures,
-            rps: requests as f64 / dt,
-            retries,
-            users: s.active_users.load(Ordering::Relaxed),
-            p50_ms: q(0.5),
-            p95_ms: q(0.95),
-        };
-        if requests > 0 || !last {
-            push_point(&mut self.timeline, point.clone());
-        }
-        self.progress.update(t_s, &point, &cum, last);
-        self.prev = cum;
-        self.prev_t = t_s;
-        self.last_sample = now;
-    }
-}
-
-/// Appends a point; when the timeline is full, merges neighbours pairwise so
-/// it covers the whole test at half the resolution.
-fn push_point(timeline: &mut Vec<TimePoint>, p: TimePoint) {
-    if timeline.len() >= MAX_TIMELINE_POINTS {
-        let mut merged = Vec::with_capacity(timeline.len() / 2 + 1);
-        // Each merged point spans from the end of the point before it.
-        let mut start = 0.0;
-        for c in timeline.chunks(2) {
-            let last = c.last().expect("chunks are non-empty");
-            let requests: u64 = c.iter().map(|p| p.requests).sum();
-            let span = (last.t_s - start).max(1e-9);
-            merged.push(TimePoint {
-                t_s: last.t_s,
-                retries: c.iter().map(|p| p.retries).sum(),
-                requests,
-                failures: c.iter().map(|p| p.failures).sum(),
-                rps: requests as f64 / span,
-                users: last.users,
-                p50_ms: c.iter().map(|p| p.p50_ms).fold(0.0, f64::max),
-                p95_ms: c.iter().map(|p| p.p95_ms).fold(0.0, f64::max),
-            });
-            start = last.t_s;
-        }
-        *timeline = merged;
-    }
-    timeline.push(p);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeline_stays_bounded() {
-        let mut tl = Vec::new();
-        for i in 0..10_000 {
-            push_point(
-                &mut tl,
-                TimePoint {
-                    t_s: i as f64 + 1.0,
-                    requests: 10,
-                    rps: 10.0,
-                    ..TimePoint::default()
-                },
-            );
-        }
-        assert!(tl.len() <= MAX_TIMELINE_POINTS);
-        let total: u64 = tl.iter().map(|p| p.requests).sum();
-        assert_eq!(total, 100_000);
-        // 10 requests a second, merged or not; idle seconds don't inflate it.
-        assert!(
-            tl.iter().all(|p| (p.rps - 10.0).abs() < 1e-6),
-            "{:?}",
-            &tl[..3]
-        );
-        let mut idle = Vec::new();
-        for i in 0..(MAX_TIMELINE_POINTS + 1) {
-            let requests = if i % 2 == 0 { 0 } else { 10 };
-            push_point(
-                &mut idle,
-                TimePoint {
-                    t_s: i as f64 + 1.0,
-                    requests,
-                    rps: requests as f64,
-                    ..TimePoint::default()
-                },
-            );
-        }
-        assert!(idle[..idle.len() - 1]
-            .iter()
-            .all(|p| (p.rps - 5.0).abs() < 1e-6));
-    }
-}

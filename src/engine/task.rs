@@ -2,7 +2,7 @@
 //! fully constant request prepared once so the hot path only sends it.
 
 use super::check::{Assertions, Extract};
-use super::scenario::Predicate;
+use super::predicate::Predicate;
 use crate::http::{HttpError, Method, Url};
 use crate::resolver::{CompiledValue, Lookup, ResolveError, Template};
 use std::time::Duration;

@@ -147,7 +147,7 @@ fn test_section(out: &mut String, t: &TestReport) {
         iso8601_utc(t.started_at),
         duration(t.duration_s),
         t.users,
-        esc(&t.ended_by)
+        t.ended_by
     );
 
     out.push_str("<div class=\"charts\">\n");

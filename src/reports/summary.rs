@@ -4,8 +4,8 @@
 
 use super::util::sanitized;
 use crate::stats::{
-    BudgetReport, ConditionerStats, NameStats, RetryStats, RunSummary, SlaResult, SupervisorReport,
-    TestReport,
+    BudgetReport, ConditionerStats, EndedBy, NameStats, RetryStats, RunSummary, SlaResult,
+    SupervisorReport, TestReport,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -44,7 +44,7 @@ struct TestSummaryJson<'a> {
     started_at: f64,
     duration_s: f64,
     users: u64,
-    ended_by: &'a str,
+    ended_by: EndedBy,
     total: &'a NameStats,
     by_name: &'a BTreeMap<String, NameStats>,
 }
@@ -57,7 +57,7 @@ impl<'a> From<&'a TestReport> for TestSummaryJson<'a> {
             started_at: t.started_at,
             duration_s: t.duration_s,
             users: t.users,
-            ended_by: &t.ended_by,
+            ended_by: t.ended_by,
             total: &t.total,
             by_name: &t.by_name,
         }

@@ -1,7 +1,7 @@
 //! A hand-built, realistic [`RunSummary`] shared by the report tests, and a
 //! tiny RFC 4180 parser to read CSV output back.
 
-use crate::stats::{ErrorCount, LatencyMs, NameStats, RunSummary, TestReport, TimePoint};
+use crate::stats::{EndedBy, ErrorCount, LatencyMs, NameStats, RunSummary, TestReport, TimePoint};
 use std::collections::BTreeMap;
 
 /// Task names that need escaping in every format.
@@ -131,7 +131,7 @@ pub fn fixture() -> RunSummary {
         started_at: 1_700_000_000.25,
         duration_s: d1,
         users: 10,
-        ended_by: "time".to_string(),
+        ended_by: EndedBy::Time,
         total: total1,
         by_name: by1,
         timeline,
@@ -146,7 +146,7 @@ pub fn fixture() -> RunSummary {
         started_at: 1_700_000_011.0,
         duration_s: d2,
         users: 2,
-        ended_by: "iterations".to_string(),
+        ended_by: EndedBy::Iterations,
         total: stats(80, 0, d2, 11.0, &[]),
         by_name: by2,
         timeline: Vec::new(),

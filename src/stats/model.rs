@@ -143,11 +143,82 @@ pub struct TestReport {
     pub started_at: f64,
     pub duration_s: f64,
     pub users: u64,
-    /// Why the test ended: `time`, `iterations`, `budget`, `watchdog`, `signal`.
-    pub ended_by: String,
+    /// Why the test ended.
+    pub ended_by: EndedBy,
     pub total: NameStats,
     pub by_name: BTreeMap<String, NameStats>,
     pub timeline: Vec<TimePoint>,
+}
+
+/// Why a test ended, as the summary's `ended_by` says it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    /// `test_time` ran out.
+    Time,
+    /// Every user finished its `iterations`.
+    #[default]
+    Iterations,
+    /// The failure budget tripped.
+    Budget,
+    /// A watchdog fired.
+    Watchdog,
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// Stopped for another reason (a user panicked).
+    Stopped,
+}
+
+impl EndedBy {
+    /// The word the summary uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndedBy::Time => "time",
+            EndedBy::Iterations => "iterations",
+            EndedBy::Budget => "budget",
+            EndedBy::Watchdog => "watchdog",
+            EndedBy::Signal => "signal",
+            EndedBy::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for EndedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The failure budget's state in the summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetState {
+    /// No budget was in force for any test.
+    #[default]
+    #[serde(rename = "none")]
+    NotInstalled,
+    Armed,
+    Tripped,
+}
+
+/// Why a failure budget tripped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TripReason {
+    /// The error rate over the window passed the threshold.
+    ErrorRate,
+    /// The share of slow calls over the window passed its threshold.
+    SlowCalls,
+}
+
+impl TripReason {
+    /// The word the summary uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TripReason::ErrorRate => "error_rate",
+            TripReason::SlowCalls => "slow_calls",
+        }
+    }
 }
 
 /// Everything the run measured so far: the input of every report.
@@ -205,10 +276,10 @@ pub struct BudgetReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slow_call_threshold: Option<f64>,
     /// `armed` or `tripped` (`none` when no budget was installed).
-    pub state: String,
+    pub state: BudgetState,
     /// Why it tripped: `error_rate` or `slow_calls`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<TripReason>,
     /// The test (1-based) in which it tripped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<usize>,

@@ -5,6 +5,7 @@
 //! (exit 124) if the run has not finished within a hard grace, even when a
 //! thread is stuck; a second signal ends it at once.
 
+use crate::exit::Outcome;
 use crate::stop::StopSignal;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -89,7 +90,7 @@ impl RunControl {
     }
 
     /// Turns SIGINT and SIGTERM into interrupts; a second signal (of either
-    /// kind) exits at once with 130 (SIGINT) or 143 (SIGTERM).
+    /// kind) exits at once with its own code (130 for SIGINT, 143 for SIGTERM).
     pub fn watch_signals(self: &Arc<Self>) -> std::io::Result<()> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let int = Arc::new(AtomicBool::new(false));
@@ -97,8 +98,17 @@ impl RunControl {
         let any = Arc::new(AtomicBool::new(false));
         // Handlers run in registration order: the conditional shutdown first,
         // so it exits only when an earlier signal (of either kind) set `any`.
-        signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&any))?;
-        signal_hook::flag::register_conditional_shutdown(SIGTERM, 143, Arc::clone(&any))?;
+        let code = |why: Interrupt| Outcome::from(why).code();
+        signal_hook::flag::register_conditional_shutdown(
+            SIGINT,
+            code(Interrupt::SigInt),
+            Arc::clone(&any),
+        )?;
+        signal_hook::flag::register_conditional_shutdown(
+            SIGTERM,
+            code(Interrupt::SigTerm),
+            Arc::clone(&any),
+        )?;
         signal_hook::flag::register(SIGINT, Arc::clone(&int))?;
         signal_hook::flag::register(SIGTERM, Arc::clone(&term))?;
         signal_hook::flag::register(SIGINT, Arc::clone(&any))?;
@@ -151,11 +161,8 @@ impl WatchdogGuard {
                         hard_grace.as_secs_f64()
                     );
                     // The most specific interrupt decides (a signal outranks the watchdog).
-                    std::process::exit(match ctl.interrupted() {
-                        Some(Interrupt::SigInt) => 130,
-                        Some(Interrupt::SigTerm) => 143,
-                        _ => 124,
-                    });
+                    let why = ctl.interrupted().unwrap_or(Interrupt::Watchdog);
+                    std::process::exit(Outcome::from(why).code());
                 }
             }
         });
