@@ -13,11 +13,11 @@ pub mod task;
 pub mod worker;
 
 use crate::budget::{BudgetConfig, BudgetWindow, Trip};
-use crate::reports::RequestLog;
 use crate::resolver::Vars;
 use crate::retry::storm::RetryBudget;
 use crate::stats::recorder::{Recorder, Tally};
 use crate::stats::records::TestRecord;
+use crate::stats::request_log::RequestLog;
 use crate::stats::TestReport;
 use crate::stop::StopSignal;
 use crate::supervisor::RunControl;

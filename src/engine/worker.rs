@@ -6,10 +6,10 @@ use super::task::{Prepared, Task};
 use super::{Shared, Wait};
 use crate::conditioner::Conditioner;
 use crate::http::{Client, ClientConfig, HttpError, Request};
-use crate::reports::RequestRow;
 use crate::resolver::{Scope, Vars};
 use crate::retry::{self, AttemptFailure};
 use crate::stats::recorder::{FailKind, RetryOutcome};
+use crate::stats::request_log::{RequestRow, RowOutcome};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::Ordering;
@@ -262,7 +262,11 @@ impl User {
         }
         if let Some(log) = &shared.request_log {
             let row = RequestRow {
-                success: failure.is_none(),
+                outcome: match failure {
+                    None => RowOutcome::Success,
+                    Some(_) if cancelled => RowOutcome::Cancelled,
+                    Some(_) => RowOutcome::Failure,
+                },
                 method: task.method.as_str(),
                 url,
                 name: &task.name,

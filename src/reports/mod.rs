@@ -14,6 +14,7 @@
 //! [`write_report`] (atomic). The formats are described in `docs/reports.md`.
 //!
 //! [`RunSummary`]: crate::stats::RunSummary
+//! [`RequestLog`]: crate::stats::request_log::RequestLog
 
 use anyhow::Context;
 use std::ffi::OsString;
@@ -33,7 +34,7 @@ mod util;
 #[cfg(test)]
 pub(crate) mod test_fixture;
 
-pub use csv::{stats_csv, RequestLog, RequestRow};
+pub use csv::stats_csv;
 pub use html::html_report;
 pub use json::full_json;
 pub use junit::{junit_xml, GateResult};
