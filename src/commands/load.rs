@@ -18,7 +18,7 @@ use crate::plan::{Position, Problem};
 use crate::registry::{Command, CommandSpec, Param, Role};
 use crate::reports;
 use crate::resolver::{self, CompiledValue, Piece, Scope, Template, Vars};
-use crate::retry::{policy, Policy, RetryArg};
+use crate::retry::{Policy, RetryArg, RetryBudgetConfig};
 use crate::units;
 use indexmap::IndexMap;
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -242,7 +242,7 @@ pub struct StartTest {
     variables: Map<String, Value>,
     record_csv: Option<String>,
     /// Retry-storm budget when any task retries.
-    retry_storm: Option<(f64, f64)>,
+    retry_storm: Option<RetryBudgetConfig>,
     /// This test's own failure budget (over an installed one).
     failure_budget: Option<BudgetConfig>,
 }
@@ -361,13 +361,10 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         (None, Some(_)) => None,
         (None, None) => Some(units::secs(DEFAULT_TEST_TIME)),
     };
-    let retry_storm = tasks.iter().any(|t| t.retry.is_some()).then(|| {
-        let r = args.retry.clone().unwrap_or_default();
-        (
-            r.retry_ratio.unwrap_or(policy::DEFAULT_RETRY_RATIO),
-            r.retry_min_per_s.unwrap_or(policy::DEFAULT_RETRY_MIN_PER_S),
-        )
-    });
+    let retry_storm = tasks
+        .iter()
+        .any(|t| t.retry.is_some())
+        .then(|| RetryBudgetConfig::from_arg(&args.retry.clone().unwrap_or_default()));
     Some(Box::new(StartTest {
         at: a.at.clone(),
         users: args.user_count,

@@ -14,7 +14,7 @@ pub mod worker;
 
 use crate::budget::{BudgetConfig, BudgetWindow, Trip};
 use crate::resolver::Vars;
-use crate::retry::storm::RetryBudget;
+use crate::retry::storm::{RetryBudget, RetryBudgetConfig};
 use crate::stats::recorder::{Recorder, Tally};
 use crate::stats::records::TestRecord;
 use crate::stats::request_log::RequestLog;
@@ -59,8 +59,8 @@ pub struct TestPlan {
     pub variables: Vars,
     /// Stream per-request rows here.
     pub record_csv: Option<PathBuf>,
-    /// Retry-storm budget (`retry_ratio`, `retry_min_per_s`) when any task retries.
-    pub retry_storm: Option<(f64, f64)>,
+    /// Retry-storm budget when any task retries.
+    pub retry_storm: Option<RetryBudgetConfig>,
     /// The failure budget in force for this test.
     pub budget: Option<BudgetConfig>,
     pub seed: u64,
@@ -134,7 +134,7 @@ pub fn run_test(
             .map(|c| BudgetWindow::new(c, Instant::now())),
         storm: plan
             .retry_storm
-            .map(|(ratio, min_per_s)| RetryBudget::new(Instant::now(), ratio, min_per_s)),
+            .map(|cfg| RetryBudget::new(Instant::now(), cfg)),
         panicked: Mutex::new(None),
     };
     control.enter_test(Arc::clone(&shared.stop));

@@ -7,7 +7,7 @@ use super::{Shared, Wait};
 use crate::conditioner::Conditioner;
 use crate::http::{Client, ClientConfig, HttpError, Request};
 use crate::resolver::{Scope, Vars};
-use crate::retry::{self, AttemptFailure};
+use crate::retry::{self, AttemptFailure, Attempts};
 use crate::stats::recorder::{FailKind, RetryOutcome};
 use crate::stats::request_log::{RequestRow, RowOutcome};
 use rand::rngs::SmallRng;
@@ -173,46 +173,24 @@ impl User {
         if let Some(storm) = &shared.storm {
             storm.first_attempt(t0);
         }
-        let mut out = RetryOutcome::default();
-        let mut used = [0u32; 3];
+        let mut attempts = Attempts::new(policy);
         loop {
             let a = self.conditioned_attempt(shared, task, req, cond, worker);
-            out.attempts += 1;
             lock(shared, worker).slots[task.slot].record_attempt(a.latency);
-            let Some(input) = &a.class_input else {
-                out.recovered = out.attempts > 1;
-                return self.finish(shared, task, worker, t0, a, Some(out), url);
-            };
-            let Some(class) = retry::classify(input, &policy.transient_status) else {
-                return self.finish(shared, task, worker, t0, a, Some(out), url);
-            };
-            let i = class.index();
-            if !policy.allows(class, used[i]) {
-                if policy.budgets[i] > 0 {
-                    out.exhausted = Some(i);
-                }
-                return self.finish(shared, task, worker, t0, a, Some(out), url);
-            }
-            if shared.stop.is_stopping() {
-                return self.finish(shared, task, worker, t0, a, Some(out), url);
-            }
-            if let Some(storm) = &shared.storm {
-                if !storm.try_retry(Instant::now()) {
-                    out.storm_denied = true;
-                    return self.finish(shared, task, worker, t0, a, Some(out), url);
+            let next = attempts.next(
+                a.class_input.as_ref(),
+                a.retry_after,
+                shared.stop.is_stopping(),
+                shared.storm.as_ref(),
+                Instant::now(),
+                &mut self.rng,
+            );
+            match next {
+                Some(delay) if shared.stop.sleep(delay) => self.extracted.clear(),
+                _ => {
+                    return self.finish(shared, task, worker, t0, a, Some(attempts.outcome()), url)
                 }
             }
-            used[i] += 1;
-            out.retries[i] += 1;
-            let n: u32 = used.iter().sum();
-            let delay = match a.retry_after {
-                Some(asked) => policy.retry_after(asked),
-                None => policy.delay(n, &mut self.rng),
-            };
-            if !shared.stop.sleep(delay) {
-                return self.finish(shared, task, worker, t0, a, Some(out), url);
-            }
-            self.extracted.clear();
         }
     }
 

@@ -2,6 +2,7 @@
 //! override of a run-wide block by a task's own, and the backoff formula.
 
 use super::classify::{ErrorClass, DEFAULT_TRANSIENT_STATUS};
+use crate::units;
 use rand::Rng;
 use serde::Deserialize;
 use std::time::{Duration, SystemTime};
@@ -171,17 +172,13 @@ impl Policy {
         } else {
             1.0
         };
-        secs((d * spread).clamp(0.0, self.max_delay))
+        units::secs((d * spread).clamp(0.0, self.max_delay))
     }
 
     /// The delay a `Retry-After` asks for, capped by `max_delay`.
     pub fn retry_after(&self, asked: Duration) -> Duration {
-        asked.min(secs(self.max_delay))
+        asked.min(units::secs(self.max_delay))
     }
-}
-
-fn secs(s: f64) -> Duration {
-    Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO)
 }
 
 /// Parses a `Retry-After` value: delay-seconds or an IMF-fixdate

@@ -2,6 +2,7 @@
 //! `retry_ratio` × first attempts + `retry_min_per_s` × 10. Fixed 100 ms
 //! buckets in a ring of atomics: constant memory and constant cost, no lock.
 
+use super::policy::{RetryArg, DEFAULT_RETRY_MIN_PER_S, DEFAULT_RETRY_RATIO};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,26 @@ struct Bucket {
     retries: AtomicU64,
 }
 
+/// The retry-storm budget's settings (`retry_ratio`, `retry_min_per_s` of a
+/// run-wide `retry` block).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryBudgetConfig {
+    /// Retries may not exceed this × first attempts over the window…
+    pub ratio: f64,
+    /// …plus this many per second.
+    pub min_per_s: f64,
+}
+
+impl RetryBudgetConfig {
+    /// The settings of a run-wide `retry` block, defaults filled in.
+    pub fn from_arg(a: &RetryArg) -> RetryBudgetConfig {
+        RetryBudgetConfig {
+            ratio: a.retry_ratio.unwrap_or(DEFAULT_RETRY_RATIO),
+            min_per_s: a.retry_min_per_s.unwrap_or(DEFAULT_RETRY_MIN_PER_S),
+        }
+    }
+}
+
 /// The run-wide retry budget of one test, shared by its workers.
 pub struct RetryBudget {
     start: Instant,
@@ -26,11 +47,11 @@ pub struct RetryBudget {
 }
 
 impl RetryBudget {
-    pub fn new(start: Instant, ratio: f64, min_per_s: f64) -> RetryBudget {
+    pub fn new(start: Instant, cfg: RetryBudgetConfig) -> RetryBudget {
         RetryBudget {
             start,
-            ratio,
-            min_per_s,
+            ratio: cfg.ratio,
+            min_per_s: cfg.min_per_s,
             ring: (0..BUCKETS)
                 .map(|_| Bucket {
                     slot: AtomicU64::new(0),
@@ -98,7 +119,13 @@ mod tests {
     #[test]
     fn a_small_run_can_still_retry_up_to_the_floor() {
         let t0 = Instant::now();
-        let b = RetryBudget::new(t0, 0.2, 3.0);
+        let b = RetryBudget::new(
+            t0,
+            RetryBudgetConfig {
+                ratio: 0.2,
+                min_per_s: 3.0,
+            },
+        );
         let granted = (0..100).filter(|_| b.try_retry(t0)).count();
         assert_eq!(granted, 30, "3 per second over 10 s");
     }
@@ -106,7 +133,13 @@ mod tests {
     #[test]
     fn retries_scale_with_first_attempts() {
         let t0 = Instant::now();
-        let b = RetryBudget::new(t0, 0.2, 3.0);
+        let b = RetryBudget::new(
+            t0,
+            RetryBudgetConfig {
+                ratio: 0.2,
+                min_per_s: 3.0,
+            },
+        );
         for _ in 0..1000 {
             b.first_attempt(t0);
         }
@@ -119,7 +152,13 @@ mod tests {
     #[test]
     fn the_window_slides() {
         let t0 = Instant::now();
-        let b = RetryBudget::new(t0, 0.0, 1.0);
+        let b = RetryBudget::new(
+            t0,
+            RetryBudgetConfig {
+                ratio: 0.0,
+                min_per_s: 1.0,
+            },
+        );
         assert_eq!((0..50).filter(|_| b.try_retry(t0)).count(), 10);
         // Still inside the 10 s window: nothing more.
         assert!(!b.try_retry(t0 + Duration::from_secs(9)));
