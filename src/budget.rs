@@ -9,6 +9,7 @@
 //! supervisor expires old buckets on its tick.
 
 pub use crate::stats::model::TripReason;
+use crate::sync::lock;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -244,7 +245,7 @@ impl BudgetWindow {
             slow_call_rate: slow_rate,
             samples: total,
         };
-        *self.trip.lock().unwrap_or_else(|e| e.into_inner()) = Some(trip.clone());
+        *lock(&self.trip) = Some(trip.clone());
         Some(trip)
     }
 
@@ -270,7 +271,7 @@ impl BudgetWindow {
     }
 
     pub fn tripped(&self) -> Option<Trip> {
-        self.trip.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        lock(&self.trip).clone()
     }
 
     /// Samples in the window and how many failed, now.

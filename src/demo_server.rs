@@ -45,11 +45,12 @@
 //! keep-alive`) close after the response. Malformed requests get 400 and a close;
 //! the server never panics on garbage input.
 
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -138,11 +139,6 @@ struct KeyCounters {
     fail_after: HashMap<String, u64>,
     reset: HashMap<String, u64>,
     retry_after: HashMap<String, u64>,
-}
-
-/// Locks a mutex, ignoring poisoning (counters stay meaningful after a panic).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Increments the counter of `key` and returns its new value (1 on the first hit).

@@ -21,5 +21,6 @@ pub mod retry;
 pub mod stats;
 pub mod stop;
 pub mod supervisor;
+pub mod sync;
 pub mod ui;
 pub mod units;

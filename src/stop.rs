@@ -2,6 +2,7 @@
 //! every sleep: ramp-up, think time, backoff and injected latency all wait on it,
 //! so a stop is never stuck behind a sleep.
 
+use crate::sync::lock;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -50,7 +51,7 @@ impl StopSignal {
 
     fn raise(&self, to: u8) {
         self.state.fetch_max(to, Ordering::SeqCst);
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = lock(&self.lock);
         self.wake.notify_all();
     }
 
@@ -62,7 +63,7 @@ impl StopSignal {
         }
         // A duration too long to add to the clock waits for the stop alone.
         let deadline = Instant::now().checked_add(dur);
-        let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock(&self.lock);
         loop {
             if self.is_stopping() {
                 return false;

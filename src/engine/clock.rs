@@ -7,6 +7,7 @@ use super::{Shared, WATCHDOG_STOP_GRACE};
 use crate::stats::recorder::Tally;
 use crate::stats::{EndedBy, TimePoint};
 use crate::supervisor::Interrupt;
+use crate::sync::lock;
 use crate::ui::Ui;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -123,7 +124,7 @@ impl<'a> TestClock<'a> {
         let s = self.shared;
         let mut cum = Tally::<u64>::default();
         for r in &s.recorders {
-            let r = r.lock().unwrap_or_else(|e| e.into_inner());
+            let r = lock(&r);
             for t in &r.slots {
                 cum.add(t);
             }

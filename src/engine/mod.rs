@@ -21,6 +21,7 @@ use crate::stats::request_log::RequestLog;
 use crate::stats::TestReport;
 use crate::stop::StopSignal;
 use crate::supervisor::RunControl;
+use crate::sync::lock;
 use crate::ui::Ui;
 use clock::TestClock;
 use scenario::Scenario;
@@ -156,14 +157,10 @@ pub fn run_test(
             ));
         }
     }
-    let panic_msg = shared
-        .panicked
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
+    let panic_msg = lock(&shared.panicked).take();
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     for r in &shared.recorders {
-        let r = r.lock().unwrap_or_else(|e| e.into_inner());
+        let r = lock(&r);
         for (slot, t) in r.slots.iter().enumerate() {
             if t.requests > 0 || t.cancelled > 0 {
                 tallies.entry(plan.names[slot].clone()).or_default().add(t);

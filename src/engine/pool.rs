@@ -3,6 +3,7 @@
 //! users). Only this file knows how users map onto threads.
 
 use super::{worker, Shared};
+use crate::sync::lock;
 use std::sync::atomic::Ordering;
 
 /// Stack size of a user thread: the client's buffers live on the heap.
@@ -29,7 +30,7 @@ pub fn run_users<R>(shared: &Shared<'_>, supervise: impl FnOnce() -> R) -> R {
                             .map(|s| s.to_string())
                             .or_else(|| p.downcast_ref::<String>().cloned())
                             .unwrap_or_else(|| "a user thread panicked".to_string());
-                        let mut slot = shared.panicked.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut slot = lock(&shared.panicked);
                         slot.get_or_insert(msg);
                         shared.stop.stop();
                     }

@@ -176,7 +176,7 @@ impl User {
         let mut attempts = Attempts::new(policy);
         loop {
             let a = self.conditioned_attempt(shared, task, req, cond, worker);
-            lock(shared, worker).slots[task.slot].record_attempt(a.latency);
+            recorder(shared, worker).slots[task.slot].record_attempt(a.latency);
             let next = attempts.next(
                 a.class_input.as_ref(),
                 a.retry_after,
@@ -216,7 +216,7 @@ impl User {
         // outcome (no latency, no verdict), counted apart.
         let cancelled = matches!(failure, Some((FailKind::Cancelled, _)));
         {
-            let mut r = lock(shared, worker);
+            let mut r = recorder(shared, worker);
             let tally = &mut r.slots[task.slot];
             if cancelled {
                 tally.cancelled += 1;
@@ -253,7 +253,7 @@ impl User {
                 response_length: a.bytes,
                 error: failure.map(|(_, m)| m),
             };
-            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            let mut log = crate::sync::lock(log);
             let _ = log.write_row(&row);
         }
         if failure.is_none() {
@@ -280,7 +280,7 @@ impl User {
         let t0 = Instant::now();
         let d = c.draw(&mut self.cond_rng);
         if d.drop {
-            lock(shared, shard).slots[task.slot].record_conditioned(
+            recorder(shared, shard).slots[task.slot].record_conditioned(
                 true,
                 Duration::ZERO,
                 &c.settings,
@@ -307,7 +307,11 @@ impl User {
             shared.stop.sleep(pace);
         }
         a.latency = t0.elapsed();
-        lock(shared, shard).slots[task.slot].record_conditioned(false, d.delay + pace, &c.settings);
+        recorder(shared, shard).slots[task.slot].record_conditioned(
+            false,
+            d.delay + pace,
+            &c.settings,
+        );
         a
     }
 
@@ -408,13 +412,12 @@ impl Attempt {
     }
 }
 
-fn lock<'s>(
+/// The recorder shard `worker` records into, locked.
+fn recorder<'s>(
     shared: &'s Shared<'_>,
     worker: usize,
 ) -> std::sync::MutexGuard<'s, crate::stats::recorder::Recorder> {
-    shared.recorders[worker]
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    crate::sync::lock(&shared.recorders[worker])
 }
 
 /// The statistics kind of a transport error.

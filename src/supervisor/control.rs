@@ -7,6 +7,7 @@
 
 use crate::exit::Outcome;
 use crate::stop::StopSignal;
+use crate::sync::lock;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -56,15 +57,9 @@ impl RunControl {
     pub fn interrupt(&self, why: Interrupt) {
         let prev = self.state.fetch_max(why as u8, Ordering::SeqCst);
         if prev == 0 {
-            *self.fired_at.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(self.started.elapsed().as_secs_f64());
+            *lock(&self.fired_at) = Some(self.started.elapsed().as_secs_f64());
         }
-        if let Some(stop) = self
-            .current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
+        if let Some(stop) = lock(&self.current).as_ref() {
             stop.stop();
         }
     }
@@ -74,7 +69,7 @@ impl RunControl {
     }
 
     pub fn fired_at(&self) -> Option<f64> {
-        *self.fired_at.lock().unwrap_or_else(|e| e.into_inner())
+        *lock(&self.fired_at)
     }
 
     /// A test starts: interrupts stop it from now on (at once if one came already).
@@ -82,11 +77,11 @@ impl RunControl {
         if self.interrupted().is_some() {
             stop.stop();
         }
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop);
+        *lock(&self.current) = Some(stop);
     }
 
     pub fn leave_test(&self) {
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *lock(&self.current) = None;
     }
 
     /// Turns SIGINT and SIGTERM into interrupts; a second signal (of either
@@ -180,8 +175,8 @@ impl WatchdogGuard {
 
 impl Drop for WatchdogGuard {
     fn drop(&mut self) {
-        let (lock, cv) = &*self.cancel;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        let (flag, cv) = &*self.cancel;
+        *lock(flag) = true;
         cv.notify_all();
     }
 }
@@ -189,8 +184,8 @@ impl Drop for WatchdogGuard {
 /// Waits `d` unless cancelled first; true when cancelled.
 fn wait_cancelled(cancel: &(Mutex<bool>, Condvar), d: Duration) -> bool {
     let deadline = Instant::now() + d;
-    let (lock, cv) = cancel;
-    let mut done = lock.lock().unwrap_or_else(|e| e.into_inner());
+    let (flag, cv) = cancel;
+    let mut done = lock(flag);
     while !*done {
         let now = Instant::now();
         if now >= deadline {
