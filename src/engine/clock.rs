@@ -124,7 +124,7 @@ impl<'a> TestClock<'a> {
         let s = self.shared;
         let mut cum = Tally::<u64>::default();
         for r in &s.recorders {
-            let r = lock(&r);
+            let r = lock(r);
             for t in &r.slots {
                 cum.add(t);
             }

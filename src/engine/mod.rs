@@ -160,7 +160,7 @@ pub fn run_test(
     let panic_msg = lock(&shared.panicked).take();
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     for r in &shared.recorders {
-        let r = lock(&r);
+        let r = lock(r);
         for (slot, t) in r.slots.iter().enumerate() {
             if t.requests > 0 || t.cancelled > 0 {
                 tallies.entry(plan.names[slot].clone()).or_default().add(t);
