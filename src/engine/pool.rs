@@ -1,6 +1,6 @@
-//! The worker pool: today one OS thread per user (see PERF-NOTES: on two cores
-//! a thread per connection with a lean client reaches oha's rate up to ~200
-//! users). Only this file knows how users map onto threads.
+//! The worker pool: today one OS thread per user (on two cores a thread per
+//! connection with a lean client reaches oha's rate up to ~200 users; see
+//! `bench/README.md`). Only this file knows how users map onto threads.
 
 use super::{worker, Shared};
 use crate::sync::lock;

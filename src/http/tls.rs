@@ -5,7 +5,7 @@
 //! Timeouts: ureq's connect timeout (`ClientConfig::connect_timeout`) and a
 //! per-read timeout of `req.timeout` per request. The deadline-style timeouts
 //! (global / per-call / resolve) are deliberately not used: with ureq's
-//! default resolver they start a thread per request (see `PERF-NOTES.md`).
+//! default resolver they start a thread per request (`docs/http-client.md`).
 //! While the body is read the client also checks the stop signal and the total
 //! elapsed time between reads. A read that blocks inside ureq can only be
 //! interrupted by its per-read timeout, so over https cancellation may take up
