@@ -16,7 +16,7 @@ use crate::plan::validate::{Args, Validator};
 use crate::plan::{Position, Problem};
 use crate::registry::{Command, CommandSpec, Param, Role};
 use crate::reports;
-use crate::resolver::{self, CompiledValue, Piece, Scope, Template, Vars};
+use crate::resolver::{self, fold, valid_var_name, CompiledValue, Scope, Template, Vars};
 use crate::retry::{policy, Policy, RetryArg};
 use crate::units;
 use indexmap::IndexMap;
@@ -791,29 +791,6 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Renders now the parts of a template that are the same for every user and
-/// request: plan variables (not shadowed by a user's own), the test's
-/// variables, environment variables. Placeholders that vary stay.
-fn fold(
-    t: &Template,
-    scope: &mut Scope<'_>,
-    per_user: &BTreeSet<String>,
-) -> Result<Template, resolver::ResolveError> {
-    if t.is_constant() {
-        return Ok(t.clone());
-    }
-    let foldable = t.pieces().iter().all(|p| match p {
-        Piece::Literal(_) | Piece::Env(_) => true,
-        Piece::Var(name) => !per_user.contains(name),
-        _ => false,
-    });
-    if !foldable {
-        return Ok(t.clone());
-    }
-    let s = t.render_to_string(scope)?;
-    Ok(Template::parse(&resolver::escape(&s)).expect("escaped text parses"))
-}
-
 impl StartTest {
     /// Resolves what is fixed for the whole test and builds its engine plan.
     fn plan(&self, ctx: &mut Context) -> anyhow::Result<TestPlan> {
@@ -880,14 +857,6 @@ impl StartTest {
             action: self.at.to_string(),
         })
     }
-}
-
-/// Variable names `${var.NAME}` can refer to.
-pub fn valid_var_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 impl Command for StartTest {

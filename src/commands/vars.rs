@@ -1,10 +1,10 @@
 //! `LD_register_variable`, `LD_register_variables`, `LD_clear_resolver`.
 
-use crate::commands::load::valid_var_name;
 use crate::interpreter::Context;
 use crate::plan::validate::{Args, Validator};
 use crate::plan::Problem;
 use crate::registry::{parse_typed, Command, CommandSpec, Param};
+use crate::resolver::valid_var_name;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
