@@ -12,7 +12,7 @@ use crate::engine::task::{Body, Task};
 use crate::engine::{self, TestPlan, Wait};
 use crate::http::{Method, Url};
 use crate::interpreter::Context;
-use crate::plan::validate::{Args, Validator};
+use crate::plan::validate::{serde_problem, Args, Validator};
 use crate::plan::{Position, Problem};
 use crate::registry::{Command, CommandSpec, Param, Role};
 use crate::reports;
@@ -447,26 +447,14 @@ fn typed_value<T: DeserializeOwned>(
     path: &str,
     value: Value,
 ) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            let inner_path = e.path().to_string();
-            let sub = if inner_path == "." {
-                String::new()
-            } else {
-                format!(".{inner_path}")
-            };
-            let full = format!("{path}{sub}");
+    serde_path_to_error::deserialize::<_, T>(value)
+        .map_err(|e| {
             v.problem(
-                Problem::new(
-                    at.child(full.trim_start_matches('.')),
-                    format!("LD_start_test: {}", e.into_inner()),
-                )
-                .hint("see `Tasks` in docs/commands.md"),
+                serde_problem(START_TEST.name, at, path, None, e)
+                    .hint("see `Tasks` in docs/commands.md"),
             );
-            None
-        }
-    }
+        })
+        .ok()
 }
 
 fn template(v: &mut Validator, at: &Position, path: &str, s: &str) -> Template {

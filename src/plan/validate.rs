@@ -167,18 +167,8 @@ impl Validator {
             Ok(t) if self.problems.len() == before => Some(t),
             Ok(_) => None,
             Err(e) => {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                let mut at = a.at.child(&format!("args{}", dotted(&path)));
-                if let (Some(base), true) = (line_base, inner.line() > 0) {
-                    at.line = Some(base + inner.line() - 1);
-                }
-                let msg = strip_position(&inner.to_string()).to_string();
-                let mut p = Problem::new(at, format!("{}: {msg}", a.spec.name));
-                if msg.starts_with("missing field") || msg.starts_with("unknown field") {
-                    p = p.hint(format!("see `{}` in docs/commands.md", a.spec.name));
-                }
-                self.problems.push(p);
+                self.problems
+                    .push(serde_problem(a.spec.name, &a.at, "args", line_base, e));
                 None
             }
         }
@@ -188,18 +178,12 @@ impl Validator {
     /// whose nested action lists are validated as actions.
     pub fn typed_shallow<T: DeserializeOwned>(&mut self, a: &Args<'_>) -> Option<T> {
         let (value, _) = self.args_value(a)?;
-        match serde_path_to_error::deserialize::<_, T>(value) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                let path = e.path().to_string();
-                let msg = strip_position(&e.into_inner().to_string()).to_string();
-                self.problems.push(Problem::new(
-                    a.at.child(&format!("args{}", dotted(&path))),
-                    format!("{}: {msg}", a.spec.name),
-                ));
-                None
-            }
-        }
+        serde_path_to_error::deserialize::<_, T>(value)
+            .map_err(|e| {
+                self.problems
+                    .push(serde_problem(a.spec.name, &a.at, "args", None, e));
+            })
+            .ok()
     }
 
     /// The arguments as one JSON object, positional ones mapped onto the
@@ -401,6 +385,38 @@ pub fn absolute(p: &Path) -> PathBuf {
     }
 }
 
+/// A deserialisation error as a problem at the field that failed: `base` is
+/// where the value stands under `at` (e.g. `args`), `line_base` the line of
+/// its first byte when it was read from the plan's text. The message is
+/// `command: what serde said`; a missing or unknown field gets a pointer to
+/// the command's documentation.
+pub fn serde_problem(
+    command: &str,
+    at: &Position,
+    base: &str,
+    line_base: Option<usize>,
+    e: serde_path_to_error::Error<serde_json::Error>,
+) -> Problem {
+    let path = format!("{base}{}", dotted(&e.path().to_string()));
+    let inner = e.into_inner();
+    let mut at = at.child(path.trim_start_matches('.'));
+    let text = inner.to_string();
+    // serde_json appends a position only when it knows one (line > 0).
+    let msg = if inner.line() == 0 {
+        text.as_str()
+    } else {
+        if let Some(base) = line_base {
+            at.line = Some(base + inner.line() - 1);
+        }
+        parse::strip_position(&text)
+    };
+    let mut p = Problem::new(at, format!("{command}: {msg}"));
+    if msg.starts_with("missing field") || msg.starts_with("unknown field") {
+        p = p.hint(format!("see `{command}` in docs/commands.md"));
+    }
+    p
+}
+
 /// serde_path_to_error prints `tasks[1].method`; ours reads `args.tasks[1].method`.
 fn dotted(path: &str) -> String {
     if path == "." || path.is_empty() {
@@ -410,8 +426,4 @@ fn dotted(path: &str) -> String {
     } else {
         format!(".{path}")
     }
-}
-
-fn strip_position(msg: &str) -> &str {
-    msg.find(" at line ").map_or(msg, |i| &msg[..i])
 }
