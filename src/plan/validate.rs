@@ -41,8 +41,9 @@ pub struct Args<'a> {
 }
 
 /// Collects problems across every plan of a run.
-#[derive(Default)]
 pub struct Validator {
+    /// The commands a plan may use.
+    commands: &'static [CommandSpec],
     problems: Vec<Problem>,
     /// Plans being validated, innermost last (cycle detection for LD_execute_files).
     stack: Vec<PathBuf>,
@@ -53,8 +54,16 @@ pub struct Validator {
 }
 
 impl Validator {
-    pub fn new() -> Self {
-        Self::default()
+    /// A validator for plans made of `commands` (normally
+    /// `crate::commands::COMMANDS`).
+    pub fn new(commands: &'static [CommandSpec]) -> Self {
+        Validator {
+            commands,
+            problems: Vec::new(),
+            stack: Vec::new(),
+            plan_files: Vec::new(),
+            outputs: Vec::new(),
+        }
     }
 
     /// Loads and validates a plan file.
@@ -118,9 +127,9 @@ impl Validator {
     }
 
     fn action(&mut self, src: &Source, raw: RawAction<'_>) -> Option<Action> {
-        let Some(spec) = registry::find(&raw.name) else {
+        let Some(spec) = registry::find(self.commands, &raw.name) else {
             let mut p = Problem::new(raw.at.clone(), format!("unknown command `{}`", raw.name));
-            p = match registry::closest(&raw.name) {
+            p = match registry::closest(self.commands, &raw.name) {
                 Some(s) => p.hint(format!(
                     "did you mean {s}? `loaddensity commands` lists them all"
                 )),
