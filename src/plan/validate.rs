@@ -361,6 +361,10 @@ impl Validator {
 
     /// Ends validation: the problems of the whole run, if any.
     pub fn finish(mut self) -> Vec<Problem> {
+        // Without plan files (a plan given as text) there is nothing to overwrite.
+        if self.plan_files.is_empty() {
+            return self.problems;
+        }
         for (out, at) in std::mem::take(&mut self.outputs) {
             let canonical = absolute(&out);
             if self.plan_files.contains(&canonical) {
