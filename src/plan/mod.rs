@@ -10,6 +10,9 @@ pub mod problem;
 pub mod source;
 pub mod validate;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 pub use problem::{Position, Problem};
 pub use source::Source;
 pub use validate::{Action, Plan, Validator};

@@ -36,6 +36,8 @@ pub(super) struct StartTestArgs {
     pub(super) failure_budget: Option<BudgetConfig>,
 }
 
+// The defaults START_TEST's params document (`number = 50`, ...); a test in
+// `commands` fails if a documented default and the parsed one differ.
 fn default_users() -> u64 {
     50
 }
