@@ -9,6 +9,18 @@ pub fn problems(name: &str, args: Value) -> Vec<Problem> {
     validate_str(&json!([[name, args]]).to_string())
 }
 
+/// Asserts that `[[name, args]]` has exactly one problem, at `path`, whose
+/// message contains `msg`; returns it (for its hint).
+#[track_caller]
+pub fn one_problem(name: &str, args: Value, path: &str, msg: &str) -> Problem {
+    let mut problems = problems(name, args);
+    assert_eq!(problems.len(), 1, "expected one problem: {problems:#?}");
+    let p = problems.remove(0);
+    assert_eq!(p.at.path, path, "{p}");
+    assert!(p.message.contains(msg), "expected {msg:?} in: {p}");
+    p
+}
+
 /// Asserts that `[[name, args]]` is valid; returns the plan.
 #[track_caller]
 pub fn valid(name: &str, args: Value) -> Plan {
