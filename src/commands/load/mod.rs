@@ -412,3 +412,224 @@ impl Command for StartTest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::testing::{one_problem, problems, valid};
+    use serde_json::{json, Value};
+
+    const URL: &str = "http://127.0.0.1:8080/";
+
+    /// `LD_start_test`'s arguments: one valid task, then `extra`.
+    fn args(extra: Value) -> Value {
+        let mut a = json!({"tasks": [{"request_url": URL}]});
+        a.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        a
+    }
+
+    #[track_caller]
+    fn one(extra: Value, path: &str, msg: &str) {
+        one_problem("LD_start_test", args(extra), path, msg);
+    }
+
+    /// The built command, as its `Debug` text.
+    fn built(extra: Value) -> String {
+        format!(
+            "{:?}",
+            valid("LD_start_test", args(extra)).actions[0].command
+        )
+    }
+
+    #[test]
+    fn user_count_must_be_at_least_one() {
+        one(
+            json!({"user_count": 0}),
+            "actions[0].args.user_count",
+            "user_count must be at least 1",
+        );
+        valid("LD_start_test", args(json!({"user_count": 1})));
+    }
+
+    #[test]
+    fn spawn_rate_must_be_positive() {
+        for rate in [json!(0), json!(-2.5)] {
+            one(
+                json!({ "spawn_rate": rate }),
+                "actions[0].args.spawn_rate",
+                "spawn_rate must be a positive number of users per second",
+            );
+        }
+        valid("LD_start_test", args(json!({"spawn_rate": 0.5})));
+    }
+
+    #[test]
+    fn test_time_must_be_positive_and_bounded() {
+        for t in [json!(0), json!(-1), json!(2e9)] {
+            one(
+                json!({ "test_time": t }),
+                "actions[0].args.test_time",
+                "test_time must be a positive number of seconds (at most 1e9)",
+            );
+        }
+    }
+
+    #[test]
+    fn test_time_defaults_to_a_minute_unless_iterations_bound_the_test() {
+        assert!(built(json!({})).contains("duration: Some(60s), iterations: None"));
+        assert!(built(json!({"iterations": 3})).contains("duration: None, iterations: Some(3)"));
+        assert!(built(json!({"iterations": 3, "test_time": 2}))
+            .contains("duration: Some(2s), iterations: Some(3)"));
+        one(
+            json!({"iterations": 0}),
+            "actions[0].args.iterations",
+            "iterations must be at least 1",
+        );
+    }
+
+    #[test]
+    fn stop_timeout_must_be_seconds() {
+        one(
+            json!({"stop_timeout": -1}),
+            "actions[0].args.stop_timeout",
+            "stop_timeout must be a number of seconds from 0 to 1e9",
+        );
+        assert!(built(json!({"stop_timeout": 0})).contains("stop_timeout: 0ns"));
+    }
+
+    #[test]
+    fn wait_time_is_seconds_or_an_ordered_range() {
+        assert!(built(json!({"wait_time": 0.5})).contains("wait: Constant(500ms)"));
+        assert!(built(json!({"wait_time": {"between": [1, 2]}})).contains("wait: Between(1s, 2s)"));
+        for w in [
+            json!(-1),
+            json!({"between": [2, 1]}),
+            json!({"between": [-1, 1]}),
+        ] {
+            one(
+                json!({ "wait_time": w }),
+                "actions[0].args.wait_time",
+                "wait_time must be seconds >= 0 or {\"between\": [a, b]} with 0 <= a <= b",
+            );
+        }
+    }
+
+    #[test]
+    fn host_must_be_an_http_url_unless_it_is_resolved_later() {
+        one(
+            json!({"host": "ftp://example.com"}),
+            "actions[0].args.host",
+            "host: invalid URL: unsupported scheme \"ftp\"",
+        );
+        valid("LD_start_test", args(json!({"host": "${var.demo}"})));
+        valid(
+            "LD_start_test",
+            args(json!({"host": "https://example.com:8443"})),
+        );
+    }
+
+    #[test]
+    fn variable_names_use_the_placeholder_alphabet() {
+        one(
+            json!({"variables": {"ok.name-1": 1, "not ok": 2}}),
+            "actions[0].args.variables",
+            "variable name \"not ok\" may only use A-Z a-z 0-9 _ . -",
+        );
+    }
+
+    #[test]
+    fn run_wide_retry_and_budget_fields_are_checked_in_place() {
+        one(
+            json!({"retry": {"jitter": 2}}),
+            "actions[0].args.retry.jitter",
+            "jitter must be a fraction from 0 to 1, found 2",
+        );
+        one(
+            json!({"failure_budget": {"threshold": 1.5}}),
+            "actions[0].args.failure_budget.threshold",
+            "threshold must be a fraction from 0 to 1, found 1.5",
+        );
+        one(
+            json!({"failure_budget": {"slow_call_ms": 100}}),
+            "actions[0].args.failure_budget.slow_call_ms",
+            "slow_call_ms and slow_call_threshold go together",
+        );
+    }
+
+    #[test]
+    fn a_retry_storm_budget_exists_only_when_a_task_retries() {
+        assert!(built(json!({})).contains("retry_storm: None"));
+        assert!(built(json!({"retry": {"transient": 1}})).contains("retry_storm: Some((0.2, 3.0))"));
+        let custom = json!({"retry": {"retry_ratio": 0.5, "retry_min_per_s": 1}});
+        assert!(built(custom).contains("retry_storm: Some((0.5, 1.0))"));
+    }
+
+    #[test]
+    fn tasks_are_a_list_a_method_map_or_a_scenario() {
+        let p = one_problem(
+            "LD_start_test",
+            json!({"tasks": "GET /"}),
+            "actions[0].args.tasks",
+            "tasks must be a list or an object, found a string",
+        );
+        assert!(p.hint.unwrap().starts_with("e.g. \"tasks\": [{"));
+        one_problem(
+            "LD_start_test",
+            json!({"tasks": []}),
+            "actions[0].args.tasks",
+            "tasks is empty: give at least one task",
+        );
+        one_problem(
+            "LD_start_test",
+            json!({"tasks": {"mode": "sequence", "tasks": []}}),
+            "actions[0].args.tasks",
+            "tasks is empty",
+        );
+        let p = one_problem(
+            "LD_start_test",
+            json!({"tasks": {"mode": "random", "tasks": [{"request_url": URL}]}}),
+            "actions[0].args.tasks.mode",
+            "LD_start_test: unknown variant `random`",
+        );
+        assert_eq!(p.hint.as_deref(), Some("see `Tasks` in docs/commands.md"));
+        let map = json!({"tasks": {"post": {"request_url": URL}, "get": {"url": URL}}});
+        let plan = format!("{:?}", valid("LD_start_test", map).actions[0].command);
+        assert!(plan.contains("mode: Sequence"), "{plan}");
+        assert!(plan.contains("method: Post"), "{plan}");
+        let weighted = json!({"tasks": {"mode": "weighted", "tasks": [{"request_url": URL}]}});
+        let plan = format!("{:?}", valid("LD_start_test", weighted).actions[0].command);
+        assert!(plan.contains("mode: Weighted"), "{plan}");
+    }
+
+    #[test]
+    fn tasks_with_one_name_share_a_statistics_slot() {
+        let a = json!({"tasks": [
+            {"request_url": "http://h/a"}, {"request_url": "http://h/b"}, {"request_url": "http://h/a?x=1"}
+        ]});
+        let plan = format!("{:?}", valid("LD_start_test", a).actions[0].command);
+        assert!(plan.contains("names: [\"/a\", \"/b\"]"), "{plan}");
+        let slots: Vec<&str> = plan
+            .match_indices("slot: ")
+            .map(|(i, _)| &plan[i + 6..i + 7])
+            .collect();
+        assert_eq!(slots, ["0", "1", "0"]);
+    }
+
+    #[test]
+    fn every_problem_of_the_test_and_its_tasks_is_reported() {
+        let found = problems(
+            "LD_start_test",
+            json!({"user_count": 0, "tasks": [{"request_url": URL, "timeout": 0}, {"method": "fetch", "url": URL}]}),
+        );
+        let paths: Vec<&str> = found.iter().map(|p| p.at.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "actions[0].args.user_count",
+                "actions[0].args.tasks[0].timeout",
+                "actions[0].args.tasks[1].method",
+            ]
+        );
+    }
+}

@@ -420,3 +420,326 @@ mod tests {
         assert_eq!(base64(b""), "");
     }
 }
+
+#[cfg(test)]
+mod checks {
+    use crate::plan::testing::{one_problem, problems, valid};
+    use crate::plan::Problem;
+    use serde_json::{json, Value};
+
+    const URL: &str = "http://127.0.0.1:8080/x";
+
+    /// The task `{"request_url": URL}` with `fields` over it.
+    fn task(fields: Value) -> Value {
+        let mut t = json!({ "request_url": URL });
+        t.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        t
+    }
+
+    /// Asserts one problem at `tasks[0]` + `field` of a test with this task.
+    #[track_caller]
+    fn one(task: Value, field: &str, msg: &str) -> Problem {
+        let path = match field {
+            "" => "actions[0].args.tasks[0]".to_string(),
+            f => format!("actions[0].args.tasks[0].{f}"),
+        };
+        one_problem("LD_start_test", json!({ "tasks": [task] }), &path, msg)
+    }
+
+    /// The built test with this one task, as its `Debug` text.
+    fn built(task: Value) -> String {
+        let plan = valid("LD_start_test", json!({ "tasks": [task] }));
+        format!("{:?}", plan.actions[0].command)
+    }
+
+    #[test]
+    fn a_task_is_an_object_of_known_fields() {
+        let p = one(json!(5), "", "LD_start_test: invalid type: integer `5`");
+        assert_eq!(p.hint.as_deref(), Some("see `Tasks` in docs/commands.md"));
+        one(
+            task(json!({"headers": {"X": 1}})),
+            "headers.X",
+            "LD_start_test: invalid type: integer `1`, expected a string",
+        );
+        one(
+            task(json!({"urls": URL})),
+            "urls",
+            "LD_start_test: unknown field `urls`",
+        );
+    }
+
+    #[test]
+    fn exactly_one_of_url_and_request_url() {
+        one(
+            json!({"url": URL, "request_url": URL}),
+            "url",
+            "give `request_url` or `url`, not both",
+        );
+        one(
+            json!({"method": "get"}),
+            "",
+            "a task needs `request_url` (or `url`)",
+        );
+        assert!(built(json!({ "url": URL })).contains("Literal(\"http://127.0.0.1:8080/x\")"));
+    }
+
+    #[test]
+    fn a_constant_url_is_checked_now() {
+        let p = one(
+            task(json!({"request_url": "/health"})),
+            "request_url",
+            "relative URL \"/health\" needs `host`",
+        );
+        assert_eq!(
+            p.hint.as_deref(),
+            Some("set LD_start_test's `host`, or write an absolute http:// URL")
+        );
+        valid(
+            "LD_start_test",
+            json!({"host": "http://127.0.0.1:8080", "tasks": [{"request_url": "/health"}]}),
+        );
+        one(
+            task(json!({"request_url": "http://[::1"})),
+            "request_url",
+            "invalid URL: unclosed '['",
+        );
+        one(
+            task(json!({"request_url": "http://h/${var.}"})),
+            "request_url",
+            "empty name in `${var.}`",
+        );
+        built(task(json!({"request_url": "${var.base}/x"})));
+    }
+
+    #[test]
+    fn the_method_comes_from_the_task_the_map_key_or_get() {
+        let p = one(
+            task(json!({"method": "fetch"})),
+            "method",
+            "unknown method `fetch`",
+        );
+        assert_eq!(
+            p.hint.as_deref(),
+            Some("use get, post, put, patch, delete, head or options")
+        );
+        assert!(built(task(json!({"request_method": "DELETE"}))).contains("method: Delete"));
+        assert!(built(task(json!({}))).contains("method: Get"));
+        one_problem(
+            "LD_start_test",
+            json!({"tasks": {"fetch": {"request_url": URL}}}),
+            "actions[0].args.tasks.fetch.method",
+            "unknown method `fetch`",
+        );
+    }
+
+    #[test]
+    fn weight_zero_is_an_error_only_in_weighted_mode() {
+        one_problem(
+            "LD_start_test",
+            json!({"tasks": {"mode": "weighted", "tasks": [task(json!({"weight": 0}))]}}),
+            "actions[0].args.tasks.tasks[0].weight",
+            "weight must be at least 1",
+        );
+        valid(
+            "LD_start_test",
+            json!({"tasks": [task(json!({"weight": 0}))]}),
+        );
+    }
+
+    #[test]
+    fn timeout_must_be_positive_seconds() {
+        for t in [json!(0), json!(-1), json!(1e10)] {
+            one(
+                task(json!({ "timeout": t })),
+                "timeout",
+                "timeout must be a positive number of seconds",
+            );
+        }
+        assert!(built(task(json!({}))).contains("timeout: 30s"));
+        assert!(built(task(json!({"timeout": 2.5}))).contains("timeout: 2.5s"));
+    }
+
+    #[test]
+    fn json_and_data_exclude_each_other() {
+        one(
+            task(json!({"json": {"a": 1}, "data": "a=1"})),
+            "json",
+            "give `json` or `data`, not both",
+        );
+        one(
+            task(json!({"data": [1, 2]})),
+            "data",
+            "data must be a string or an object, found a list",
+        );
+        assert!(built(task(json!({"data": "raw"}))).contains("body: Raw("));
+        assert!(built(task(json!({"data": {"n": 1}})))
+            .contains("body: Form([(\"n\", Template { pieces: [Literal(\"1\")] })])"));
+        one(
+            task(json!({"data": {"n": "${x"}})),
+            "data.n",
+            "unterminated `${`",
+        );
+    }
+
+    #[test]
+    fn auth_and_an_authorization_header_exclude_each_other() {
+        one(
+            task(
+                json!({"auth": {"type": "bearer", "token": "t"}, "headers": {"authorization": "x"}}),
+            ),
+            "auth",
+            "give `auth` or an Authorization header, not both",
+        );
+        let p = one(
+            task(json!({"auth": {"type": "digest"}})),
+            "auth.type",
+            "LD_start_test: unknown variant `digest`, expected `basic` or `bearer`",
+        );
+        assert!(p.hint.is_some());
+    }
+
+    #[test]
+    fn auth_becomes_an_authorization_header() {
+        let basic = built(task(
+            json!({"auth": {"type": "basic", "username": "user", "password": "pass"}}),
+        ));
+        assert!(
+            basic.contains(
+                "(\"Authorization\", Template { pieces: [Literal(\"Basic dXNlcjpwYXNz\")] })"
+            ),
+            "{basic}"
+        );
+        let bearer = built(task(
+            json!({"auth": {"type": "bearer", "token": "${var.token}"}}),
+        ));
+        assert!(
+            bearer.contains("Literal(\"Bearer \"), Var(\"token\")"),
+            "{bearer}"
+        );
+        one(
+            task(json!({"auth": {"type": "basic", "username": "${var.u}", "password": "p"}})),
+            "auth",
+            "basic auth credentials cannot use ${...}; use a header instead",
+        );
+    }
+
+    #[test]
+    fn extract_names_a_usable_variable_and_one_source() {
+        one(
+            task(json!({"extract": [{"var": "a b", "from": "status_code"}]})),
+            "extract",
+            "variable name \"a b\" may only use A-Z a-z 0-9 _ . -",
+        );
+        let shape =
+            "extract needs `path` with json_path, `name` with header, and neither with status_code";
+        for bad in [
+            json!({"var": "v", "from": "json_path"}),
+            json!({"var": "v", "from": "header", "path": "x"}),
+            json!({"var": "v", "from": "status_code", "name": "x"}),
+        ] {
+            let extract = json!([{"var": "ok", "from": "status_code"}, bad]);
+            one(task(json!({ "extract": extract })), "extract[1]", shape);
+        }
+        let good = json!({"extract": [
+            {"var": "id", "from": "json_path", "path": "data.id"},
+            {"var": "loc", "from": "header", "name": "Location"},
+            {"var": "code", "from": "status_code"},
+        ]});
+        let b = built(task(good));
+        assert!(
+            b.contains("Extract { var: \"id\", from: JsonPath(\"data.id\") }"),
+            "{b}"
+        );
+        assert!(
+            b.contains("Extract { var: \"loc\", from: Header(\"Location\") }"),
+            "{b}"
+        );
+        assert!(
+            b.contains("Extract { var: \"code\", from: StatusCode }"),
+            "{b}"
+        );
+    }
+
+    #[test]
+    fn predicates_are_compiled_now() {
+        one(
+            task(json!({"run_if": {"bogus": 1}})),
+            "run_if",
+            "unknown predicate `bogus`: use equals, not_equals, in or truthy",
+        );
+        one(
+            task(json!({"skip_if": 5})),
+            "skip_if",
+            "a predicate is true/false",
+        );
+        one(
+            task(json!({"run_if": {"equals": [1]}})),
+            "run_if",
+            "`equals` takes a list of two values",
+        );
+        let b = built(task(json!({"run_if": "${var.token}", "skip_if": false})));
+        assert!(b.contains("run_if: Some(Truthy("), "{b}");
+        assert!(b.contains("skip_if: Some(Const(false))"), "{b}");
+    }
+
+    #[test]
+    fn templates_are_checked_where_they_stand() {
+        let t = task(json!({
+            "headers": {"X": "${nope}"},
+            "params": {"q": "${env.}"},
+            "assertions": {"contains": "${x", "json_path": {"a.b": {"deep": "${var.}"}}, "header": {"H": "${y"}},
+        }));
+        // The placeholder check of the whole arguments finds them first.
+        let paths: Vec<String> = problems("LD_start_test", json!({ "tasks": [t] }))
+            .into_iter()
+            .map(|p| p.at.path)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "actions[0].args.tasks[0].headers.X",
+                "actions[0].args.tasks[0].params.q",
+                "actions[0].args.tasks[0].assertions.contains",
+                "actions[0].args.tasks[0].assertions.json_path[\"a.b\"].deep",
+                "actions[0].args.tasks[0].assertions.header.H",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tasks_retry_and_network_are_checked_in_place() {
+        one(
+            task(json!({"retry": {"backoff_factor": 0.5}})),
+            "retry.backoff_factor",
+            "backoff_factor must be >= 1, found 0.5",
+        );
+        one(
+            task(json!({"retry": {"retry_ratio": 0.5}})),
+            "retry.retry_ratio",
+            "retry_ratio is run-wide: set it in LD_start_test's `retry`, not in a task's",
+        );
+        one(
+            task(json!({"network": {"loss_rate": 2}})),
+            "network.loss_rate",
+            "loss_rate must be a fraction from 0 to 1, found 2",
+        );
+    }
+
+    #[test]
+    fn a_tasks_retry_overrides_the_run_wide_one_field_by_field() {
+        let a = json!({
+            "retry": {"transient": 4, "flaky": 3},
+            "tasks": [task(json!({"retry": {"flaky": 1}})), task(json!({}))],
+        });
+        let b = format!("{:?}", valid("LD_start_test", a).actions[0].command);
+        let policies: Vec<&str> = b
+            .match_indices("retry: Some(Policy")
+            .map(|(i, _)| &b[i..])
+            .collect();
+        assert_eq!(policies.len(), 2, "{b}");
+        assert!(policies[0].contains("budgets: [4, 1,"), "{b}");
+        assert!(policies[1].contains("budgets: [4, 3,"), "{b}");
+    }
+}
