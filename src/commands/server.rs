@@ -50,3 +50,25 @@ impl Command for StartDemoServer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::testing::{one_problem, valid};
+    use serde_json::json;
+
+    #[test]
+    fn the_port_is_a_tcp_port() {
+        one_problem(
+            "LD_start_demo_server",
+            json!({"port": 70000}),
+            "actions[0].args.port",
+            "LD_start_demo_server: invalid value: integer `70000`, expected u16",
+        );
+        let plan = valid("LD_start_demo_server", json!([8089, "target"]));
+        let built = format!("{:?}", plan.actions[0].command);
+        assert_eq!(
+            built,
+            "StartDemoServer { port: 8089, variable: \"target\" }"
+        );
+    }
+}
