@@ -145,17 +145,9 @@ mod tests {
     }
 
     #[test]
-    fn misspellings_find_their_command() {
-        assert_eq!(
-            closest(TABLE, "LD_register_variabels"),
-            Some("LD_register_variables")
-        );
-        assert_eq!(closest(TABLE, "ld_start_tset"), Some("LD_start_test"));
-        assert_eq!(closest(TABLE, "completely_else_entirely"), None);
-    }
-
-    #[test]
     fn swapping_neighbours_is_one_edit() {
+        assert_eq!(closest(TABLE, "LD_strat_test"), Some("LD_start_test"));
+        assert_eq!(closest(TABLE, "LD_stop"), None);
         assert_eq!(edit_distance("variabels", "variables"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("kitten", "sitting"), 3);

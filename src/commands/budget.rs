@@ -124,7 +124,7 @@ impl Command for Status {
 
 #[cfg(test)]
 mod tests {
-    use crate::plan::testing::{one_problem, problems, valid};
+    use crate::plan::testing::{built, one_problem, problems};
     use serde_json::json;
 
     #[test]
@@ -163,8 +163,7 @@ mod tests {
 
     #[test]
     fn an_installed_budget_keeps_its_settings() {
-        let plan = valid("LD_install_failure_budget", json!([0.2, 5, 10, 300, 0.1]));
-        let built = format!("{:?}", plan.actions[0].command);
+        let built = built("LD_install_failure_budget", json!([0.2, 5, 10, 300, 0.1]));
         assert!(
             built.contains("threshold: 0.2, window_seconds: 5.0, min_samples: 10"),
             "{built}"

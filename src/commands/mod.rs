@@ -45,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::testing::{problems, valid};
+    use crate::plan::testing::{built, problems, valid, with};
     use crate::registry::{closest, Param};
     use serde_json::{json, Map, Value};
 
@@ -154,11 +154,6 @@ mod tests {
         }
     }
 
-    /// The command a one-action plan builds, as its `Debug` text.
-    fn built(name: &str, args: Map<String, Value>) -> String {
-        format!("{:?}", valid(name, Value::Object(args)).actions[0].command)
-    }
-
     #[test]
     fn examples_name_exactly_the_documented_params() {
         for c in COMMANDS {
@@ -262,8 +257,8 @@ mod tests {
                 let mut explicit = minimal.clone();
                 explicit.insert(p.name.to_string(), default);
                 assert_eq!(
-                    built(c.name, minimal.clone()),
-                    built(c.name, explicit),
+                    built(c.name, Value::Object(minimal.clone())),
+                    built(c.name, Value::Object(explicit)),
                     "{}: leaving `{}` out must mean `{}`",
                     c.name,
                     p.name,
@@ -281,12 +276,10 @@ mod tests {
     fn the_default_check_sees_a_different_value() {
         // The comparison above only proves something if a different value
         // builds a different command.
-        let minimal = object(example("LD_start_test").0);
-        let mut other = minimal.clone();
-        other.insert("user_count".into(), json!(51));
+        let minimal = example("LD_start_test").0;
         assert_ne!(
-            built("LD_start_test", minimal),
-            built("LD_start_test", other)
+            built("LD_start_test", minimal.clone()),
+            built("LD_start_test", with(minimal, json!({"user_count": 51})))
         );
     }
 }

@@ -62,7 +62,7 @@ impl Command for Uninstall {
 
 #[cfg(test)]
 mod tests {
-    use crate::plan::testing::{one_problem, valid};
+    use crate::plan::testing::{built, one_problem};
     use serde_json::json;
 
     #[test]
@@ -89,18 +89,10 @@ mod tests {
 
     #[test]
     fn explicit_fields_win_over_a_preset() {
-        let preset = format!(
-            "{:?}",
-            valid("LD_install_network_conditioner", json!({"preset": "3g"})).actions[0].command
-        );
-        let over = format!(
-            "{:?}",
-            valid(
-                "LD_install_network_conditioner",
-                json!({"preset": "3g", "latency_ms": 7})
-            )
-            .actions[0]
-                .command
+        let preset = built("LD_install_network_conditioner", json!({"preset": "3g"}));
+        let over = built(
+            "LD_install_network_conditioner",
+            json!({"preset": "3g", "latency_ms": 7}),
         );
         assert!(!preset.contains("latency_ms: 7.0"), "{preset}");
         assert!(over.contains("latency_ms: 7.0"), "{over}");

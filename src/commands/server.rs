@@ -53,7 +53,7 @@ impl Command for StartDemoServer {
 
 #[cfg(test)]
 mod tests {
-    use crate::plan::testing::{one_problem, valid};
+    use crate::plan::testing::{built, one_problem};
     use serde_json::json;
 
     #[test]
@@ -64,8 +64,7 @@ mod tests {
             "actions[0].args.port",
             "LD_start_demo_server: invalid value: integer `70000`, expected u16",
         );
-        let plan = valid("LD_start_demo_server", json!([8089, "target"]));
-        let built = format!("{:?}", plan.actions[0].command);
+        let built = built("LD_start_demo_server", json!([8089, "target"]));
         assert_eq!(
             built,
             "StartDemoServer { port: 8089, variable: \"target\" }"

@@ -251,7 +251,7 @@ impl Command for Sla {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::testing::{one_problem, valid};
+    use crate::plan::testing::{built, one_problem};
     use crate::stats::LatencyMs;
     use serde_json::json;
 
@@ -408,11 +408,8 @@ mod tests {
     #[test]
     fn op_defaults_to_lte_and_assert_marks_its_results() {
         let rules = json!({"rules": [{"type": "rps", "name": "home", "value": 5}]});
-        let evaluate = format!(
-            "{:?}",
-            valid("LD_evaluate_sla", rules.clone()).actions[0].command
-        );
-        let assert = format!("{:?}", valid("LD_assert_sla", rules).actions[0].command);
+        let evaluate = built("LD_evaluate_sla", rules.clone());
+        let assert = built("LD_assert_sla", rules);
         assert!(evaluate.contains("op: Lte"), "{evaluate}");
         assert!(evaluate.ends_with("asserted: false }"), "{evaluate}");
         assert!(assert.ends_with("asserted: true }"), "{assert}");

@@ -172,7 +172,7 @@ impl Command for WithWatchdog {
 
 #[cfg(test)]
 mod tests {
-    use crate::plan::testing::{one_problem, valid};
+    use crate::plan::testing::{built, one_problem};
     use serde_json::json;
 
     #[test]
@@ -224,11 +224,10 @@ mod tests {
 
     #[test]
     fn the_limit_and_the_nested_actions_are_built() {
-        let plan = valid(
+        let built = built(
             "LD_with_watchdog",
             json!([0.25, [["LD_log", ["inside"]]], [["LD_log", ["late"]]]]),
         );
-        let built = format!("{:?}", plan.actions[0].command);
         assert!(
             built.starts_with("WithWatchdog { timeout: 250ms"),
             "{built}"

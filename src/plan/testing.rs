@@ -27,3 +27,19 @@ pub fn valid(name: &str, args: Value) -> Plan {
     plan_str(&json!([[name, args]]).to_string())
         .unwrap_or_else(|problems| panic!("expected no problem: {problems:#?}"))
 }
+
+/// The command `[[name, args]]` builds (it must be valid), as its `Debug`
+/// text: what a test can see of a command's private fields.
+#[track_caller]
+pub fn built(name: &str, args: Value) -> String {
+    format!("{:?}", valid(name, args).actions[0].command)
+}
+
+/// `base` (a JSON object) with the fields of `extra` set over it.
+pub fn with(mut base: Value, extra: Value) -> Value {
+    let (Value::Object(b), Value::Object(e)) = (&mut base, extra) else {
+        panic!("with() merges two objects");
+    };
+    b.extend(e);
+    base
+}

@@ -415,18 +415,14 @@ impl Command for StartTest {
 
 #[cfg(test)]
 mod tests {
-    use crate::plan::testing::{one_problem, problems, valid};
+    use crate::plan::testing::{built, one_problem, problems, valid, with};
     use serde_json::{json, Value};
 
     const URL: &str = "http://127.0.0.1:8080/";
 
     /// `LD_start_test`'s arguments: one valid task, then `extra`.
     fn args(extra: Value) -> Value {
-        let mut a = json!({"tasks": [{"request_url": URL}]});
-        a.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        a
+        with(json!({"tasks": [{"request_url": URL}]}), extra)
     }
 
     #[track_caller]
@@ -434,12 +430,9 @@ mod tests {
         one_problem("LD_start_test", args(extra), path, msg);
     }
 
-    /// The built command, as its `Debug` text.
-    fn built(extra: Value) -> String {
-        format!(
-            "{:?}",
-            valid("LD_start_test", args(extra)).actions[0].command
-        )
+    /// The command these arguments build, as its `Debug` text.
+    fn start_test(extra: Value) -> String {
+        built("LD_start_test", args(extra))
     }
 
     #[test]
@@ -477,9 +470,11 @@ mod tests {
 
     #[test]
     fn test_time_defaults_to_a_minute_unless_iterations_bound_the_test() {
-        assert!(built(json!({})).contains("duration: Some(60s), iterations: None"));
-        assert!(built(json!({"iterations": 3})).contains("duration: None, iterations: Some(3)"));
-        assert!(built(json!({"iterations": 3, "test_time": 2}))
+        assert!(start_test(json!({})).contains("duration: Some(60s), iterations: None"));
+        assert!(
+            start_test(json!({"iterations": 3})).contains("duration: None, iterations: Some(3)")
+        );
+        assert!(start_test(json!({"iterations": 3, "test_time": 2}))
             .contains("duration: Some(2s), iterations: Some(3)"));
         one(
             json!({"iterations": 0}),
@@ -495,13 +490,15 @@ mod tests {
             "actions[0].args.stop_timeout",
             "stop_timeout must be a number of seconds from 0 to 1e9",
         );
-        assert!(built(json!({"stop_timeout": 0})).contains("stop_timeout: 0ns"));
+        assert!(start_test(json!({"stop_timeout": 0})).contains("stop_timeout: 0ns"));
     }
 
     #[test]
     fn wait_time_is_seconds_or_an_ordered_range() {
-        assert!(built(json!({"wait_time": 0.5})).contains("wait: Constant(500ms)"));
-        assert!(built(json!({"wait_time": {"between": [1, 2]}})).contains("wait: Between(1s, 2s)"));
+        assert!(start_test(json!({"wait_time": 0.5})).contains("wait: Constant(500ms)"));
+        assert!(
+            start_test(json!({"wait_time": {"between": [1, 2]}})).contains("wait: Between(1s, 2s)")
+        );
         for w in [
             json!(-1),
             json!({"between": [2, 1]}),
@@ -559,10 +556,11 @@ mod tests {
 
     #[test]
     fn a_retry_storm_budget_exists_only_when_a_task_retries() {
-        assert!(built(json!({})).contains("retry_storm: None"));
-        assert!(built(json!({"retry": {"transient": 1}})).contains("retry_storm: Some((0.2, 3.0))"));
+        assert!(start_test(json!({})).contains("retry_storm: None"));
+        assert!(start_test(json!({"retry": {"transient": 1}}))
+            .contains("retry_storm: Some((0.2, 3.0))"));
         let custom = json!({"retry": {"retry_ratio": 0.5, "retry_min_per_s": 1}});
-        assert!(built(custom).contains("retry_storm: Some((0.5, 1.0))"));
+        assert!(start_test(custom).contains("retry_storm: Some((0.5, 1.0))"));
     }
 
     #[test]
@@ -594,11 +592,11 @@ mod tests {
         );
         assert_eq!(p.hint.as_deref(), Some("see `Tasks` in docs/commands.md"));
         let map = json!({"tasks": {"post": {"request_url": URL}, "get": {"url": URL}}});
-        let plan = format!("{:?}", valid("LD_start_test", map).actions[0].command);
+        let plan = built("LD_start_test", map);
         assert!(plan.contains("mode: Sequence"), "{plan}");
         assert!(plan.contains("method: Post"), "{plan}");
         let weighted = json!({"tasks": {"mode": "weighted", "tasks": [{"request_url": URL}]}});
-        let plan = format!("{:?}", valid("LD_start_test", weighted).actions[0].command);
+        let plan = built("LD_start_test", weighted);
         assert!(plan.contains("mode: Weighted"), "{plan}");
     }
 
@@ -607,7 +605,7 @@ mod tests {
         let a = json!({"tasks": [
             {"request_url": "http://h/a"}, {"request_url": "http://h/b"}, {"request_url": "http://h/a?x=1"}
         ]});
-        let plan = format!("{:?}", valid("LD_start_test", a).actions[0].command);
+        let plan = built("LD_start_test", a);
         assert!(plan.contains("names: [\"/a\", \"/b\"]"), "{plan}");
         let slots: Vec<&str> = plan
             .match_indices("slot: ")

@@ -402,28 +402,8 @@ fn base64(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn default_names() {
-        assert_eq!(default_name("http://127.0.0.1:8080/a/b?x=1", 0), "/a/b");
-        assert_eq!(default_name("http://127.0.0.1:8080", 0), "/");
-        assert_eq!(default_name("${var.demo}/ok", 0), "/ok");
-        assert_eq!(default_name("/json", 0), "/json");
-    }
-
-    #[test]
-    fn base64_matches_rfc4648() {
-        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(base64(b"a"), "YQ==");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b""), "");
-    }
-}
-
-#[cfg(test)]
-mod checks {
-    use crate::plan::testing::{one_problem, problems, valid};
+    use super::{base64, default_name};
+    use crate::plan::testing::{built, one_problem, problems, valid, with};
     use crate::plan::Problem;
     use serde_json::{json, Value};
 
@@ -431,11 +411,7 @@ mod checks {
 
     /// The task `{"request_url": URL}` with `fields` over it.
     fn task(fields: Value) -> Value {
-        let mut t = json!({ "request_url": URL });
-        t.as_object_mut()
-            .unwrap()
-            .extend(fields.as_object().unwrap().clone());
-        t
+        with(json!({ "request_url": URL }), fields)
     }
 
     /// Asserts one problem at `tasks[0]` + `field` of a test with this task.
@@ -448,10 +424,9 @@ mod checks {
         one_problem("LD_start_test", json!({ "tasks": [task] }), &path, msg)
     }
 
-    /// The built test with this one task, as its `Debug` text.
-    fn built(task: Value) -> String {
-        let plan = valid("LD_start_test", json!({ "tasks": [task] }));
-        format!("{:?}", plan.actions[0].command)
+    /// The test this one task builds, as its `Debug` text.
+    fn with_task(task: Value) -> String {
+        built("LD_start_test", json!({ "tasks": [task] }))
     }
 
     #[test]
@@ -482,7 +457,7 @@ mod checks {
             "",
             "a task needs `request_url` (or `url`)",
         );
-        assert!(built(json!({ "url": URL })).contains("Literal(\"http://127.0.0.1:8080/x\")"));
+        assert!(with_task(json!({ "url": URL })).contains("Literal(\"http://127.0.0.1:8080/x\")"));
     }
 
     #[test]
@@ -510,7 +485,7 @@ mod checks {
             "request_url",
             "empty name in `${var.}`",
         );
-        built(task(json!({"request_url": "${var.base}/x"})));
+        with_task(task(json!({"request_url": "${var.base}/x"})));
     }
 
     #[test]
@@ -524,8 +499,8 @@ mod checks {
             p.hint.as_deref(),
             Some("use get, post, put, patch, delete, head or options")
         );
-        assert!(built(task(json!({"request_method": "DELETE"}))).contains("method: Delete"));
-        assert!(built(task(json!({}))).contains("method: Get"));
+        assert!(with_task(task(json!({"request_method": "DELETE"}))).contains("method: Delete"));
+        assert!(with_task(task(json!({}))).contains("method: Get"));
         one_problem(
             "LD_start_test",
             json!({"tasks": {"fetch": {"request_url": URL}}}),
@@ -557,8 +532,8 @@ mod checks {
                 "timeout must be a positive number of seconds",
             );
         }
-        assert!(built(task(json!({}))).contains("timeout: 30s"));
-        assert!(built(task(json!({"timeout": 2.5}))).contains("timeout: 2.5s"));
+        assert!(with_task(task(json!({}))).contains("timeout: 30s"));
+        assert!(with_task(task(json!({"timeout": 2.5}))).contains("timeout: 2.5s"));
     }
 
     #[test]
@@ -573,8 +548,8 @@ mod checks {
             "data",
             "data must be a string or an object, found a list",
         );
-        assert!(built(task(json!({"data": "raw"}))).contains("body: Raw("));
-        assert!(built(task(json!({"data": {"n": 1}})))
+        assert!(with_task(task(json!({"data": "raw"}))).contains("body: Raw("));
+        assert!(with_task(task(json!({"data": {"n": 1}})))
             .contains("body: Form([(\"n\", Template { pieces: [Literal(\"1\")] })])"));
         one(
             task(json!({"data": {"n": "${x"}})),
@@ -602,7 +577,7 @@ mod checks {
 
     #[test]
     fn auth_becomes_an_authorization_header() {
-        let basic = built(task(
+        let basic = with_task(task(
             json!({"auth": {"type": "basic", "username": "user", "password": "pass"}}),
         ));
         assert!(
@@ -611,7 +586,7 @@ mod checks {
             ),
             "{basic}"
         );
-        let bearer = built(task(
+        let bearer = with_task(task(
             json!({"auth": {"type": "bearer", "token": "${var.token}"}}),
         ));
         assert!(
@@ -647,7 +622,7 @@ mod checks {
             {"var": "loc", "from": "header", "name": "Location"},
             {"var": "code", "from": "status_code"},
         ]});
-        let b = built(task(good));
+        let b = with_task(task(good));
         assert!(
             b.contains("Extract { var: \"id\", from: JsonPath(\"data.id\") }"),
             "{b}"
@@ -679,7 +654,7 @@ mod checks {
             "run_if",
             "`equals` takes a list of two values",
         );
-        let b = built(task(json!({"run_if": "${var.token}", "skip_if": false})));
+        let b = with_task(task(json!({"run_if": "${var.token}", "skip_if": false})));
         assert!(b.contains("run_if: Some(Truthy("), "{b}");
         assert!(b.contains("skip_if: Some(Const(false))"), "{b}");
     }
@@ -733,7 +708,7 @@ mod checks {
             "retry": {"transient": 4, "flaky": 3},
             "tasks": [task(json!({"retry": {"flaky": 1}})), task(json!({}))],
         });
-        let b = format!("{:?}", valid("LD_start_test", a).actions[0].command);
+        let b = built("LD_start_test", a);
         let policies: Vec<&str> = b
             .match_indices("retry: Some(Policy")
             .map(|(i, _)| &b[i..])
@@ -741,5 +716,21 @@ mod checks {
         assert_eq!(policies.len(), 2, "{b}");
         assert!(policies[0].contains("budgets: [4, 1,"), "{b}");
         assert!(policies[1].contains("budgets: [4, 3,"), "{b}");
+    }
+
+    #[test]
+    fn default_names() {
+        assert_eq!(default_name("http://127.0.0.1:8080/a/b?x=1", 0), "/a/b");
+        assert_eq!(default_name("http://127.0.0.1:8080", 0), "/");
+        assert_eq!(default_name("${var.demo}/ok", 0), "/ok");
+        assert_eq!(default_name("/json", 0), "/json");
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b""), "");
     }
 }
