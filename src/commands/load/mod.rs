@@ -4,7 +4,7 @@
 //! templates are compiled once and folded against the plan's variables when
 //! the test starts.
 //!
-//! [`args`] holds the argument types as written, [`task`] compiles one task;
+//! `args` holds the argument types as written, `task` compiles one task;
 //! this module checks the test's own arguments, builds the engine's plan and
 //! runs it.
 
