@@ -37,13 +37,15 @@ pub enum Role {
 #[derive(Debug)]
 pub struct Param {
     pub name: &'static str,
-    /// JSON type and default, as documented: `string`, `number = 0`, ...
+    /// JSON type and default, as documented: `string`, `number = 0`,
+    /// `string = "demo"`. A default is JSON after ` = `; the command table's
+    /// tests check that the parser uses it when the argument is left out.
     pub kind: &'static str,
     pub required: bool,
     pub doc: &'static str,
 }
 
-/// One registry entry.
+/// One command's entry in a command table.
 pub struct CommandSpec {
     pub name: &'static str,
     pub summary: &'static str,
