@@ -3,10 +3,10 @@
 
 use crate::budget::BudgetConfig;
 use crate::commands::watchdog::HARD_GRACE;
+use crate::commands::COMMANDS;
 use crate::exit::Outcome;
 use crate::interpreter::{Context, RunOptions};
 use crate::plan::{Plan, Problem, Source, Validator};
-use crate::registry::COMMANDS;
 use crate::supervisor::{orphans, WatchdogGuard};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -129,7 +129,7 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
             Err(p) => invalid(&[p]),
         },
         Cmd::RunStr { flags, json } => {
-            let mut v = Validator::new();
+            let mut v = Validator::new(COMMANDS);
             let plan = v.plan_source(&Source::from_string("<run-str>", json));
             finish_validation(v, plan.into_iter().collect())
                 .map_or_else(|c| c, |plans| run(&flags, &plans))
@@ -182,7 +182,7 @@ fn run_files(flags: &RunFlags, files: &[PathBuf]) -> Outcome {
 
 /// Validates every plan; on any problem prints them all and returns exit 2.
 fn validate_files(files: &[PathBuf]) -> Result<Vec<Plan>, Outcome> {
-    let mut v = Validator::new();
+    let mut v = Validator::new(COMMANDS);
     let plans: Vec<Plan> = files.iter().filter_map(|f| v.plan_file(f)).collect();
     finish_validation(v, plans)
 }

@@ -1,6 +1,7 @@
-//! The command registry: one table of every `LD_*` command, its one-line
-//! summary, its parameters (in positional order) and its parser. Adding a
-//! command is one entry here plus its module under `commands/`.
+//! The command interface: what a command is ([`Command`]), how it is
+//! described and parsed ([`CommandSpec`], [`Param`]), and how a name is looked
+//! up in a table of them. The table of every `LD_*` command is
+//! `crate::commands::COMMANDS`, beside the commands.
 
 use crate::interpreter::Context;
 use crate::plan::validate::{Args, Validator};
@@ -36,13 +37,15 @@ pub enum Role {
 #[derive(Debug)]
 pub struct Param {
     pub name: &'static str,
-    /// JSON type and default, as documented: `string`, `number = 0`, ...
+    /// JSON type and default, as documented: `string`, `number = 0`,
+    /// `string = "demo"`. A default is JSON after ` = `; the command table's
+    /// tests check that the parser uses it when the argument is left out.
     pub kind: &'static str,
     pub required: bool,
     pub doc: &'static str,
 }
 
-/// One registry entry.
+/// One command's entry in a command table.
 pub struct CommandSpec {
     pub name: &'static str,
     pub summary: &'static str,
@@ -68,44 +71,15 @@ where
     v.typed::<T>(a).map(|t| Box::new(t) as Box<dyn Command>)
 }
 
-use crate::commands::{budget, flow, load, log, network, reports, server, sla, vars, watchdog};
-
-/// Every command, in the order `loaddensity commands` lists them.
-pub static COMMANDS: &[CommandSpec] = &[
-    vars::REGISTER_VARIABLE,
-    vars::REGISTER_VARIABLES,
-    vars::CLEAR_RESOLVER,
-    log::LOG,
-    flow::EXECUTE_ACTION,
-    flow::EXECUTE_FILES,
-    watchdog::SET_WATCHDOG,
-    watchdog::WITH_WATCHDOG,
-    server::START_DEMO_SERVER,
-    budget::INSTALL_FAILURE_BUDGET,
-    budget::UNINSTALL_FAILURE_BUDGET,
-    budget::BUDGET_STATUS,
-    network::INSTALL_NETWORK_CONDITIONER,
-    network::UNINSTALL_NETWORK_CONDITIONER,
-    load::START_TEST,
-    sla::EVALUATE_SLA,
-    sla::ASSERT_SLA,
-    reports::GENERATE_SUMMARY_REPORT,
-    reports::GENERATE_JSON_REPORT,
-    reports::GENERATE_CSV_REPORT,
-    reports::GENERATE_JUNIT_REPORT,
-    reports::GENERATE_HTML_REPORT,
-    reports::CLEAR_RECORDS,
-];
-
-/// The entry for a command name.
-pub fn find(name: &str) -> Option<&'static CommandSpec> {
-    COMMANDS.iter().find(|c| c.name == name)
+/// The entry for a command name in `table`.
+pub fn find(table: &'static [CommandSpec], name: &str) -> Option<&'static CommandSpec> {
+    table.iter().find(|c| c.name == name)
 }
 
-/// The known command closest to a misspelt one, if any is close.
-pub fn closest(name: &str) -> Option<&'static str> {
+/// The command of `table` closest to a misspelt one, if any is close.
+pub fn closest(table: &'static [CommandSpec], name: &str) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
-    COMMANDS
+    table
         .iter()
         .map(|c| (edit_distance(&lower, &c.name.to_ascii_lowercase()), c.name))
         .filter(|(d, c)| *d <= (c.len() / 4).max(2))
@@ -143,22 +117,41 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
+    fn no_command(_: &mut Validator, _: &Args<'_>) -> Option<Box<dyn Command>> {
+        None
+    }
+
+    static TABLE: &[CommandSpec] = &[
+        CommandSpec {
+            name: "LD_register_variables",
+            summary: "",
+            params: &[],
+            parse: no_command,
+        },
+        CommandSpec {
+            name: "LD_start_test",
+            summary: "",
+            params: &[],
+            parse: no_command,
+        },
+    ];
+
     #[test]
-    fn names_are_unique_and_prefixed() {
-        let mut names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
-        assert!(names.iter().all(|n| n.starts_with("LD_")));
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), COMMANDS.len());
+    fn names_are_found_exactly() {
+        assert_eq!(
+            find(TABLE, "LD_start_test").map(|c| c.name),
+            Some("LD_start_test")
+        );
+        assert!(find(TABLE, "ld_start_test").is_none());
+        assert!(find(&[], "LD_start_test").is_none());
     }
 
     #[test]
-    fn misspellings_find_their_command() {
-        assert_eq!(
-            closest("LD_register_variabels"),
-            Some("LD_register_variables")
-        );
-        assert_eq!(closest("ld_start_tset"), Some("LD_start_test"));
-        assert_eq!(closest("completely_else_entirely"), None);
+    fn swapping_neighbours_is_one_edit() {
+        assert_eq!(closest(TABLE, "LD_strat_test"), Some("LD_start_test"));
+        assert_eq!(closest(TABLE, "LD_stop"), None);
+        assert_eq!(edit_distance("variabels", "variables"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -31,7 +31,7 @@
 //! resolution uses [`resolve_value`]. Randomness (`uuid()`, `randint`) comes only from
 //! the RNG the caller provides through [`Lookup`], so a seeded run replays exactly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -430,6 +430,39 @@ pub fn escape(s: &str) -> String {
     s.replace("${", "$${")
 }
 
+/// Whether `c` may appear in a variable or environment name.
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
+}
+
+/// Variable names `${var.NAME}` can refer to.
+pub fn valid_var_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(is_name_char)
+}
+
+/// Renders now the parts of a template that are the same for every user and
+/// request: plan variables (not shadowed by a user's own), the test's
+/// variables, environment variables. Placeholders that vary stay.
+pub fn fold(
+    t: &Template,
+    scope: &mut Scope<'_>,
+    per_user: &BTreeSet<String>,
+) -> Result<Template, ResolveError> {
+    if t.is_constant() {
+        return Ok(t.clone());
+    }
+    let foldable = t.pieces().iter().all(|p| match p {
+        Piece::Literal(_) | Piece::Env(_) => true,
+        Piece::Var(name) => !per_user.contains(name),
+        _ => false,
+    });
+    if !foldable {
+        return Ok(t.clone());
+    }
+    let s = t.render_to_string(scope)?;
+    Ok(Template::parse(&escape(&s)).expect("escaped text parses"))
+}
+
 /// Parse the text between `${` and `}`; `at` is the offset of the `${`.
 fn parse_placeholder(body: &str, at: usize) -> Result<Piece, TemplateError> {
     if body.contains("${") {
@@ -509,10 +542,7 @@ fn check_name(name: &str, kind: &'static str, at: usize) -> Result<String, Templ
     if name.is_empty() {
         return Err(TemplateError::EmptyName { kind, at });
     }
-    match name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
-    {
+    match name.chars().find(|c| !is_name_char(*c)) {
         Some(bad) => Err(TemplateError::InvalidName {
             name: name.to_string(),
             bad,
@@ -1163,5 +1193,40 @@ mod tests {
         assert!(Template::parse(&s).is_err());
         let s = "${var.a}".repeat(50_000) + "$$ {";
         assert_eq!(Template::parse(&s).unwrap().vars().count(), 50_000);
+    }
+
+    #[test]
+    fn var_names_use_the_placeholder_alphabet() {
+        assert!(valid_var_name("user_1.id-x"));
+        assert!(!valid_var_name(""));
+        assert!(!valid_var_name("a b"));
+        assert!(!valid_var_name("tök"));
+    }
+
+    #[test]
+    fn fold_renders_only_what_is_the_same_for_every_user() {
+        let mut plan = Vars::new();
+        plan.extend([("host", "h"), ("token", "plan-tok")]);
+        let mut rng = SmallRng::seed_from_u64(1);
+        let per_user: BTreeSet<String> = ["token".to_string()].into();
+        let folded = |s: &str, rng: &mut SmallRng| {
+            fold(
+                &Template::parse(s).unwrap(),
+                &mut Scope::new(&plan, rng),
+                &per_user,
+            )
+        };
+        // A plan variable folds; what it renders to is escaped back.
+        let t = folded("${var.host}/a", &mut rng).unwrap();
+        assert_eq!(t.as_constant(), Some("h/a"));
+        // A variable a user may set for itself stays, and so does randomness.
+        let t = folded("${var.host}/${var.token}", &mut rng).unwrap();
+        assert!(!t.is_constant());
+        assert!(!folded("${uuid()}", &mut rng).unwrap().is_constant());
+        // An undefined plan variable is an error now, not at request time.
+        assert_eq!(
+            folded("${var.nope}", &mut rng).unwrap_err(),
+            ResolveError::UndefinedVar("nope".into())
+        );
     }
 }

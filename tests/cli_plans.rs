@@ -382,7 +382,7 @@ fn commands_json_lists_the_registry() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    let expected: Vec<&str> = loaddensity::registry::COMMANDS
+    let expected: Vec<&str> = loaddensity::commands::COMMANDS
         .iter()
         .map(|c| c.name)
         .collect();

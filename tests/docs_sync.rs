@@ -1,7 +1,7 @@
 //! `docs/commands.md` documents exactly the commands of the registry, each with
 //! every one of its parameters.
 
-use loaddensity::registry::COMMANDS;
+use loaddensity::commands::COMMANDS;
 use std::collections::BTreeMap;
 
 #[test]

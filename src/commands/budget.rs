@@ -122,3 +122,56 @@ impl Command for Status {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::testing::{built, one_problem, problems};
+    use serde_json::json;
+
+    #[test]
+    fn budget_fields_are_checked_in_place() {
+        one_problem(
+            "LD_install_failure_budget",
+            json!({"threshold": -0.1}),
+            "actions[0].args.threshold",
+            "threshold must be a fraction from 0 to 1, found -0.1",
+        );
+        one_problem(
+            "LD_install_failure_budget",
+            json!({"window_seconds": 0.01}),
+            "actions[0].args.window_seconds",
+            "window_seconds must be from 0.1 to 86400, found 0.01",
+        );
+        let found = problems(
+            "LD_install_failure_budget",
+            json!({"slow_call_ms": 0, "slow_call_threshold": 2}),
+        );
+        let paths: Vec<&str> = found.iter().map(|p| p.at.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "actions[0].args.slow_call_ms",
+                "actions[0].args.slow_call_threshold"
+            ]
+        );
+        one_problem(
+            "LD_install_failure_budget",
+            json!({"slow_call_threshold": 0.5}),
+            "actions[0].args.slow_call_ms",
+            "slow_call_ms and slow_call_threshold go together: give both or neither",
+        );
+    }
+
+    #[test]
+    fn an_installed_budget_keeps_its_settings() {
+        let built = built("LD_install_failure_budget", json!([0.2, 5, 10, 300, 0.1]));
+        assert!(
+            built.contains("threshold: 0.2, window_seconds: 5.0, min_samples: 10"),
+            "{built}"
+        );
+        assert!(
+            built.contains("slow_call_ms: Some(300.0), slow_call_threshold: Some(0.1)"),
+            "{built}"
+        );
+    }
+}

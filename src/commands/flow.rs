@@ -96,3 +96,49 @@ impl Command for ExecuteFiles {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::testing::{one_problem, problems, valid};
+    use serde_json::json;
+
+    #[test]
+    fn plan_paths_are_literal() {
+        let p = one_problem(
+            "LD_execute_files",
+            json!({"execute_files_list": ["${var.dir}/plan.json"]}),
+            "actions[0].args.execute_files_list[0]",
+            "plan paths cannot use ${...}: they are loaded and validated before the run",
+        );
+        assert_eq!(p.hint.as_deref(), Some("write the path literally"));
+    }
+
+    #[test]
+    fn named_plans_are_loaded_and_validated_now() {
+        let missing = "surely/missing/ld-plan.json";
+        let found = problems(
+            "LD_execute_files",
+            json!({ "execute_files_list": [missing] }),
+        );
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].at.file.ends_with(missing), "{}", found[0]);
+        assert_eq!(found[0].message, "cannot read plan: no such file");
+    }
+
+    #[test]
+    fn a_nested_list_is_a_list_of_actions() {
+        valid("LD_execute_action", json!({"action_list": []}));
+        one_problem(
+            "LD_execute_action",
+            json!({"action_list": {"LD_log": {}}}),
+            "actions[0].args.action_list",
+            "expected a list of actions, found an object",
+        );
+        one_problem(
+            "LD_execute_action",
+            json!({"action_list": [["LD_log", 5]]}),
+            "actions[0].args.action_list[0].args",
+            "LD_log: arguments must be an object or a list, found a number",
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! One module per family of `LD_*` commands: typed arguments, checks, handler.
-//! The registry (`crate::registry`) lists them.
+//! [`COMMANDS`] lists them all; the interface they implement is
+//! [`crate::registry`].
 
 pub mod budget;
 pub mod flow;
@@ -11,3 +12,274 @@ pub mod server;
 pub mod sla;
 pub mod vars;
 pub mod watchdog;
+
+use crate::registry::CommandSpec;
+
+/// Every command, in the order `loaddensity commands` lists them.
+pub static COMMANDS: &[CommandSpec] = &[
+    vars::REGISTER_VARIABLE,
+    vars::REGISTER_VARIABLES,
+    vars::CLEAR_RESOLVER,
+    log::LOG,
+    flow::EXECUTE_ACTION,
+    flow::EXECUTE_FILES,
+    watchdog::SET_WATCHDOG,
+    watchdog::WITH_WATCHDOG,
+    server::START_DEMO_SERVER,
+    budget::INSTALL_FAILURE_BUDGET,
+    budget::UNINSTALL_FAILURE_BUDGET,
+    budget::BUDGET_STATUS,
+    network::INSTALL_NETWORK_CONDITIONER,
+    network::UNINSTALL_NETWORK_CONDITIONER,
+    load::START_TEST,
+    sla::EVALUATE_SLA,
+    sla::ASSERT_SLA,
+    reports::GENERATE_SUMMARY_REPORT,
+    reports::GENERATE_JSON_REPORT,
+    reports::GENERATE_CSV_REPORT,
+    reports::GENERATE_JUNIT_REPORT,
+    reports::GENERATE_HTML_REPORT,
+    reports::CLEAR_RECORDS,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::testing::{built, problems, valid, with};
+    use crate::registry::{closest, Param};
+    use serde_json::{json, Map, Value};
+
+    #[test]
+    fn names_are_unique_and_prefixed() {
+        let mut names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+        assert!(names.iter().all(|n| n.starts_with("LD_")));
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), COMMANDS.len());
+    }
+
+    #[test]
+    fn misspellings_find_their_command() {
+        assert_eq!(
+            closest(COMMANDS, "LD_register_variabels"),
+            Some("LD_register_variables")
+        );
+        assert_eq!(closest(COMMANDS, "ld_start_tset"), Some("LD_start_test"));
+        assert_eq!(closest(COMMANDS, "completely_else_entirely"), None);
+    }
+
+    /// Per command: valid arguments giving only the required parameters, and
+    /// valid arguments giving every parameter.
+    fn example(name: &str) -> (Value, Value) {
+        let task = json!({"request_url": "http://127.0.0.1:8080/"});
+        let report = |param: &str| (json!({}), json!({ param: "reports/out" }));
+        match name {
+            "LD_register_variable" => {
+                let a = json!({"name": "x", "value": 1});
+                (a.clone(), a)
+            }
+            "LD_register_variables" => {
+                let a = json!({"variables": {"x": 1}});
+                (a.clone(), a)
+            }
+            "LD_log" => {
+                let a = json!({"message": "hi"});
+                (a.clone(), a)
+            }
+            "LD_execute_action" => {
+                let a = json!({"action_list": [["LD_log", {"message": "hi"}]]});
+                (a.clone(), a)
+            }
+            "LD_execute_files" => {
+                let a = json!({"execute_files_list": []});
+                (a.clone(), a)
+            }
+            "LD_set_watchdog" => (
+                json!({"timeout_seconds": 5}),
+                json!({"timeout_seconds": 5, "on_timeout": [["LD_log", {"message": "late"}]]}),
+            ),
+            "LD_with_watchdog" => (
+                json!({"timeout_seconds": 5, "actions": []}),
+                json!({"timeout_seconds": 5, "actions": [], "on_timeout": []}),
+            ),
+            "LD_start_demo_server" => (json!({}), json!({"port": 0, "variable": "demo"})),
+            "LD_install_failure_budget" => (
+                json!({}),
+                json!({"threshold": 0.1, "window_seconds": 10, "min_samples": 5,
+                       "slow_call_ms": 200, "slow_call_threshold": 0.5}),
+            ),
+            "LD_install_network_conditioner" => (
+                json!({}),
+                json!({"latency_ms": 10, "jitter_ms": 2, "loss_rate": 0.01, "name_filter": "/a/",
+                       "bandwidth_kbps": 500, "preset": "3g"}),
+            ),
+            "LD_start_test" => (
+                json!({"tasks": [task]}),
+                json!({
+                    "user_detail_dict": {"user": "fast_http_user"},
+                    "user_count": 2, "spawn_rate": 5, "test_time": 1,
+                    "web_ui_dict": {"port": 8089},
+                    "tasks": [{"request_url": "/"}],
+                    "variables": {"id": 1},
+                    "host": "http://127.0.0.1:8080",
+                    "iterations": 3,
+                    "wait_time": {"between": [0, 0.1]},
+                    "stop_timeout": 1,
+                    "record_csv": "reports/requests",
+                    "retry": {"transient": 1},
+                    "failure_budget": {"threshold": 0.5},
+                }),
+            ),
+            "LD_evaluate_sla" | "LD_assert_sla" => {
+                let a = json!({"rules": [{"type": "latency_p95", "op": "lt", "value": 200}]});
+                (a.clone(), a)
+            }
+            "LD_generate_summary_report" | "LD_generate_junit_report" => report("report_name"),
+            "LD_generate_json_report" => report("json_file_name"),
+            "LD_generate_csv_report" => report("csv_name"),
+            "LD_generate_html_report" => report("html_name"),
+            "LD_clear_resolver"
+            | "LD_uninstall_failure_budget"
+            | "LD_budget_status"
+            | "LD_uninstall_network_conditioner"
+            | "LD_clear_records" => (json!({}), json!({})),
+            other => panic!("{other}: add an example to commands::tests::example"),
+        }
+    }
+
+    fn object(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            other => panic!("examples are objects, found {other}"),
+        }
+    }
+
+    #[test]
+    fn examples_name_exactly_the_documented_params() {
+        for c in COMMANDS {
+            let (minimal, full) = example(c.name);
+            let (minimal, full) = (object(minimal), object(full));
+            let documented: Vec<&str> = c.params.iter().map(|p| p.name).collect();
+            let mut given: Vec<&str> = full.keys().map(String::as_str).collect();
+            given.sort_unstable();
+            let mut want = documented.clone();
+            want.sort_unstable();
+            assert_eq!(
+                given, want,
+                "{}: the full example gives every param",
+                c.name
+            );
+            for p in c.params.iter().filter(|p| p.required) {
+                assert!(minimal.contains_key(p.name), "{}: {}", c.name, p.name);
+            }
+            assert!(
+                minimal.keys().all(|k| documented.contains(&k.as_str())),
+                "{}: the minimal example uses only documented params",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_param_is_accepted_by_its_parser() {
+        for c in COMMANDS {
+            let (minimal, full) = example(c.name);
+            let (minimal, full) = (object(minimal), object(full));
+            valid(c.name, Value::Object(minimal.clone()));
+            valid(c.name, Value::Object(full.clone()));
+            // One at a time (some go together, so only the name is at stake).
+            for p in c.params {
+                let mut args = minimal.clone();
+                args.insert(p.name.to_string(), full[p.name].clone());
+                let found = problems(c.name, Value::Object(args));
+                assert!(
+                    !found.iter().any(|f| f.message.contains("unknown field")),
+                    "{} rejects `{}`: {found:#?}",
+                    c.name,
+                    p.name
+                );
+            }
+            // Positionally, in the documented order.
+            let positional: Vec<Value> = c.params.iter().map(|p| full[p.name].clone()).collect();
+            let found = problems(c.name, Value::Array(positional));
+            assert!(found.is_empty(), "{} positional: {found:#?}", c.name);
+        }
+    }
+
+    #[test]
+    fn every_parser_rejects_an_unknown_key() {
+        for c in COMMANDS {
+            let mut args = object(example(c.name).0);
+            args.insert("no_such_arg".into(), json!(1));
+            let found = problems(c.name, Value::Object(args));
+            assert_eq!(found.len(), 1, "{}: {found:#?}", c.name);
+            assert_eq!(
+                found[0].at.path, "actions[0].args.no_such_arg",
+                "{}",
+                c.name
+            );
+            assert!(
+                found[0]
+                    .message
+                    .starts_with(&format!("{}: unknown field `no_such_arg`", c.name)),
+                "{}",
+                found[0]
+            );
+        }
+    }
+
+    /// The default a parameter documents (`number = 50` → `50`), as JSON.
+    fn documented_default(p: &Param) -> Option<Value> {
+        let (_, text) = p.kind.split_once(" = ")?;
+        Some(serde_json::from_str(text).unwrap_or_else(|e| {
+            panic!(
+                "{}: default {text:?} in `{}` is not JSON: {e}",
+                p.name, p.kind
+            )
+        }))
+    }
+
+    #[test]
+    fn every_documented_default_is_the_parsed_default() {
+        let mut checked = 0;
+        for c in COMMANDS {
+            let minimal = object(example(c.name).0);
+            for p in c.params {
+                let Some(default) = documented_default(p) else {
+                    continue;
+                };
+                assert!(
+                    !p.required,
+                    "{}: `{}` is required and has a default",
+                    c.name, p.name
+                );
+                assert!(!minimal.contains_key(p.name), "{}: {}", c.name, p.name);
+                let mut explicit = minimal.clone();
+                explicit.insert(p.name.to_string(), default);
+                assert_eq!(
+                    built(c.name, Value::Object(minimal.clone())),
+                    built(c.name, Value::Object(explicit)),
+                    "{}: leaving `{}` out must mean `{}`",
+                    c.name,
+                    p.name,
+                    p.kind
+                );
+                checked += 1;
+            }
+        }
+        // user_count, spawn_rate, test_time, stop_timeout, port, variable,
+        // three failure-budget and three conditioner fields, five report names.
+        assert_eq!(checked, 17);
+    }
+
+    #[test]
+    fn the_default_check_sees_a_different_value() {
+        // The comparison above only proves something if a different value
+        // builds a different command.
+        let minimal = example("LD_start_test").0;
+        assert_ne!(
+            built("LD_start_test", minimal.clone()),
+            built("LD_start_test", with(minimal, json!({"user_count": 51})))
+        );
+    }
+}

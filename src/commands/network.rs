@@ -59,3 +59,42 @@ impl Command for Uninstall {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::testing::{built, one_problem};
+    use serde_json::json;
+
+    #[test]
+    fn conditioner_fields_are_checked_in_place() {
+        one_problem(
+            "LD_install_network_conditioner",
+            json!({"loss_rate": 1.5}),
+            "actions[0].args.loss_rate",
+            "loss_rate must be a fraction from 0 to 1, found 1.5",
+        );
+        one_problem(
+            "LD_install_network_conditioner",
+            json!({"jitter_ms": -1}),
+            "actions[0].args.jitter_ms",
+            "jitter_ms",
+        );
+        one_problem(
+            "LD_install_network_conditioner",
+            json!({"preset": "5g"}),
+            "actions[0].args.preset",
+            "LD_install_network_conditioner: unknown variant `5g`, expected one of `3g`, `slow-4g`, `fast-4g`",
+        );
+    }
+
+    #[test]
+    fn explicit_fields_win_over_a_preset() {
+        let preset = built("LD_install_network_conditioner", json!({"preset": "3g"}));
+        let over = built(
+            "LD_install_network_conditioner",
+            json!({"preset": "3g", "latency_ms": 7}),
+        );
+        assert!(!preset.contains("latency_ms: 7.0"), "{preset}");
+        assert!(over.contains("latency_ms: 7.0"), "{over}");
+    }
+}

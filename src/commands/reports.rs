@@ -170,3 +170,46 @@ impl Command for ClearRecords {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::testing::{one_problem, valid};
+    use serde_json::json;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_report_knows_its_file_before_the_run() {
+        let plan = valid("LD_generate_junit_report", json!({}));
+        assert_eq!(
+            plan.actions[0].command.outputs(),
+            [PathBuf::from("loaddensity_junit.xml")]
+        );
+        let plan = valid("LD_generate_html_report", json!(["out/r"]));
+        assert_eq!(
+            plan.actions[0].command.outputs(),
+            [PathBuf::from("out/r.html")]
+        );
+        // A name resolved at run time is not known yet.
+        let plan = valid(
+            "LD_generate_csv_report",
+            json!({"csv_name": "${var.dir}/s"}),
+        );
+        assert!(plan.actions[0].command.outputs().is_empty());
+    }
+
+    #[test]
+    fn each_report_names_its_own_argument() {
+        one_problem(
+            "LD_generate_csv_report",
+            json!({"report_name": "x"}),
+            "actions[0].args.report_name",
+            "LD_generate_csv_report: unknown field `report_name`, expected `csv_name`",
+        );
+        one_problem(
+            "LD_generate_summary_report",
+            json!({"report_name": 5}),
+            "actions[0].args.report_name",
+            "LD_generate_summary_report: invalid type: integer `5`, expected a string",
+        );
+    }
+}

@@ -50,3 +50,24 @@ impl Command for StartDemoServer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::testing::{built, one_problem};
+    use serde_json::json;
+
+    #[test]
+    fn the_port_is_a_tcp_port() {
+        one_problem(
+            "LD_start_demo_server",
+            json!({"port": 70000}),
+            "actions[0].args.port",
+            "LD_start_demo_server: invalid value: integer `70000`, expected u16",
+        );
+        let built = built("LD_start_demo_server", json!([8089, "target"]));
+        assert_eq!(
+            built,
+            "StartDemoServer { port: 8089, variable: \"target\" }"
+        );
+    }
+}

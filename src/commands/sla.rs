@@ -247,3 +247,171 @@ impl Command for Sla {
         Role::Report
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::testing::{built, one_problem};
+    use crate::stats::LatencyMs;
+    use serde_json::json;
+
+    fn rule(metric: Metric, op: Op, value: f64, name: Option<&str>) -> Rule {
+        Rule {
+            metric,
+            name: name.map(str::to_string),
+            op,
+            value,
+        }
+    }
+
+    /// Statistics whose every metric has its own value.
+    fn stats(requests: u64) -> NameStats {
+        NameStats {
+            requests,
+            failure_rate: 0.02,
+            rps: 50.0,
+            latency_ms: LatencyMs {
+                mean: 80.0,
+                p50: 70.0,
+                p90: 120.0,
+                p95: 150.0,
+                p99: 300.0,
+                ..LatencyMs::default()
+            },
+            ..NameStats::default()
+        }
+    }
+
+    /// A run whose total and `login` differ.
+    fn summary() -> RunSummary {
+        let mut login = stats(10);
+        login.latency_ms.p95 = 900.0;
+        RunSummary {
+            total: stats(1000),
+            by_name: [("login".to_string(), login), ("idle".to_string(), stats(0))].into(),
+            ..RunSummary::default()
+        }
+    }
+
+    #[test]
+    fn a_rule_that_holds_passes_with_what_was_measured() {
+        let r = rule(Metric::LatencyP95, Op::Lte, 200.0, None).evaluate(&summary(), true);
+        assert_eq!(
+            r,
+            SlaResult {
+                rule: "latency_p95 lte 200 (all)".into(),
+                passed: true,
+                actual: Some(150.0),
+                detail: "150.000 ms <= 200 ms: holds".into(),
+                asserted: true,
+            }
+        );
+    }
+
+    #[test]
+    fn a_rule_that_does_not_hold_fails() {
+        let r = rule(Metric::Rps, Op::Gt, 100.0, None).evaluate(&summary(), false);
+        assert!(!r.passed);
+        assert!(!r.asserted);
+        assert_eq!(r.actual, Some(50.0));
+        assert_eq!(r.detail, "50.000 req/s > 100 req/s: does not hold");
+    }
+
+    #[test]
+    fn a_named_rule_reads_that_name_only() {
+        let r = rule(Metric::LatencyP95, Op::Lte, 200.0, Some("login")).evaluate(&summary(), true);
+        assert_eq!(r.rule, "latency_p95 lte 200 (login)");
+        assert_eq!(r.actual, Some(900.0));
+        assert!(!r.passed);
+    }
+
+    #[test]
+    fn no_samples_fail_the_rule() {
+        let s = summary();
+        let missing = rule(Metric::Requests, Op::Gte, 0.0, Some("nope")).evaluate(&s, true);
+        assert!(!missing.passed);
+        assert_eq!(missing.actual, None);
+        assert_eq!(missing.detail, "no requests named \"nope\" were measured");
+        let idle = rule(Metric::Requests, Op::Gte, 0.0, Some("idle")).evaluate(&s, true);
+        assert!(!idle.passed);
+        assert_eq!(idle.detail, "no requests named \"idle\" were measured");
+        let empty =
+            rule(Metric::FailureRate, Op::Lte, 1.0, None).evaluate(&RunSummary::default(), false);
+        assert!(!empty.passed);
+        assert_eq!(empty.detail, "no requests were measured");
+        assert_eq!(empty.rule, "failure_rate lte 1 (all)");
+    }
+
+    #[test]
+    fn strict_and_inclusive_operators_differ_at_the_value() {
+        let s = summary();
+        let at = |op| {
+            rule(Metric::LatencyP50, op, 70.0, None)
+                .evaluate(&s, true)
+                .passed
+        };
+        assert!(!at(Op::Lt));
+        assert!(at(Op::Lte));
+        assert!(!at(Op::Gt));
+        assert!(at(Op::Gte));
+    }
+
+    #[test]
+    fn each_metric_reads_its_own_statistic() {
+        let s = stats(1000);
+        let read = [
+            (Metric::LatencyP50, 70.0, " ms"),
+            (Metric::LatencyP90, 120.0, " ms"),
+            (Metric::LatencyP95, 150.0, " ms"),
+            (Metric::LatencyP99, 300.0, " ms"),
+            (Metric::LatencyMean, 80.0, " ms"),
+            (Metric::FailureRate, 0.02, ""),
+            (Metric::Requests, 1000.0, ""),
+            (Metric::Rps, 50.0, " req/s"),
+        ];
+        for (m, value, unit) in read {
+            assert_eq!(m.of(&s), value, "{}", m.name());
+            assert_eq!(m.unit(), unit, "{}", m.name());
+        }
+        let r = rule(Metric::FailureRate, Op::Lt, 0.05, None).evaluate(&summary(), true);
+        assert_eq!(r.detail, "0.020 < 0.05: holds");
+    }
+
+    #[test]
+    fn rules_are_checked_before_the_run() {
+        one_problem(
+            "LD_assert_sla",
+            json!({"rules": []}),
+            "actions[0].args.rules",
+            "rules is empty: give at least one rule",
+        );
+        one_problem(
+            "LD_evaluate_sla",
+            json!({"rules": [{"type": "latency_p42", "value": 1}]}),
+            "actions[0].args.rules[0].type",
+            "LD_evaluate_sla: unknown variant `latency_p42`, expected one of `latency_p50`",
+        );
+        one_problem(
+            "LD_assert_sla",
+            json!({"rules": [{"type": "rps", "op": "eq", "value": 1}]}),
+            "actions[0].args.rules[0].op",
+            "LD_assert_sla: unknown variant `eq`, expected one of `lt`, `lte`, `gt`, `gte`",
+        );
+        one_problem(
+            "LD_assert_sla",
+            json!({"rules": [{"type": "rps", "value": 1}, {"type": "rps"}]}),
+            "actions[0].args.rules[1]",
+            "LD_assert_sla: missing field `value`",
+        );
+    }
+
+    #[test]
+    fn op_defaults_to_lte_and_assert_marks_its_results() {
+        let rules = json!({"rules": [{"type": "rps", "name": "home", "value": 5}]});
+        let evaluate = built("LD_evaluate_sla", rules.clone());
+        let assert = built("LD_assert_sla", rules);
+        assert!(evaluate.contains("op: Lte"), "{evaluate}");
+        assert!(evaluate.ends_with("asserted: false }"), "{evaluate}");
+        assert!(assert.ends_with("asserted: true }"), "{assert}");
+    }
+}

@@ -1,10 +1,10 @@
 //! `LD_register_variable`, `LD_register_variables`, `LD_clear_resolver`.
 
-use crate::commands::load::valid_var_name;
 use crate::interpreter::Context;
 use crate::plan::validate::{Args, Validator};
 use crate::plan::Problem;
 use crate::registry::{parse_typed, Command, CommandSpec, Param};
+use crate::resolver::valid_var_name;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -111,5 +111,61 @@ impl Command for ClearResolver {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         ctx.vars.clear();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::testing::{one_problem, valid};
+    use serde_json::json;
+
+    #[test]
+    fn variable_names_use_the_placeholder_alphabet() {
+        valid(
+            "LD_register_variable",
+            json!({"name": "a.b-c_1", "value": null}),
+        );
+        one_problem(
+            "LD_register_variable",
+            json!({"name": "a b", "value": 1}),
+            "actions[0].args",
+            "variable name \"a b\" may only use A-Z a-z 0-9 _ . -",
+        );
+        one_problem(
+            "LD_register_variable",
+            json!({"name": "", "value": 1}),
+            "actions[0].args",
+            "variable name \"\" may only use",
+        );
+    }
+
+    #[test]
+    fn every_bad_name_of_a_batch_is_reported() {
+        let found = crate::plan::testing::problems(
+            "LD_register_variables",
+            json!({"variables": {"ok": 1, "b@d": 2, "sp ace": 3}}),
+        );
+        let messages: Vec<&str> = found.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "variable name \"b@d\" may only use A-Z a-z 0-9 _ . -",
+                "variable name \"sp ace\" may only use A-Z a-z 0-9 _ . -",
+            ]
+        );
+    }
+
+    #[test]
+    fn values_are_any_json_but_their_placeholders_are_checked() {
+        valid(
+            "LD_register_variables",
+            json!({"variables": {"list": [1, {"a": "${var.x}"}], "n": null}}),
+        );
+        one_problem(
+            "LD_register_variable",
+            json!({"name": "x", "value": "${uuid(1)}"}),
+            "actions[0].args.value",
+            "takes no arguments",
+        );
     }
 }

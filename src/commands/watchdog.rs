@@ -169,3 +169,75 @@ impl Command for WithWatchdog {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::testing::{built, one_problem};
+    use serde_json::json;
+
+    #[test]
+    fn timeout_seconds_must_be_positive() {
+        // Too large for a Duration counts as not a number of seconds either.
+        for (t, shown) in [
+            (json!(0), "0"),
+            (json!(-3), "-3"),
+            (json!(1e300), "1000000"),
+        ] {
+            for (name, args) in [
+                ("LD_set_watchdog", json!({ "timeout_seconds": t })),
+                (
+                    "LD_with_watchdog",
+                    json!({ "timeout_seconds": t, "actions": [] }),
+                ),
+            ] {
+                one_problem(
+                    name,
+                    args,
+                    "actions[0].args.timeout_seconds",
+                    &format!("timeout_seconds must be a positive number of seconds, found {shown}"),
+                );
+            }
+        }
+        one_problem(
+            "LD_with_watchdog",
+            json!({"timeout_seconds": "10", "actions": []}),
+            "actions[0].args.timeout_seconds",
+            "LD_with_watchdog: invalid type: string \"10\", expected f64",
+        );
+    }
+
+    #[test]
+    fn argument_names_are_checked_per_command() {
+        one_problem(
+            "LD_set_watchdog",
+            json!({"timeout_seconds": 1, "actions": []}),
+            "actions[0].args.actions",
+            "LD_set_watchdog: unknown field `actions`, expected timeout_seconds, on_timeout",
+        );
+        one_problem(
+            "LD_with_watchdog",
+            json!({"timeout_seconds": 1}),
+            "actions[0].args",
+            "LD_with_watchdog: missing field `actions`",
+        );
+    }
+
+    #[test]
+    fn the_limit_and_the_nested_actions_are_built() {
+        let built = built(
+            "LD_with_watchdog",
+            json!([0.25, [["LD_log", ["inside"]]], [["LD_log", ["late"]]]]),
+        );
+        assert!(
+            built.starts_with("WithWatchdog { timeout: 250ms"),
+            "{built}"
+        );
+        assert_eq!(built.matches("name: \"LD_log\"").count(), 2, "{built}");
+        one_problem(
+            "LD_set_watchdog",
+            json!({"timeout_seconds": 1, "on_timeout": [["LD_log", {}]]}),
+            "actions[0].args.on_timeout[0].args",
+            "LD_log: missing field `message`",
+        );
+    }
+}

@@ -195,7 +195,7 @@ pub fn json_error(src: &Source, e: &serde_json::Error) -> Problem {
 }
 
 /// serde_json appends " at line L column C"; we print positions ourselves.
-fn strip_position(msg: &str) -> &str {
+pub(super) fn strip_position(msg: &str) -> &str {
     msg.find(" at line ").map_or(msg, |i| &msg[..i])
 }
 

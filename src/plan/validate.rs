@@ -41,8 +41,9 @@ pub struct Args<'a> {
 }
 
 /// Collects problems across every plan of a run.
-#[derive(Default)]
 pub struct Validator {
+    /// The commands a plan may use.
+    commands: &'static [CommandSpec],
     problems: Vec<Problem>,
     /// Plans being validated, innermost last (cycle detection for LD_execute_files).
     stack: Vec<PathBuf>,
@@ -53,8 +54,16 @@ pub struct Validator {
 }
 
 impl Validator {
-    pub fn new() -> Self {
-        Self::default()
+    /// A validator for plans made of `commands` (normally
+    /// `crate::commands::COMMANDS`).
+    pub fn new(commands: &'static [CommandSpec]) -> Self {
+        Validator {
+            commands,
+            problems: Vec::new(),
+            stack: Vec::new(),
+            plan_files: Vec::new(),
+            outputs: Vec::new(),
+        }
     }
 
     /// Loads and validates a plan file.
@@ -118,9 +127,9 @@ impl Validator {
     }
 
     fn action(&mut self, src: &Source, raw: RawAction<'_>) -> Option<Action> {
-        let Some(spec) = registry::find(&raw.name) else {
+        let Some(spec) = registry::find(self.commands, &raw.name) else {
             let mut p = Problem::new(raw.at.clone(), format!("unknown command `{}`", raw.name));
-            p = match registry::closest(&raw.name) {
+            p = match registry::closest(self.commands, &raw.name) {
                 Some(s) => p.hint(format!(
                     "did you mean {s}? `loaddensity commands` lists them all"
                 )),
@@ -167,18 +176,8 @@ impl Validator {
             Ok(t) if self.problems.len() == before => Some(t),
             Ok(_) => None,
             Err(e) => {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                let mut at = a.at.child(&format!("args{}", dotted(&path)));
-                if let (Some(base), true) = (line_base, inner.line() > 0) {
-                    at.line = Some(base + inner.line() - 1);
-                }
-                let msg = strip_position(&inner.to_string()).to_string();
-                let mut p = Problem::new(at, format!("{}: {msg}", a.spec.name));
-                if msg.starts_with("missing field") || msg.starts_with("unknown field") {
-                    p = p.hint(format!("see `{}` in docs/commands.md", a.spec.name));
-                }
-                self.problems.push(p);
+                self.problems
+                    .push(serde_problem(a.spec.name, &a.at, "args", line_base, e));
                 None
             }
         }
@@ -188,18 +187,12 @@ impl Validator {
     /// whose nested action lists are validated as actions.
     pub fn typed_shallow<T: DeserializeOwned>(&mut self, a: &Args<'_>) -> Option<T> {
         let (value, _) = self.args_value(a)?;
-        match serde_path_to_error::deserialize::<_, T>(value) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                let path = e.path().to_string();
-                let msg = strip_position(&e.into_inner().to_string()).to_string();
-                self.problems.push(Problem::new(
-                    a.at.child(&format!("args{}", dotted(&path))),
-                    format!("{}: {msg}", a.spec.name),
-                ));
-                None
-            }
-        }
+        serde_path_to_error::deserialize::<_, T>(value)
+            .map_err(|e| {
+                self.problems
+                    .push(serde_problem(a.spec.name, &a.at, "args", None, e));
+            })
+            .ok()
     }
 
     /// The arguments as one JSON object, positional ones mapped onto the
@@ -368,6 +361,10 @@ impl Validator {
 
     /// Ends validation: the problems of the whole run, if any.
     pub fn finish(mut self) -> Vec<Problem> {
+        // Without plan files (a plan given as text) there is nothing to overwrite.
+        if self.plan_files.is_empty() {
+            return self.problems;
+        }
         for (out, at) in std::mem::take(&mut self.outputs) {
             let canonical = absolute(&out);
             if self.plan_files.contains(&canonical) {
@@ -401,6 +398,38 @@ pub fn absolute(p: &Path) -> PathBuf {
     }
 }
 
+/// A deserialisation error as a problem at the field that failed: `base` is
+/// where the value stands under `at` (e.g. `args`), `line_base` the line of
+/// its first byte when it was read from the plan's text. The message is
+/// `command: what serde said`; a missing or unknown field gets a pointer to
+/// the command's documentation.
+pub fn serde_problem(
+    command: &str,
+    at: &Position,
+    base: &str,
+    line_base: Option<usize>,
+    e: serde_path_to_error::Error<serde_json::Error>,
+) -> Problem {
+    let path = format!("{base}{}", dotted(&e.path().to_string()));
+    let inner = e.into_inner();
+    let mut at = at.child(path.trim_start_matches('.'));
+    let text = inner.to_string();
+    // serde_json appends a position only when it knows one (line > 0).
+    let msg = if inner.line() == 0 {
+        text.as_str()
+    } else {
+        if let Some(base) = line_base {
+            at.line = Some(base + inner.line() - 1);
+        }
+        parse::strip_position(&text)
+    };
+    let mut p = Problem::new(at, format!("{command}: {msg}"));
+    if msg.starts_with("missing field") || msg.starts_with("unknown field") {
+        p = p.hint(format!("see `{command}` in docs/commands.md"));
+    }
+    p
+}
+
 /// serde_path_to_error prints `tasks[1].method`; ours reads `args.tasks[1].method`.
 fn dotted(path: &str) -> String {
     if path == "." || path.is_empty() {
@@ -412,6 +441,255 @@ fn dotted(path: &str) -> String {
     }
 }
 
-fn strip_position(msg: &str) -> &str {
-    msg.find(" at line ").map_or(msg, |i| &msg[..i])
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::COMMANDS;
+    use crate::plan::testing::{one_problem, problems, valid};
+    use crate::plan::{plan_str, validate_str};
+    use serde_json::json;
+
+    #[test]
+    fn an_unknown_command_suggests_the_closest() {
+        let p = one_problem(
+            "LD_lgo",
+            json!({}),
+            "actions[0]",
+            "unknown command `LD_lgo`",
+        );
+        assert_eq!(
+            p.hint.as_deref(),
+            Some("did you mean LD_log? `loaddensity commands` lists them all")
+        );
+        let p = one_problem(
+            "LD_fly_to_the_moon",
+            json!({}),
+            "actions[0]",
+            "unknown command",
+        );
+        assert_eq!(
+            p.hint.as_deref(),
+            Some("`loaddensity commands` lists every command")
+        );
+    }
+
+    #[test]
+    fn commands_come_from_the_table_the_validator_is_given() {
+        let src = Source::from_string("p", r#"[["LD_log", {"message": "hi"}]]"#.into());
+        let mut v = Validator::new(&[]);
+        assert!(v.plan_source(&src).is_none());
+        let problems = v.finish();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].message, "unknown command `LD_log`");
+        let mut v = Validator::new(COMMANDS);
+        assert_eq!(v.plan_source(&src).unwrap().actions[0].name, "LD_log");
+        assert!(v.finish().is_empty());
+    }
+
+    #[test]
+    fn a_valid_plan_keeps_names_and_positions() {
+        let plan =
+            plan_str("[\n  [\"LD_log\", {\"message\": \"a\"}],\n  [\"LD_clear_resolver\"]\n]")
+                .unwrap();
+        assert_eq!(&*plan.name, "<string>");
+        let names: Vec<&str> = plan.actions.iter().map(|a| a.name).collect();
+        assert_eq!(names, ["LD_log", "LD_clear_resolver"]);
+        assert_eq!(plan.actions[1].at.path, "actions[1]");
+        assert_eq!(plan.actions[1].at.line, Some(3));
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field_and_its_line() {
+        let found = validate_str("[\n  [\"LD_log\", {\n    \"message\": 5\n  }]\n]");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].at.path, "actions[0].args.message");
+        assert_eq!(found[0].at.line, Some(3));
+        assert_eq!(
+            found[0].message,
+            "LD_log: invalid type: integer `5`, expected a string"
+        );
+        assert_eq!(found[0].hint, None);
+    }
+
+    #[test]
+    fn a_missing_or_unknown_field_points_at_the_docs() {
+        let p = one_problem(
+            "LD_log",
+            json!({}),
+            "actions[0].args",
+            "LD_log: missing field `message`",
+        );
+        assert_eq!(p.hint.as_deref(), Some("see `LD_log` in docs/commands.md"));
+        let p = one_problem(
+            "LD_log",
+            json!({"message": "x", "mesage": "y"}),
+            "actions[0].args.mesage",
+            "LD_log: unknown field `mesage`, expected `message`",
+        );
+        assert_eq!(p.hint.as_deref(), Some("see `LD_log` in docs/commands.md"));
+    }
+
+    #[test]
+    fn positional_arguments_follow_the_documented_order() {
+        valid("LD_register_variable", json!(["x", {"any": "json"}]));
+        one_problem(
+            "LD_log",
+            json!([5]),
+            "actions[0].args.message",
+            "LD_log: invalid type: integer `5`",
+        );
+        let p = one_problem(
+            "LD_log",
+            json!(["a", "b"]),
+            "actions[0].args",
+            "LD_log takes at most 1 positional argument(s), found 2",
+        );
+        assert_eq!(p.hint.as_deref(), Some("its parameters, in order: message"));
+    }
+
+    #[test]
+    fn placeholders_in_arguments_are_checked() {
+        one_problem(
+            "LD_log",
+            json!({"message": "hi ${var.name"}),
+            "actions[0].args.message",
+            "unterminated `${`",
+        );
+        one_problem(
+            "LD_register_variable",
+            json!({"name": "x", "value": {"list": ["${nope}"]}}),
+            "actions[0].args.value.list[0]",
+            "unknown placeholder `${nope}`",
+        );
+    }
+
+    #[test]
+    fn piecewise_arguments_are_checked_by_name() {
+        let found = problems("LD_execute_action", json!({"actions": []}));
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert_eq!(found[0].at.path, "actions[0].args.actions");
+        assert_eq!(
+            found[0].message,
+            "LD_execute_action: unknown field `actions`, expected action_list"
+        );
+        assert_eq!(found[1].at.path, "actions[0].args");
+        assert_eq!(
+            found[1].message,
+            "LD_execute_action: missing field `action_list`"
+        );
+        one_problem(
+            "LD_execute_action",
+            json!([[], 1]),
+            "actions[0].args",
+            "LD_execute_action takes at most 1 positional argument(s), found 2",
+        );
+        valid("LD_execute_action", json!([[["LD_log", ["nested"]]]]));
+    }
+
+    #[test]
+    fn nested_actions_are_validated_where_they_stand() {
+        one_problem(
+            "LD_execute_action",
+            json!({"action_list": [["LD_log", {"message": "ok"}], ["LD_log", {}]]}),
+            "actions[0].args.action_list[1].args",
+            "LD_log: missing field `message`",
+        );
+        one_problem(
+            "LD_with_watchdog",
+            json!({"timeout_seconds": 1, "actions": [], "on_timeout": [["LD_nope"]]}),
+            "actions[0].args.on_timeout[0]",
+            "unknown command `LD_nope`",
+        );
+    }
+
+    #[test]
+    fn every_action_is_checked() {
+        let found = validate_str(r#"[["LD_log", {}], ["LD_log", {"message": "ok"}], ["LD_lgo"]]"#);
+        let paths: Vec<&str> = found.iter().map(|p| p.at.path.as_str()).collect();
+        assert_eq!(paths, ["actions[0].args", "actions[2]"]);
+    }
+
+    /// A fresh folder under the system's temporary one.
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ld-validate-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_report_may_not_overwrite_a_plan_of_the_run() {
+        let d = scratch("overwrite");
+        let plan = d.join("plan.json");
+        let report = d.join("plan");
+        let text = json!([["LD_generate_json_report", {"json_file_name": report}]]);
+        std::fs::write(&plan, text.to_string()).unwrap();
+        let mut v = Validator::new(COMMANDS);
+        assert!(v.plan_file(&plan).is_some());
+        let found = v.finish();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].at.path, "actions[0]");
+        assert!(found[0]
+            .message
+            .contains("would overwrite a plan file of this run"));
+        // The same plan as text has no plan file to overwrite.
+        assert!(validate_str(&text.to_string()).is_empty());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn plans_that_execute_each_other_are_a_cycle() {
+        let d = scratch("cycle");
+        for (me, other) in [("a.json", "b.json"), ("b.json", "a.json")] {
+            let text = json!([["LD_execute_files", {"execute_files_list": [other]}]]);
+            std::fs::write(d.join(me), text.to_string()).unwrap();
+        }
+        let mut v = Validator::new(COMMANDS);
+        assert!(v.plan_file(&d.join("a.json")).is_none());
+        let found = v.finish();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].message.starts_with("LD_execute_files cycle: "),
+            "{}",
+            found[0]
+        );
+        assert!(found[0].message.ends_with("a.json"), "{}", found[0]);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn serde_problems_read_like_plan_paths() {
+        let at = Position::new(Arc::from("p"), "actions[2]", Some(4));
+        let err = serde_path_to_error::deserialize::<_, Vec<u8>>(json!([1, "x"])).unwrap_err();
+        let p = serde_problem("LD_x", &at, "args", None, err);
+        assert_eq!(p.at.path, "actions[2].args[1]");
+        assert_eq!(p.at.line, Some(4));
+        assert_eq!(p.message, "LD_x: invalid type: string \"x\", expected u8");
+        // Without a base, the path starts at the field.
+        let err = serde_path_to_error::deserialize::<_, std::collections::BTreeMap<String, u8>>(
+            json!({"k": -1}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            serde_problem("LD_x", &at, "", None, err).at.path,
+            "actions[2].k"
+        );
+        // serde's own position is cut; text that merely looks like one is kept.
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        enum Kind {
+            A,
+        }
+        let err = serde_path_to_error::deserialize::<_, Kind>(json!("b at line 1")).unwrap_err();
+        assert!(serde_problem("LD_x", &at, "args", None, err)
+            .message
+            .starts_with("LD_x: unknown variant `b at line 1`"));
+        let mut de = serde_json::Deserializer::from_str("\n\n{\"k\": true}");
+        let err =
+            serde_path_to_error::deserialize::<_, std::collections::BTreeMap<String, u8>>(&mut de)
+                .unwrap_err();
+        let p = serde_problem("LD_x", &at, "args", Some(10), err);
+        assert_eq!(p.at.line, Some(12));
+        assert_eq!(p.message, "LD_x: invalid type: boolean `true`, expected u8");
+    }
 }

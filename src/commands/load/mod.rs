@@ -1,0 +1,631 @@
+//! `LD_start_test`: the main job. Arguments keep LoadDensity's names; tasks are
+//! a list, a LoadDensity `{"get": {...}, "post": {...}}` map, or a scenario
+//! `{"mode": ..., "tasks": [...]}`. Everything is checked before the run;
+//! templates are compiled once and folded against the plan's variables when
+//! the test starts.
+//!
+//! `args` holds the argument types as written, `task` compiles one task;
+//! this module checks the test's own arguments, builds the engine's plan and
+//! runs it.
+
+mod args;
+mod task;
+
+use crate::budget::BudgetConfig;
+use crate::engine::scenario::{Mode, Scenario};
+use crate::engine::task::Task;
+use crate::engine::{self, TestPlan, Wait};
+use crate::http::Url;
+use crate::interpreter::Context;
+use crate::plan::validate::{serde_problem, Args, Validator};
+use crate::plan::{Position, Problem};
+use crate::registry::{Command, CommandSpec, Param, Role};
+use crate::reports;
+use crate::resolver::{self, fold, valid_var_name, Scope, Vars};
+use crate::retry::RetryBudgetConfig;
+use crate::units;
+use args::{ScenarioArg, StartTestArgs, WaitArg};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use task::{compile_task, TaskJson, TestCx};
+
+pub const START_TEST: CommandSpec = CommandSpec {
+    name: "LD_start_test",
+    summary: "Run HTTP load: users running tasks for a time or a number of passes",
+    params: &[
+        Param { name: "user_detail_dict", kind: "object", required: false, doc: "`{\"user\": \"fast_http_user\" | \"http_user\"}`; both use the same engine." },
+        Param { name: "user_count", kind: "number = 50", required: false, doc: "Concurrent users (>= 1)." },
+        Param { name: "spawn_rate", kind: "number = 10", required: false, doc: "Users started per second (> 0)." },
+        Param { name: "test_time", kind: "number = 60", required: false, doc: "Seconds to run (> 0). Without it and with `iterations`, users stop after their passes." },
+        Param { name: "web_ui_dict", kind: "object", required: false, doc: "Accepted for LoadDensity plans and ignored (there is no web UI)." },
+        Param { name: "tasks", kind: "list | object", required: true, doc: "The tasks: a list, a `{method: task}` map, or `{\"mode\": ..., \"tasks\": [...]}` (see below)." },
+        Param { name: "variables", kind: "object", required: false, doc: "Each user's starting variables (`${var.NAME}`), private to that user." },
+        Param { name: "host", kind: "string", required: false, doc: "Base URL for relative task URLs, e.g. `http://127.0.0.1:8080`." },
+        Param { name: "iterations", kind: "number", required: false, doc: "Passes per user; the test ends when every user is done (or at `test_time`)." },
+        Param { name: "wait_time", kind: "number | object", required: false, doc: "Think time after each task: seconds, or `{\"between\": [a, b]}`." },
+        Param { name: "stop_timeout", kind: "number = 5", required: false, doc: "Seconds in-flight requests get once the test stops." },
+        Param { name: "record_csv", kind: "string", required: false, doc: "Stream one CSV row per request to this file (`.csv` appended) during the test." },
+        Param { name: "retry", kind: "object", required: false, doc: "Run-wide retry policy for every task (a task's own `retry` overrides it field by field); see `Retry`." },
+        Param { name: "failure_budget", kind: "object", required: false, doc: "A failure budget for this test only, over an installed one (same fields as LD_install_failure_budget)." },
+    ],
+    parse: parse_start_test,
+};
+
+/// Default `test_time` when neither it nor `iterations` is given (LoadDensity's).
+const DEFAULT_TEST_TIME: f64 = 60.0;
+
+/// A validated `LD_start_test`.
+#[derive(Debug)]
+pub struct StartTest {
+    at: Position,
+    users: u64,
+    spawn_rate: f64,
+    duration: Option<Duration>,
+    iterations: Option<u64>,
+    wait: Wait,
+    stop_timeout: Duration,
+    mode: Mode,
+    tasks: Vec<Task>,
+    names: Vec<String>,
+    host: Option<String>,
+    variables: Map<String, Value>,
+    record_csv: Option<String>,
+    /// Retry-storm budget when any task retries.
+    retry_storm: Option<RetryBudgetConfig>,
+    /// This test's own failure budget (over an installed one).
+    failure_budget: Option<BudgetConfig>,
+}
+
+fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
+    let args = v.typed::<StartTestArgs>(a)?;
+    let before = v.problem_count();
+    let wait = check_test_args(v, &a.at, &args);
+    let (mode, tasks, names) = compile_tasks(v, &a.at, &args)?;
+    if v.problem_count() != before {
+        return None;
+    }
+    let duration = match (args.test_time, args.iterations) {
+        (Some(t), _) => Some(units::secs(t)),
+        (None, Some(_)) => None,
+        (None, None) => Some(units::secs(DEFAULT_TEST_TIME)),
+    };
+    let retry_storm = tasks
+        .iter()
+        .any(|t| t.retry.is_some())
+        .then(|| RetryBudgetConfig::from_arg(&args.retry.clone().unwrap_or_default()));
+    Some(Box::new(StartTest {
+        at: a.at.clone(),
+        users: args.user_count,
+        spawn_rate: args.spawn_rate,
+        duration,
+        iterations: args.iterations,
+        wait,
+        stop_timeout: units::secs(args.stop_timeout),
+        mode,
+        tasks,
+        names,
+        host: args.host,
+        variables: args.variables,
+        record_csv: args.record_csv,
+        retry_storm,
+        failure_budget: args.failure_budget,
+    }))
+}
+
+/// Checks the test's own arguments (everything but `tasks`); returns its
+/// think time.
+fn check_test_args(v: &mut Validator, at: &Position, args: &StartTestArgs) -> Wait {
+    let mut bad = |path: &str, msg: String| v.problem(Problem::new(at.child(path), msg));
+    if args.user_count == 0 {
+        bad("args.user_count", "user_count must be at least 1".into());
+    }
+    if !(args.spawn_rate > 0.0 && args.spawn_rate.is_finite()) {
+        bad(
+            "args.spawn_rate",
+            "spawn_rate must be a positive number of users per second".into(),
+        );
+    }
+    if let Some(t) = args.test_time {
+        if !(t > 0.0 && units::valid_seconds(t)) {
+            bad(
+                "args.test_time",
+                "test_time must be a positive number of seconds (at most 1e9)".into(),
+            );
+        }
+    }
+    if args.iterations == Some(0) {
+        bad("args.iterations", "iterations must be at least 1".into());
+    }
+    if !units::valid_seconds(args.stop_timeout) {
+        bad(
+            "args.stop_timeout",
+            "stop_timeout must be a number of seconds from 0 to 1e9".into(),
+        );
+    }
+    let wait = match args.wait_time {
+        None => Wait::None,
+        Some(WaitArg::Seconds(s)) if units::valid_seconds(s) => Wait::Constant(units::secs(s)),
+        Some(WaitArg::Between { between: (lo, hi) })
+            if units::valid_seconds(lo) && units::valid_seconds(hi) && hi >= lo =>
+        {
+            Wait::Between(units::secs(lo), units::secs(hi))
+        }
+        Some(_) => {
+            bad(
+                "args.wait_time",
+                "wait_time must be seconds >= 0 or {\"between\": [a, b]} with 0 <= a <= b".into(),
+            );
+            Wait::None
+        }
+    };
+    if let Some(h) = &args.host {
+        if !h.contains("${") {
+            if let Err(e) = Url::parse(h) {
+                bad("args.host", format!("host: {e}"));
+            }
+        }
+    }
+    for k in args.variables.keys().filter(|k| !valid_var_name(k)) {
+        bad(
+            "args.variables",
+            format!("variable name {k:?} may only use A-Z a-z 0-9 _ . -"),
+        );
+    }
+    if let Some(r) = &args.retry {
+        v.field_problems(at, "args.retry", r.problems(true));
+    }
+    if let Some(b) = &args.failure_budget {
+        v.field_problems(at, "args.failure_budget", b.problems());
+    }
+    wait
+}
+
+/// The scenario mode, every task compiled, and the distinct task names (each
+/// task's `slot` indexes them).
+fn compile_tasks(
+    v: &mut Validator,
+    at: &Position,
+    args: &StartTestArgs,
+) -> Option<(Mode, Vec<Task>, Vec<String>)> {
+    let (mode, task_values) = scenario_shape(v, at, &args.tasks)?;
+    if task_values.is_empty() {
+        v.problem(Problem::new(
+            at.child("args.tasks"),
+            "tasks is empty: give at least one task",
+        ));
+    }
+    let test = TestCx {
+        at,
+        mode,
+        has_host: args.host.is_some(),
+        run_retry: args.retry.as_ref(),
+    };
+    let mut tasks: Vec<Task> = task_values
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, task)| compile_task(v, &test, i, task))
+        .collect();
+    let mut names: Vec<String> = Vec::new();
+    for t in &mut tasks {
+        t.slot = match names.iter().position(|n| *n == t.name) {
+            Some(i) => i,
+            None => {
+                names.push(t.name.clone());
+                names.len() - 1
+            }
+        };
+    }
+    Some((mode, tasks, names))
+}
+
+/// The scenario mode and each task's JSON, with its path and (for the
+/// LoadDensity map form) the method its key names.
+fn scenario_shape(
+    v: &mut Validator,
+    at: &Position,
+    tasks: &Value,
+) -> Option<(Mode, Vec<TaskJson>)> {
+    let list = |items: Vec<Value>, prefix: &str| -> Vec<TaskJson> {
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| TaskJson {
+                path: format!("{prefix}[{i}]"),
+                method_key: None,
+                value,
+            })
+            .collect()
+    };
+    match tasks {
+        Value::Array(items) => Some((Mode::Sequence, list(items.clone(), "args.tasks"))),
+        Value::Object(m) if m.contains_key("tasks") || m.contains_key("mode") => {
+            let s: ScenarioArg = typed_value(v, at, "args.tasks", tasks.clone())?;
+            Some((s.mode.into(), list(s.tasks, "args.tasks.tasks")))
+        }
+        Value::Object(m) => Some((
+            Mode::Sequence,
+            m.iter()
+                .map(|(k, t)| TaskJson {
+                    path: format!("args.tasks.{k}"),
+                    method_key: Some(k.clone()),
+                    value: t.clone(),
+                })
+                .collect(),
+        )),
+        other => {
+            v.problem(
+                Problem::new(at.child("args.tasks"), format!("tasks must be a list or an object, found {}", kind(other)))
+                    .hint("e.g. \"tasks\": [{\"method\": \"get\", \"request_url\": \"http://127.0.0.1:8080/\"}]"),
+            );
+            None
+        }
+    }
+}
+
+/// What kind of JSON value `v` is, for messages.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Deserialises part of the arguments (at `path` under `at`) into `T`,
+/// reporting the path of the first problem.
+fn typed_value<T: DeserializeOwned>(
+    v: &mut Validator,
+    at: &Position,
+    path: &str,
+    value: Value,
+) -> Option<T> {
+    serde_path_to_error::deserialize::<_, T>(value)
+        .map_err(|e| {
+            v.problem(
+                serde_problem(START_TEST.name, at, path, None, e)
+                    .hint("see `Tasks` in docs/commands.md"),
+            );
+        })
+        .ok()
+}
+
+impl StartTest {
+    /// Resolves what is fixed for the whole test and builds its engine plan.
+    fn plan(&self, ctx: &mut Context) -> anyhow::Result<TestPlan> {
+        let host = match &self.host {
+            Some(h) => {
+                let h = ctx.resolve_str(h)?;
+                Url::parse(&h).map_err(|e| anyhow::anyhow!("host {h:?}: {e}"))?;
+                Some(h)
+            }
+            None => None,
+        };
+        let mut variables = Vars::default();
+        for (k, val) in &self.variables {
+            variables.set(k.clone(), ctx.resolve_value(val)?);
+        }
+        // Variables a user may set for itself: never folded.
+        let per_user: BTreeSet<String> = self
+            .tasks
+            .iter()
+            .flat_map(|t| t.extract.iter().map(|e| e.var.clone()))
+            .collect();
+        let mut tasks = self.tasks.clone();
+        let ctx_conditioner = ctx.conditioner.clone();
+        {
+            let mut scope = Scope::new(&ctx.vars, &mut ctx.rng).with_user(&variables);
+            for t in &mut tasks {
+                let ctx_err = |e: resolver::ResolveError| anyhow::anyhow!("task {:?}: {e}", t.name);
+                t.host = host.clone();
+                if t.network.is_none() {
+                    t.network.clone_from(&ctx_conditioner);
+                }
+                t.url = fold(&t.url, &mut scope, &per_user).map_err(ctx_err)?;
+                for (_, h) in &mut t.headers {
+                    *h = fold(h, &mut scope, &per_user).map_err(ctx_err)?;
+                }
+                for (_, p) in &mut t.params {
+                    *p = fold(p, &mut scope, &per_user).map_err(ctx_err)?;
+                }
+                t.prepare_fixed();
+            }
+        }
+        ctx.tests_started += 1;
+        Ok(TestPlan {
+            users: self.users,
+            spawn_rate: self.spawn_rate,
+            duration: self.duration,
+            iterations: self.iterations,
+            wait: self.wait,
+            stop_timeout: self.stop_timeout,
+            scenario: Scenario::new(self.mode, tasks),
+            names: self.names.clone(),
+            variables,
+            record_csv: match &self.record_csv {
+                Some(p) => Some(reports::report_path(&ctx.resolve_str(p)?, "csv")),
+                None => None,
+            },
+            retry_storm: self.retry_storm,
+            budget: self
+                .failure_budget
+                .clone()
+                .or_else(|| ctx.budget_in_force()),
+            seed: ctx.opts.seed,
+            index: ctx.tests_started,
+            action: self.at.to_string(),
+        })
+    }
+}
+
+impl Command for StartTest {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        let plan = self.plan(ctx)?;
+        ctx.ui.note(&format!(
+            "test {}: {} user(s), {} task(s), {}",
+            plan.index,
+            plan.users,
+            plan.scenario.tasks.len(),
+            match (plan.duration, plan.iterations) {
+                (Some(d), Some(n)) => format!("{:.1} s or {n} pass(es) per user", d.as_secs_f64()),
+                (Some(d), None) => format!("{:.1} s", d.as_secs_f64()),
+                (None, Some(n)) => format!("{n} pass(es) per user"),
+                (None, None) => "until stopped".to_string(),
+            }
+        ));
+        let outcome = engine::run_test(&plan, &ctx.vars, &ctx.ui, &ctx.control)?;
+        let record = outcome.record;
+        ctx.ui.result(&reports::render_table(
+            &record.report.by_name,
+            &record.report.total,
+        ));
+        if let Some(cfg) = &plan.budget {
+            ctx.budget_armed(cfg);
+        }
+        if let (Some(cfg), Some(trip)) = (&plan.budget, &outcome.trip) {
+            ctx.budget_tripped(cfg, trip, plan.index, &record.report.total.top_errors);
+        }
+        ctx.records.push(record);
+        match outcome.panic {
+            Some(p) => Err(anyhow::anyhow!(
+                "a user thread panicked ({p}); what was measured is kept"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn role(&self) -> Role {
+        Role::Load
+    }
+
+    fn outputs(&self) -> Vec<std::path::PathBuf> {
+        match &self.record_csv {
+            Some(p) if !p.contains("${") => vec![reports::report_path(p, "csv")],
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::testing::{built, one_problem, problems, valid, with};
+    use serde_json::{json, Value};
+
+    const URL: &str = "http://127.0.0.1:8080/";
+
+    /// `LD_start_test`'s arguments: one valid task, then `extra`.
+    fn args(extra: Value) -> Value {
+        with(json!({"tasks": [{"request_url": URL}]}), extra)
+    }
+
+    #[track_caller]
+    fn one(extra: Value, path: &str, msg: &str) {
+        one_problem("LD_start_test", args(extra), path, msg);
+    }
+
+    /// The command these arguments build, as its `Debug` text.
+    fn start_test(extra: Value) -> String {
+        built("LD_start_test", args(extra))
+    }
+
+    #[test]
+    fn user_count_must_be_at_least_one() {
+        one(
+            json!({"user_count": 0}),
+            "actions[0].args.user_count",
+            "user_count must be at least 1",
+        );
+        valid("LD_start_test", args(json!({"user_count": 1})));
+    }
+
+    #[test]
+    fn spawn_rate_must_be_positive() {
+        for rate in [json!(0), json!(-2.5)] {
+            one(
+                json!({ "spawn_rate": rate }),
+                "actions[0].args.spawn_rate",
+                "spawn_rate must be a positive number of users per second",
+            );
+        }
+        valid("LD_start_test", args(json!({"spawn_rate": 0.5})));
+    }
+
+    #[test]
+    fn test_time_must_be_positive_and_bounded() {
+        for t in [json!(0), json!(-1), json!(2e9)] {
+            one(
+                json!({ "test_time": t }),
+                "actions[0].args.test_time",
+                "test_time must be a positive number of seconds (at most 1e9)",
+            );
+        }
+    }
+
+    #[test]
+    fn test_time_defaults_to_a_minute_unless_iterations_bound_the_test() {
+        assert!(start_test(json!({})).contains("duration: Some(60s), iterations: None"));
+        assert!(
+            start_test(json!({"iterations": 3})).contains("duration: None, iterations: Some(3)")
+        );
+        assert!(start_test(json!({"iterations": 3, "test_time": 2}))
+            .contains("duration: Some(2s), iterations: Some(3)"));
+        one(
+            json!({"iterations": 0}),
+            "actions[0].args.iterations",
+            "iterations must be at least 1",
+        );
+    }
+
+    #[test]
+    fn stop_timeout_must_be_seconds() {
+        one(
+            json!({"stop_timeout": -1}),
+            "actions[0].args.stop_timeout",
+            "stop_timeout must be a number of seconds from 0 to 1e9",
+        );
+        assert!(start_test(json!({"stop_timeout": 0})).contains("stop_timeout: 0ns"));
+    }
+
+    #[test]
+    fn wait_time_is_seconds_or_an_ordered_range() {
+        assert!(start_test(json!({"wait_time": 0.5})).contains("wait: Constant(500ms)"));
+        assert!(
+            start_test(json!({"wait_time": {"between": [1, 2]}})).contains("wait: Between(1s, 2s)")
+        );
+        for w in [
+            json!(-1),
+            json!({"between": [2, 1]}),
+            json!({"between": [-1, 1]}),
+        ] {
+            one(
+                json!({ "wait_time": w }),
+                "actions[0].args.wait_time",
+                "wait_time must be seconds >= 0 or {\"between\": [a, b]} with 0 <= a <= b",
+            );
+        }
+    }
+
+    #[test]
+    fn host_must_be_an_http_url_unless_it_is_resolved_later() {
+        one(
+            json!({"host": "ftp://example.com"}),
+            "actions[0].args.host",
+            "host: invalid URL: unsupported scheme \"ftp\"",
+        );
+        valid("LD_start_test", args(json!({"host": "${var.demo}"})));
+        valid(
+            "LD_start_test",
+            args(json!({"host": "https://example.com:8443"})),
+        );
+    }
+
+    #[test]
+    fn variable_names_use_the_placeholder_alphabet() {
+        one(
+            json!({"variables": {"ok.name-1": 1, "not ok": 2}}),
+            "actions[0].args.variables",
+            "variable name \"not ok\" may only use A-Z a-z 0-9 _ . -",
+        );
+    }
+
+    #[test]
+    fn run_wide_retry_and_budget_fields_are_checked_in_place() {
+        one(
+            json!({"retry": {"jitter": 2}}),
+            "actions[0].args.retry.jitter",
+            "jitter must be a fraction from 0 to 1, found 2",
+        );
+        one(
+            json!({"failure_budget": {"threshold": 1.5}}),
+            "actions[0].args.failure_budget.threshold",
+            "threshold must be a fraction from 0 to 1, found 1.5",
+        );
+        one(
+            json!({"failure_budget": {"slow_call_ms": 100}}),
+            "actions[0].args.failure_budget.slow_call_ms",
+            "slow_call_ms and slow_call_threshold go together",
+        );
+    }
+
+    #[test]
+    fn a_retry_storm_budget_exists_only_when_a_task_retries() {
+        assert!(start_test(json!({})).contains("retry_storm: None"));
+        assert!(start_test(json!({"retry": {"transient": 1}}))
+            .contains("retry_storm: Some(RetryBudgetConfig { ratio: 0.2, min_per_s: 3.0 })"));
+        let custom = json!({"retry": {"retry_ratio": 0.5, "retry_min_per_s": 1}});
+        assert!(start_test(custom)
+            .contains("retry_storm: Some(RetryBudgetConfig { ratio: 0.5, min_per_s: 1.0 })"));
+    }
+
+    #[test]
+    fn tasks_are_a_list_a_method_map_or_a_scenario() {
+        let p = one_problem(
+            "LD_start_test",
+            json!({"tasks": "GET /"}),
+            "actions[0].args.tasks",
+            "tasks must be a list or an object, found a string",
+        );
+        assert!(p.hint.unwrap().starts_with("e.g. \"tasks\": [{"));
+        one_problem(
+            "LD_start_test",
+            json!({"tasks": []}),
+            "actions[0].args.tasks",
+            "tasks is empty: give at least one task",
+        );
+        one_problem(
+            "LD_start_test",
+            json!({"tasks": {"mode": "sequence", "tasks": []}}),
+            "actions[0].args.tasks",
+            "tasks is empty",
+        );
+        let p = one_problem(
+            "LD_start_test",
+            json!({"tasks": {"mode": "random", "tasks": [{"request_url": URL}]}}),
+            "actions[0].args.tasks.mode",
+            "LD_start_test: unknown variant `random`",
+        );
+        assert_eq!(p.hint.as_deref(), Some("see `Tasks` in docs/commands.md"));
+        let map = json!({"tasks": {"post": {"request_url": URL}, "get": {"url": URL}}});
+        let plan = built("LD_start_test", map);
+        assert!(plan.contains("mode: Sequence"), "{plan}");
+        assert!(plan.contains("method: Post"), "{plan}");
+        let weighted = json!({"tasks": {"mode": "weighted", "tasks": [{"request_url": URL}]}});
+        let plan = built("LD_start_test", weighted);
+        assert!(plan.contains("mode: Weighted"), "{plan}");
+    }
+
+    #[test]
+    fn tasks_with_one_name_share_a_statistics_slot() {
+        let a = json!({"tasks": [
+            {"request_url": "http://h/a"}, {"request_url": "http://h/b"}, {"request_url": "http://h/a?x=1"}
+        ]});
+        let plan = built("LD_start_test", a);
+        assert!(plan.contains("names: [\"/a\", \"/b\"]"), "{plan}");
+        let slots: Vec<&str> = plan
+            .match_indices("slot: ")
+            .map(|(i, _)| &plan[i + 6..i + 7])
+            .collect();
+        assert_eq!(slots, ["0", "1", "0"]);
+    }
+
+    #[test]
+    fn every_problem_of_the_test_and_its_tasks_is_reported() {
+        let found = problems(
+            "LD_start_test",
+            json!({"user_count": 0, "tasks": [{"request_url": URL, "timeout": 0}, {"method": "fetch", "url": URL}]}),
+        );
+        let paths: Vec<&str> = found.iter().map(|p| p.at.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "actions[0].args.user_count",
+                "actions[0].args.tasks[0].timeout",
+                "actions[0].args.tasks[1].method",
+            ]
+        );
+    }
+}

@@ -1,0 +1,737 @@
+//! Compiling one task of `LD_start_test`: its arguments checked and its
+//! templates compiled, one helper per part of the task. Problems are recorded
+//! in the order the parts are listed in [`compile_task`].
+
+use super::args::{AssertionsArg, AuthArg, ExtractArg, ExtractFrom, OneOrMany, Scalar, TaskArg};
+use super::{kind, typed_value};
+use crate::conditioner::{Conditioner, ConditionerArg};
+use crate::engine::check::{Assertions, Extract, ExtractSource};
+use crate::engine::predicate::Predicate;
+use crate::engine::scenario::Mode;
+use crate::engine::task::{Body, Task};
+use crate::http::{Method, Url};
+use crate::plan::validate::Validator;
+use crate::plan::{Position, Problem};
+use crate::resolver::{self, valid_var_name, CompiledValue, Template};
+use crate::retry::{Policy, RetryArg};
+use crate::units;
+use indexmap::IndexMap;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Default per-request timeout.
+const DEFAULT_TIMEOUT_S: f64 = 30.0;
+
+/// What every task of one test shares.
+pub(super) struct TestCx<'a> {
+    /// Where the `LD_start_test` action stands.
+    pub at: &'a Position,
+    pub mode: Mode,
+    /// Whether the test sets `host` (relative URLs need it).
+    pub has_host: bool,
+    /// The test's run-wide retry policy, which a task's own overrides.
+    pub run_retry: Option<&'a RetryArg>,
+}
+
+/// One task's JSON and where it stands.
+pub(super) struct TaskJson {
+    /// Its path under the action, e.g. `args.tasks[1]`.
+    pub path: String,
+    /// In the `{"get": {...}}` form, the method its key names.
+    pub method_key: Option<String>,
+    pub value: Value,
+}
+
+/// Checks one task and compiles its templates; `index` names a task that has
+/// neither a name nor a URL path.
+pub(super) fn compile_task(
+    v: &mut Validator,
+    test: &TestCx<'_>,
+    index: usize,
+    task: TaskJson,
+) -> Option<Task> {
+    let at = test.at.child(&task.path);
+    let t: TaskArg = typed_value(v, &at, "", task.value)?;
+    let mut c = Compiler { v, at: &at, test };
+    let retry = c.retry(t.retry.as_ref());
+    let network = c.network(t.network.as_ref());
+    let method = c.method(t.method, task.method_key)?;
+    let (url_text, url) = c.url(t.request_url, t.url)?;
+    c.weight(t.weight);
+    let timeout = c.timeout(t.timeout);
+    c.one_body(&t.json, &t.data);
+    let mut headers = c.headers(&t.headers, t.auth.is_some());
+    c.extract_names(&t.extract);
+    if let Some(auth) = &t.auth {
+        headers.push(c.auth_header(auth));
+    }
+    let params = c.params(&t.params);
+    let body = c.body(&t.json, &t.data);
+    let assertions = c.assertions(t.assertions);
+    let extract = c.extract(t.extract);
+    let run_if = c.predicate("run_if", &t.run_if);
+    let skip_if = c.predicate("skip_if", &t.skip_if);
+    Some(Task {
+        name: t.name.unwrap_or_else(|| default_name(&url_text, index)),
+        slot: 0,
+        method,
+        host: None,
+        url,
+        params,
+        headers,
+        body,
+        timeout: units::secs(timeout),
+        assertions,
+        extract,
+        weight: t.weight.unwrap_or(1),
+        run_if,
+        skip_if,
+        fixed: None,
+        retry,
+        network,
+    })
+}
+
+/// Compiles the parts of one task, recording problems at its position.
+struct Compiler<'v, 'a> {
+    v: &'v mut Validator,
+    at: &'a Position,
+    test: &'a TestCx<'a>,
+}
+
+impl Compiler<'_, '_> {
+    fn problem(&mut self, field: &str, msg: impl Into<String>) {
+        self.v.problem(Problem::new(self.at.child(field), msg));
+    }
+
+    fn template(&mut self, path: &str, s: &str) -> Template {
+        Template::parse(s).unwrap_or_else(|e| {
+            self.problem(path, e.to_string());
+            Template::default()
+        })
+    }
+
+    fn compiled(&mut self, path: &str, value: &Value) -> CompiledValue {
+        CompiledValue::compile(value).unwrap_or_else(|errs| {
+            for (p, e) in errs {
+                self.problem(&format!("{path}{p}"), e.to_string());
+            }
+            CompiledValue::compile(&Value::Null).expect("null compiles")
+        })
+    }
+
+    /// The task's retry policy: its own over the test's, field by field.
+    fn retry(&mut self, own: Option<&RetryArg>) -> Option<Policy> {
+        if let Some(r) = own {
+            self.v.field_problems(self.at, "retry", r.problems(false));
+        }
+        match (own, self.test.run_retry) {
+            (None, None) => None,
+            (Some(own), Some(run)) => Some(Policy::from_arg(&own.over(run))),
+            (Some(one), None) | (None, Some(one)) => Some(Policy::from_arg(one)),
+        }
+    }
+
+    /// The task's own network conditioner.
+    fn network(&mut self, arg: Option<&ConditionerArg>) -> Option<Arc<Conditioner>> {
+        match Conditioner::compile(arg?) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(problems) => {
+                self.v.field_problems(self.at, "network", problems);
+                None
+            }
+        }
+    }
+
+    /// `method` (or `request_method`), else the map key, else GET.
+    fn method(&mut self, own: Option<String>, key: Option<String>) -> Option<Method> {
+        let name = own.or(key).unwrap_or_else(|| "get".to_string());
+        let method = Method::parse(&name);
+        if method.is_none() {
+            self.v.problem(
+                Problem::new(self.at.child("method"), format!("unknown method `{name}`"))
+                    .hint("use get, post, put, patch, delete, head or options"),
+            );
+        }
+        method
+    }
+
+    /// `request_url` or `url` (exactly one), as written and compiled; a
+    /// constant URL is checked now.
+    fn url(
+        &mut self,
+        request_url: Option<String>,
+        url: Option<String>,
+    ) -> Option<(String, Template)> {
+        let text = match (request_url, url) {
+            (Some(u), None) | (None, Some(u)) => u,
+            (Some(_), Some(_)) => {
+                self.problem("url", "give `request_url` or `url`, not both");
+                return None;
+            }
+            (None, None) => {
+                self.problem("", "a task needs `request_url` (or `url`)");
+                return None;
+            }
+        };
+        let url = self.template("request_url", &text);
+        if let Some(u) = url.as_constant() {
+            if u.starts_with("http://") || u.starts_with("https://") {
+                if let Err(e) = Url::parse(u) {
+                    self.problem("request_url", e.to_string());
+                }
+            } else if !self.test.has_host {
+                self.v.problem(
+                    Problem::new(
+                        self.at.child("request_url"),
+                        format!("relative URL {u:?} needs `host`"),
+                    )
+                    .hint("set LD_start_test's `host`, or write an absolute http:// URL"),
+                );
+            }
+        }
+        Some((text, url))
+    }
+
+    fn weight(&mut self, weight: Option<u32>) {
+        if self.test.mode == Mode::Weighted && weight == Some(0) {
+            self.problem("weight", "weight must be at least 1");
+        }
+    }
+
+    /// The request timeout in seconds.
+    fn timeout(&mut self, timeout: Option<f64>) -> f64 {
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT_S);
+        if !(timeout > 0.0 && units::valid_seconds(timeout)) {
+            self.problem("timeout", "timeout must be a positive number of seconds");
+        }
+        timeout
+    }
+
+    fn one_body(&mut self, json: &Option<Value>, data: &Option<Value>) {
+        if json.is_some() && data.is_some() {
+            self.problem("json", "give `json` or `data`, not both");
+        }
+    }
+
+    /// The task's headers; `auth` and an Authorization header exclude each other.
+    fn headers(
+        &mut self,
+        headers: &IndexMap<String, String>,
+        has_auth: bool,
+    ) -> Vec<(String, Template)> {
+        let compiled = headers
+            .iter()
+            .map(|(k, val)| (k.clone(), self.template(&format!("headers.{k}"), val)))
+            .collect();
+        if has_auth
+            && headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case("authorization"))
+        {
+            self.problem("auth", "give `auth` or an Authorization header, not both");
+        }
+        compiled
+    }
+
+    /// The Authorization header `auth` stands for.
+    fn auth_header(&mut self, auth: &AuthArg) -> (String, Template) {
+        let value = match auth {
+            AuthArg::Bearer { token } => self.template("auth.token", &format!("Bearer {token}")),
+            AuthArg::Basic { username, password } => {
+                let creds = resolver::escape(&base64(format!("{username}:{password}").as_bytes()));
+                if username.contains("${") || password.contains("${") {
+                    self.problem(
+                        "auth",
+                        "basic auth credentials cannot use ${...}; use a header instead",
+                    );
+                }
+                self.template("auth", &format!("Basic {creds}"))
+            }
+        };
+        ("Authorization".into(), value)
+    }
+
+    fn params(&mut self, params: &IndexMap<String, Scalar>) -> Vec<(String, Template)> {
+        params
+            .iter()
+            .map(|(k, s)| (k.clone(), self.template(&format!("params.{k}"), &s.text())))
+            .collect()
+    }
+
+    /// `json`, or `data` as raw text (a string) or a form (an object).
+    fn body(&mut self, json: &Option<Value>, data: &Option<Value>) -> Body {
+        match (json, data) {
+            (Some(j), _) => Body::Json(self.compiled("json", j)),
+            (None, Some(Value::String(s))) => Body::Raw(self.template("data", s)),
+            (None, Some(Value::Object(m))) => Body::Form(
+                m.iter()
+                    .map(|(k, val)| {
+                        let text = match val {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        (k.clone(), self.template(&format!("data.{k}"), &text))
+                    })
+                    .collect(),
+            ),
+            (None, Some(other)) => {
+                self.problem(
+                    "data",
+                    format!("data must be a string or an object, found {}", kind(other)),
+                );
+                Body::None
+            }
+            (None, None) => Body::None,
+        }
+    }
+
+    fn assertions(&mut self, a: AssertionsArg) -> Assertions {
+        let texts = |c: &mut Self, field: &str, list: Option<OneOrMany<String>>| {
+            list.map(OneOrMany::into_vec)
+                .unwrap_or_default()
+                .iter()
+                .map(|s| c.template(field, s))
+                .collect()
+        };
+        Assertions {
+            status_code: a.status_code.map(OneOrMany::into_vec),
+            contains: texts(self, "assertions.contains", a.contains),
+            not_contains: texts(self, "assertions.not_contains", a.not_contains),
+            json_path: a
+                .json_path
+                .iter()
+                .map(|(p, val)| {
+                    let path = format!("assertions.json_path.{p}");
+                    (p.clone(), self.compiled(&path, val))
+                })
+                .collect(),
+            header: a
+                .header
+                .iter()
+                .map(|(n, val)| {
+                    let path = format!("assertions.header.{n}");
+                    (n.clone(), self.template(&path, val))
+                })
+                .collect(),
+        }
+    }
+
+    /// Extracted values land in variables, so their names must be usable.
+    fn extract_names(&mut self, extract: &[ExtractArg]) {
+        for e in extract.iter().filter(|e| !valid_var_name(&e.var)) {
+            self.problem(
+                "extract",
+                format!("variable name {:?} may only use A-Z a-z 0-9 _ . -", e.var),
+            );
+        }
+    }
+
+    /// Each extraction's source: `path` with json_path, `name` with header,
+    /// neither with status_code.
+    fn extract(&mut self, extract: Vec<ExtractArg>) -> Vec<Extract> {
+        let mut out = Vec::new();
+        for (i, e) in extract.into_iter().enumerate() {
+            let from = match (e.from, e.path, e.name) {
+                (ExtractFrom::JsonPath, Some(p), None) => ExtractSource::JsonPath(p),
+                (ExtractFrom::Header, None, Some(n)) => ExtractSource::Header(n),
+                (ExtractFrom::StatusCode, None, None) => ExtractSource::StatusCode,
+                _ => {
+                    self.problem(
+                        &format!("extract[{i}]"),
+                        "extract needs `path` with json_path, `name` with header, and neither with status_code",
+                    );
+                    continue;
+                }
+            };
+            out.push(Extract { var: e.var, from });
+        }
+        out
+    }
+
+    /// `run_if` / `skip_if`.
+    fn predicate(&mut self, field: &str, p: &Option<Value>) -> Option<Predicate> {
+        Predicate::compile(p.as_ref()?)
+            .map_err(|e| self.problem(field, e))
+            .ok()
+    }
+}
+
+/// A task's default statistics name: its URL's path, without scheme, host or a
+/// leading `${var.X}` base.
+fn default_name(url: &str, index: usize) -> String {
+    let mut rest = url;
+    for scheme in ["http://", "https://"] {
+        if let Some(r) = rest.strip_prefix(scheme) {
+            rest = r.find('/').map_or("/", |i| &r[i..]);
+        }
+    }
+    if rest.starts_with("${") {
+        if let Some(end) = rest.find('}') {
+            rest = &rest[end + 1..];
+        }
+    }
+    let path = rest.split('?').next().unwrap_or("");
+    if path.is_empty() {
+        if url.is_empty() {
+            format!("task {index}")
+        } else {
+            "/".to_string()
+        }
+    } else {
+        path.to_string()
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{base64, default_name};
+    use crate::plan::testing::{built, one_problem, problems, valid, with};
+    use crate::plan::Problem;
+    use serde_json::{json, Value};
+
+    const URL: &str = "http://127.0.0.1:8080/x";
+
+    /// The task `{"request_url": URL}` with `fields` over it.
+    fn task(fields: Value) -> Value {
+        with(json!({ "request_url": URL }), fields)
+    }
+
+    /// Asserts one problem at `tasks[0]` + `field` of a test with this task.
+    #[track_caller]
+    fn one(task: Value, field: &str, msg: &str) -> Problem {
+        let path = match field {
+            "" => "actions[0].args.tasks[0]".to_string(),
+            f => format!("actions[0].args.tasks[0].{f}"),
+        };
+        one_problem("LD_start_test", json!({ "tasks": [task] }), &path, msg)
+    }
+
+    /// The test this one task builds, as its `Debug` text.
+    fn with_task(task: Value) -> String {
+        built("LD_start_test", json!({ "tasks": [task] }))
+    }
+
+    #[test]
+    fn a_task_is_an_object_of_known_fields() {
+        let p = one(json!(5), "", "LD_start_test: invalid type: integer `5`");
+        assert_eq!(p.hint.as_deref(), Some("see `Tasks` in docs/commands.md"));
+        one(
+            task(json!({"headers": {"X": 1}})),
+            "headers.X",
+            "LD_start_test: invalid type: integer `1`, expected a string",
+        );
+        one(
+            task(json!({"urls": URL})),
+            "urls",
+            "LD_start_test: unknown field `urls`",
+        );
+    }
+
+    #[test]
+    fn exactly_one_of_url_and_request_url() {
+        one(
+            json!({"url": URL, "request_url": URL}),
+            "url",
+            "give `request_url` or `url`, not both",
+        );
+        one(
+            json!({"method": "get"}),
+            "",
+            "a task needs `request_url` (or `url`)",
+        );
+        assert!(with_task(json!({ "url": URL })).contains("Literal(\"http://127.0.0.1:8080/x\")"));
+    }
+
+    #[test]
+    fn a_constant_url_is_checked_now() {
+        let p = one(
+            task(json!({"request_url": "/health"})),
+            "request_url",
+            "relative URL \"/health\" needs `host`",
+        );
+        assert_eq!(
+            p.hint.as_deref(),
+            Some("set LD_start_test's `host`, or write an absolute http:// URL")
+        );
+        valid(
+            "LD_start_test",
+            json!({"host": "http://127.0.0.1:8080", "tasks": [{"request_url": "/health"}]}),
+        );
+        one(
+            task(json!({"request_url": "http://[::1"})),
+            "request_url",
+            "invalid URL: unclosed '['",
+        );
+        one(
+            task(json!({"request_url": "http://h/${var.}"})),
+            "request_url",
+            "empty name in `${var.}`",
+        );
+        with_task(task(json!({"request_url": "${var.base}/x"})));
+    }
+
+    #[test]
+    fn the_method_comes_from_the_task_the_map_key_or_get() {
+        let p = one(
+            task(json!({"method": "fetch"})),
+            "method",
+            "unknown method `fetch`",
+        );
+        assert_eq!(
+            p.hint.as_deref(),
+            Some("use get, post, put, patch, delete, head or options")
+        );
+        assert!(with_task(task(json!({"request_method": "DELETE"}))).contains("method: Delete"));
+        assert!(with_task(task(json!({}))).contains("method: Get"));
+        one_problem(
+            "LD_start_test",
+            json!({"tasks": {"fetch": {"request_url": URL}}}),
+            "actions[0].args.tasks.fetch.method",
+            "unknown method `fetch`",
+        );
+    }
+
+    #[test]
+    fn weight_zero_is_an_error_only_in_weighted_mode() {
+        one_problem(
+            "LD_start_test",
+            json!({"tasks": {"mode": "weighted", "tasks": [task(json!({"weight": 0}))]}}),
+            "actions[0].args.tasks.tasks[0].weight",
+            "weight must be at least 1",
+        );
+        valid(
+            "LD_start_test",
+            json!({"tasks": [task(json!({"weight": 0}))]}),
+        );
+    }
+
+    #[test]
+    fn timeout_must_be_positive_seconds() {
+        for t in [json!(0), json!(-1), json!(1e10)] {
+            one(
+                task(json!({ "timeout": t })),
+                "timeout",
+                "timeout must be a positive number of seconds",
+            );
+        }
+        assert!(with_task(task(json!({}))).contains("timeout: 30s"));
+        assert!(with_task(task(json!({"timeout": 2.5}))).contains("timeout: 2.5s"));
+    }
+
+    #[test]
+    fn json_and_data_exclude_each_other() {
+        one(
+            task(json!({"json": {"a": 1}, "data": "a=1"})),
+            "json",
+            "give `json` or `data`, not both",
+        );
+        one(
+            task(json!({"data": [1, 2]})),
+            "data",
+            "data must be a string or an object, found a list",
+        );
+        assert!(with_task(task(json!({"data": "raw"}))).contains("body: Raw("));
+        assert!(with_task(task(json!({"data": {"n": 1}})))
+            .contains("body: Form([(\"n\", Template { pieces: [Literal(\"1\")] })])"));
+        one(
+            task(json!({"data": {"n": "${x"}})),
+            "data.n",
+            "unterminated `${`",
+        );
+    }
+
+    #[test]
+    fn auth_and_an_authorization_header_exclude_each_other() {
+        one(
+            task(
+                json!({"auth": {"type": "bearer", "token": "t"}, "headers": {"authorization": "x"}}),
+            ),
+            "auth",
+            "give `auth` or an Authorization header, not both",
+        );
+        let p = one(
+            task(json!({"auth": {"type": "digest"}})),
+            "auth.type",
+            "LD_start_test: unknown variant `digest`, expected `basic` or `bearer`",
+        );
+        assert!(p.hint.is_some());
+    }
+
+    #[test]
+    fn auth_becomes_an_authorization_header() {
+        let basic = with_task(task(
+            json!({"auth": {"type": "basic", "username": "user", "password": "pass"}}),
+        ));
+        assert!(
+            basic.contains(
+                "(\"Authorization\", Template { pieces: [Literal(\"Basic dXNlcjpwYXNz\")] })"
+            ),
+            "{basic}"
+        );
+        let bearer = with_task(task(
+            json!({"auth": {"type": "bearer", "token": "${var.token}"}}),
+        ));
+        assert!(
+            bearer.contains("Literal(\"Bearer \"), Var(\"token\")"),
+            "{bearer}"
+        );
+        one(
+            task(json!({"auth": {"type": "basic", "username": "${var.u}", "password": "p"}})),
+            "auth",
+            "basic auth credentials cannot use ${...}; use a header instead",
+        );
+    }
+
+    #[test]
+    fn extract_names_a_usable_variable_and_one_source() {
+        one(
+            task(json!({"extract": [{"var": "a b", "from": "status_code"}]})),
+            "extract",
+            "variable name \"a b\" may only use A-Z a-z 0-9 _ . -",
+        );
+        let shape =
+            "extract needs `path` with json_path, `name` with header, and neither with status_code";
+        for bad in [
+            json!({"var": "v", "from": "json_path"}),
+            json!({"var": "v", "from": "header", "path": "x"}),
+            json!({"var": "v", "from": "status_code", "name": "x"}),
+        ] {
+            let extract = json!([{"var": "ok", "from": "status_code"}, bad]);
+            one(task(json!({ "extract": extract })), "extract[1]", shape);
+        }
+        let good = json!({"extract": [
+            {"var": "id", "from": "json_path", "path": "data.id"},
+            {"var": "loc", "from": "header", "name": "Location"},
+            {"var": "code", "from": "status_code"},
+        ]});
+        let b = with_task(task(good));
+        assert!(
+            b.contains("Extract { var: \"id\", from: JsonPath(\"data.id\") }"),
+            "{b}"
+        );
+        assert!(
+            b.contains("Extract { var: \"loc\", from: Header(\"Location\") }"),
+            "{b}"
+        );
+        assert!(
+            b.contains("Extract { var: \"code\", from: StatusCode }"),
+            "{b}"
+        );
+    }
+
+    #[test]
+    fn predicates_are_compiled_now() {
+        one(
+            task(json!({"run_if": {"bogus": 1}})),
+            "run_if",
+            "unknown predicate `bogus`: use equals, not_equals, in or truthy",
+        );
+        one(
+            task(json!({"skip_if": 5})),
+            "skip_if",
+            "a predicate is true/false",
+        );
+        one(
+            task(json!({"run_if": {"equals": [1]}})),
+            "run_if",
+            "`equals` takes a list of two values",
+        );
+        let b = with_task(task(json!({"run_if": "${var.token}", "skip_if": false})));
+        assert!(b.contains("run_if: Some(Truthy("), "{b}");
+        assert!(b.contains("skip_if: Some(Const(false))"), "{b}");
+    }
+
+    #[test]
+    fn templates_are_checked_where_they_stand() {
+        let t = task(json!({
+            "headers": {"X": "${nope}"},
+            "params": {"q": "${env.}"},
+            "assertions": {"contains": "${x", "json_path": {"a.b": {"deep": "${var.}"}}, "header": {"H": "${y"}},
+        }));
+        // The placeholder check of the whole arguments finds them first.
+        let paths: Vec<String> = problems("LD_start_test", json!({ "tasks": [t] }))
+            .into_iter()
+            .map(|p| p.at.path)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "actions[0].args.tasks[0].headers.X",
+                "actions[0].args.tasks[0].params.q",
+                "actions[0].args.tasks[0].assertions.contains",
+                "actions[0].args.tasks[0].assertions.json_path[\"a.b\"].deep",
+                "actions[0].args.tasks[0].assertions.header.H",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tasks_retry_and_network_are_checked_in_place() {
+        one(
+            task(json!({"retry": {"backoff_factor": 0.5}})),
+            "retry.backoff_factor",
+            "backoff_factor must be >= 1, found 0.5",
+        );
+        one(
+            task(json!({"retry": {"retry_ratio": 0.5}})),
+            "retry.retry_ratio",
+            "retry_ratio is run-wide: set it in LD_start_test's `retry`, not in a task's",
+        );
+        one(
+            task(json!({"network": {"loss_rate": 2}})),
+            "network.loss_rate",
+            "loss_rate must be a fraction from 0 to 1, found 2",
+        );
+    }
+
+    #[test]
+    fn a_tasks_retry_overrides_the_run_wide_one_field_by_field() {
+        let a = json!({
+            "retry": {"transient": 4, "flaky": 3},
+            "tasks": [task(json!({"retry": {"flaky": 1}})), task(json!({}))],
+        });
+        let b = built("LD_start_test", a);
+        let policies: Vec<&str> = b
+            .match_indices("retry: Some(Policy")
+            .map(|(i, _)| &b[i..])
+            .collect();
+        assert_eq!(policies.len(), 2, "{b}");
+        assert!(policies[0].contains("budgets: [4, 1,"), "{b}");
+        assert!(policies[1].contains("budgets: [4, 3,"), "{b}");
+    }
+
+    #[test]
+    fn default_names() {
+        assert_eq!(default_name("http://127.0.0.1:8080/a/b?x=1", 0), "/a/b");
+        assert_eq!(default_name("http://127.0.0.1:8080", 0), "/");
+        assert_eq!(default_name("${var.demo}/ok", 0), "/ok");
+        assert_eq!(default_name("/json", 0), "/json");
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b""), "");
+    }
+}
