@@ -275,7 +275,8 @@ impl BudgetWindow {
     }
 
     /// Samples in the window and how many failed, now.
-    pub fn current(&self) -> (u64, u64) {
+    #[cfg(test)]
+    fn current(&self) -> (u64, u64) {
         (
             self.sum_total.load(Ordering::Acquire),
             self.sum_failed.load(Ordering::Acquire),

@@ -1,5 +1,5 @@
 //! The command line: parses arguments, validates every plan, runs them and
-//! turns the outcome into the exit code (see [`crate::exit`]).
+//! turns the outcome into the exit code (see `crate::exit`).
 
 use crate::budget::BudgetConfig;
 use crate::commands::watchdog::HARD_GRACE;
@@ -109,7 +109,7 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// Runs the command line and returns how it ended (the exit code, see [`crate::exit`]).
+/// Runs the command line and returns how it ended (the exit code, see `crate::exit`).
 pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,

@@ -1,26 +1,65 @@
 //! loaddensity: a CI-grade HTTP load tester driven by LoadDensity action-JSON plans.
 //!
-//! Data flows one way:
-//! file → [`plan`] (parse, validate) → [`registry`] → [`interpreter`] → [`engine`]
-//! → [`stats`] → [`reports`] → [`exit`] code.
+//! # Where things live
+//!
+//! Data flows one way, and so do the imports:
+//!
+//! ```text
+//! plan file ─► plan ─► commands ─► interpreter ─► engine ─► stats ─► reports ─► exit
+//!             parse,   one module  runs actions,  users on   merged   one writer  one code
+//!             validate per LD_*    owns the run   a worker   counters per format  table
+//!                      family      state          pool       and HDR
+//! ```
+//!
+//! - [`plan`]: bytes → actions with positions → typed commands. Every problem
+//!   of every plan is found before anything runs (`validate_str` for tests).
+//! - [`registry`]: the interface a command implements (`Command`, `CommandSpec`,
+//!   `Param`); [`commands`]: the commands themselves and `COMMANDS`, the one
+//!   table that `loaddensity commands`, the validator and the docs test read.
+//! - `interpreter`: the run state (`Context`: variables, installed controls,
+//!   results so far), passed down explicitly; no process-wide globals but the
+//!   signal flag and the terminal.
+//! - `engine`: one test: users as state on a pool of worker threads (`pool`,
+//!   `user`, `clock` decides when and why the test ends), HTTP from `http`.
+//! - The reliability controls are separate modules with narrow interfaces:
+//!   `retry` (classify → budget → backoff), `budget` (sliding-window breaker),
+//!   `conditioner` (latency, loss, bandwidth per attempt), [`supervisor`]
+//!   (orphan prelude, watchdog, signals).
+//! - `stats`: what was measured, as plain data (`model`) and the per-request
+//!   stream; `reports`: pure functions from that data to files; `exit`: the
+//!   exit-code table and its precedence, decided in one place.
+//!
+//! # Never
+//!
+//! - The engine never imports `reports`, `commands` or `interpreter`; `stats`
+//!   and `reports` never import the engine.
+//! - Nothing below the interpreter sees `serde_json::Value` plans, and nothing
+//!   but `main` ends the process, except the watchdog's and a second signal's
+//!   hard exit (with the codes from `exit`).
+//! - Code and docs stand alone: measured facts behind a design (why the
+//!   HTTP/1.1 client is hand-written) are in `docs/` and `bench/README.md`.
+//!
+//! One import loop is meant: `registry` ↔ `interpreter` ↔ `plan::validate`,
+//! because commands such as `LD_execute_action` hold nested action lists that
+//! are validated with the same table and run by the same interpreter.
 
-pub mod budget;
+pub(crate) mod budget;
 pub mod cli;
 pub mod commands;
-pub mod conditioner;
+pub(crate) mod conditioner;
 pub mod demo_server;
-pub mod engine;
-pub mod exit;
-pub mod http;
-pub mod interpreter;
+pub(crate) mod engine;
+pub(crate) mod exit;
+pub(crate) mod http;
+pub(crate) mod interpreter;
 pub mod plan;
 pub mod registry;
-pub mod reports;
-pub mod resolver;
-pub mod retry;
-pub mod stats;
-pub mod stop;
+pub(crate) mod reports;
+pub(crate) mod resolver;
+pub(crate) mod retry;
+pub(crate) mod stats;
+pub(crate) mod stop;
 pub mod supervisor;
-pub mod sync;
-pub mod ui;
-pub mod units;
+pub(crate) mod sync;
+pub(crate) mod ui;
+pub(crate) mod units;

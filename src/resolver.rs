@@ -343,7 +343,8 @@ impl Template {
     }
 
     /// The variable names referenced, in order of appearance (repeats included).
-    pub fn vars(&self) -> impl Iterator<Item = &str> {
+    #[cfg(test)]
+    fn vars(&self) -> impl Iterator<Item = &str> {
         self.pieces.iter().filter_map(|p| match p {
             Piece::Var(name) => Some(name.as_str()),
             _ => None,

@@ -2,16 +2,16 @@
 //! [`COMMANDS`] lists them all; the interface they implement is
 //! [`crate::registry`].
 
-pub mod budget;
-pub mod flow;
-pub mod load;
-pub mod log;
-pub mod network;
-pub mod reports;
-pub mod server;
-pub mod sla;
-pub mod vars;
-pub mod watchdog;
+pub(crate) mod budget;
+pub(crate) mod flow;
+pub(crate) mod load;
+pub(crate) mod log;
+pub(crate) mod network;
+pub(crate) mod reports;
+pub(crate) mod server;
+pub(crate) mod sla;
+pub(crate) mod vars;
+pub(crate) mod watchdog;
 
 use crate::registry::CommandSpec;
 

@@ -31,11 +31,6 @@ impl Client {
         }
     }
 
-    /// The settings this client was made with.
-    pub fn config(&self) -> &ClientConfig {
-        &self.cfg
-    }
-
     /// Sends one request and reads the whole response into reused buffers.
     /// Gives up with [`HttpError::Cancelled`] soon after `stop.is_aborted()`.
     ///
@@ -69,6 +64,7 @@ impl Client {
     }
 
     /// Closes every idle keep-alive connection (cached addresses are kept).
+    #[cfg(test)]
     pub fn close_idle(&mut self) {
         self.plain.close_idle();
         // ureq's pool cannot be emptied; a new agent starts with none.

@@ -595,6 +595,7 @@ impl Plain {
     }
 
     /// Drops every idle connection (addresses stay cached).
+    #[cfg(test)]
     pub(crate) fn close_idle(&mut self) {
         for ep in &mut self.endpoints {
             ep.idle = None;

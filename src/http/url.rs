@@ -152,8 +152,9 @@ impl Url {
     }
 
     /// The value for a `Host` header: `host`, `host:port` when the port is not
-    /// the default, IPv6 in brackets.
-    pub fn host_header(&self) -> String {
+    /// the default, IPv6 in brackets (as the client writes it).
+    #[cfg(test)]
+    fn host_header(&self) -> String {
         let mut s = String::new();
         self.write_authority(&mut s);
         s

@@ -1,14 +1,14 @@
-//! Plans: file → [`source`] (bytes, size and UTF-8 checks) → [`parse`] (the
-//! action structure with positions) → [`validate`] (typed commands). Every
+//! Plans: file → `source` (bytes, size and UTF-8 checks) → `parse` (the
+//! action structure with positions) → `validate` (typed commands). Every
 //! problem of every plan is collected before anything runs.
 //!
 //! [`validate_str`] does all of that for a plan given as text, so a check can
 //! be unit-tested beside its code.
 
-pub mod parse;
-pub mod problem;
-pub mod source;
-pub mod validate;
+pub(crate) mod parse;
+pub(crate) mod problem;
+pub(crate) mod source;
+pub(crate) mod validate;
 
 #[cfg(test)]
 pub(crate) mod testing;

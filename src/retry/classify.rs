@@ -14,22 +14,9 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
-    pub const ALL: [ErrorClass; 3] = [
-        ErrorClass::Transient,
-        ErrorClass::Flaky,
-        ErrorClass::Permanent,
-    ];
-
+    /// Where the class's budget and counts stand in `[transient, flaky, permanent]`.
     pub fn index(self) -> usize {
         self as usize
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::Transient => "transient",
-            ErrorClass::Flaky => "flaky",
-            ErrorClass::Permanent => "permanent",
-        }
     }
 }
 

@@ -15,6 +15,6 @@ pub mod policy;
 pub mod storm;
 
 pub use attempts::Attempts;
-pub use classify::{classify, AttemptFailure, ErrorClass};
+pub use classify::AttemptFailure;
 pub use policy::{Policy, RetryArg};
 pub use storm::RetryBudgetConfig;
