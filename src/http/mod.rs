@@ -12,6 +12,7 @@ pub use url::{Scheme, Url};
 
 mod plain;
 mod tls;
+pub(crate) mod wire;
 
 /// HTTP request methods a task may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
