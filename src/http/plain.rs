@@ -1,4 +1,6 @@
-//! The hand-written HTTP/1.1 keep-alive client behind `http://` URLs.
+//! The hand-written HTTP/1.1 keep-alive client behind `http://` URLs: blocking
+//! sockets, connections, timeouts and the stale-connection retry around the
+//! sans-IO framing of [`wire`] (request writer, incremental response reader).
 //!
 //! Fast path per request (connection open, response fits the input buffer):
 //! one `write` of a reused output buffer, one `read` into a reused input
@@ -22,7 +24,7 @@
 //!
 //! A request timeout of zero means no response timeout (only cancellation).
 
-use super::wire::{self, find_head_end, parse_chunk_size, parse_head};
+use super::wire::{self, ResponseReader, Step};
 use super::{ClientConfig, HttpError, Method, Request, Url};
 use crate::stop::StopSignal;
 use std::io::{self, Read, Write};
@@ -34,16 +36,9 @@ use std::time::{Duration, Instant};
 pub(crate) const TICK: Duration = Duration::from_millis(200);
 /// Smallest tick, for very short request timeouts.
 const MIN_TICK: Duration = Duration::from_millis(1);
-/// Initial input buffer; it grows only while a response head does not fit.
-const IN_BUF_START: usize = 16 * 1024;
-/// Cap on status line plus headers (and on the input buffer).
-const MAX_HEAD: usize = 64 * 1024;
-/// Cap on one chunk-size or trailer line.
-const MAX_LINE: usize = 8 * 1024;
-/// Cap on the total size of chunked trailers.
-const MAX_TRAILERS: usize = 64 * 1024;
-/// Cap on 1xx interim responses before the final one.
-const MAX_INTERIM: usize = 16;
+/// Input buffer: each read lands here and goes to the [`ResponseReader`] (a
+/// head that does not fit collects in the caller's head buffer).
+const IN_BUF: usize = 16 * 1024;
 /// Remaining body at least this large is read straight into the body buffer.
 const DIRECT_READ_MIN: u64 = 8 * 1024;
 /// Most bytes read into the body buffer per direct read.
@@ -73,6 +68,7 @@ pub(crate) struct Plain {
     endpoints: Vec<Endpoint>,
     pub(super) out: Vec<u8>,
     inbuf: Vec<u8>,
+    reader: ResponseReader,
 }
 
 /// How a request failed, and whether the failure looks like a stale
@@ -98,10 +94,6 @@ pub(crate) fn map_io(e: &io::Error) -> HttpError {
         K::UnexpectedEof | K::WriteZero => HttpError::ClosedEarly,
         _ => HttpError::Io(e.to_string()),
     }
-}
-
-fn protocol(msg: &str) -> HttpError {
-    HttpError::Protocol(msg.to_string())
 }
 
 /// The lazily started response clock (see the module docs).
@@ -208,198 +200,13 @@ fn write_sock(
     Ok(())
 }
 
-/// Buffered response reader over one connection for one exchange.
-struct Rd<'a> {
-    conn: &'a mut Conn,
-    buf: &'a mut Vec<u8>,
-    start: usize,
-    end: usize,
-    clock: Clock,
-    stop: &'a StopSignal,
-    /// Whether any byte of the response arrived (a stale connection sends none).
-    got_any: bool,
-}
-
-impl Rd<'_> {
-    fn buffered(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
-
-    /// Reads more into the input buffer, compacting or growing it (up to
-    /// [`MAX_HEAD`]) when full. Returns 0 at EOF.
-    fn fill(&mut self) -> Result<usize, HttpError> {
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-        if self.end == self.buf.len() {
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            } else if self.buf.len() < MAX_HEAD {
-                let to = (self.buf.len() * 2).clamp(IN_BUF_START, MAX_HEAD);
-                self.buf.resize(to, 0);
-            } else {
-                return Err(protocol("response line or header too long"));
-            }
-        }
-        let n = read_sock(
-            self.conn,
-            &mut self.clock,
-            self.stop,
-            &mut self.buf[self.end..],
-        )?;
-        if n > 0 {
-            self.got_any = true;
-            self.end += n;
-        }
-        Ok(n)
-    }
-
-    /// Reads until the buffer holds a complete head (status line, headers,
-    /// blank line). Returns the head's length from `start`, terminator included.
-    fn read_head(&mut self) -> Result<usize, HttpError> {
-        let mut scanned = 0;
-        loop {
-            if let Some(len) = find_head_end(self.buffered(), scanned) {
-                return Ok(len);
-            }
-            let have = self.end - self.start;
-            if have >= MAX_HEAD {
-                return Err(protocol("response head exceeds 64 KiB"));
-            }
-            scanned = have.saturating_sub(2);
-            if self.fill()? == 0 {
-                return Err(HttpError::ClosedEarly);
-            }
-        }
-    }
-
-    /// Consumes one line; returns its range in `buf` without the line end.
-    fn read_line(&mut self) -> Result<(usize, usize), HttpError> {
-        let mut scanned = 0;
-        loop {
-            let data = self.buffered();
-            if let Some(i) = data[scanned..].iter().position(|&b| b == b'\n') {
-                let nl = self.start + scanned + i;
-                let s = self.start;
-                let e = if nl > s && self.buf[nl - 1] == b'\r' {
-                    nl - 1
-                } else {
-                    nl
-                };
-                self.start = nl + 1;
-                return Ok((s, e));
-            }
-            scanned = data.len();
-            if scanned >= MAX_LINE {
-                return Err(protocol("chunk-size or trailer line too long"));
-            }
-            if self.fill()? == 0 {
-                return Err(HttpError::ClosedEarly);
-            }
-        }
-    }
-
-    /// Consumes the CRLF (or bare LF) that must follow chunk data.
-    fn expect_line_end(&mut self) -> Result<(), HttpError> {
-        loop {
-            match self.buffered() {
-                [b'\n', ..] => {
-                    self.start += 1;
-                    return Ok(());
-                }
-                [b'\r', b'\n', ..] => {
-                    self.start += 2;
-                    return Ok(());
-                }
-                [] | [b'\r'] => {
-                    if self.fill()? == 0 {
-                        return Err(HttpError::ClosedEarly);
-                    }
-                }
-                _ => return Err(protocol("missing CRLF after chunk data")),
-            }
-        }
-    }
-
-    /// Appends exactly `n` body bytes to `body`.
-    fn read_exact_into(&mut self, body: &mut Vec<u8>, mut n: u64) -> Result<(), HttpError> {
-        while n > 0 {
-            let avail = self.end - self.start;
-            if avail > 0 {
-                let take = avail.min(usize::try_from(n).unwrap_or(usize::MAX));
-                body.extend_from_slice(&self.buf[self.start..self.start + take]);
-                self.start += take;
-                n -= take as u64;
-            } else if n >= DIRECT_READ_MIN {
-                let old = body.len();
-                let step = usize::try_from(n).unwrap_or(usize::MAX).min(BODY_READ_STEP);
-                body.resize(old + step, 0);
-                let got = read_sock(self.conn, &mut self.clock, self.stop, &mut body[old..]);
-                let got = got.inspect_err(|_| body.truncate(old))?;
-                body.truncate(old + got);
-                if got == 0 {
-                    return Err(HttpError::ClosedEarly);
-                }
-                self.got_any = true;
-                n -= got as u64;
-            } else if self.fill()? == 0 {
-                return Err(HttpError::ClosedEarly);
-            }
-        }
-        Ok(())
-    }
-
-    /// Appends everything up to EOF to `body`.
-    fn read_to_eof(&mut self, body: &mut Vec<u8>) -> Result<(), HttpError> {
-        body.extend_from_slice(self.buffered());
-        self.start = self.end;
-        loop {
-            let old = body.len();
-            body.resize(old + BODY_READ_STEP, 0);
-            let got = read_sock(self.conn, &mut self.clock, self.stop, &mut body[old..]);
-            let got = got.inspect_err(|_| body.truncate(old))?;
-            body.truncate(old + got);
-            if got == 0 {
-                return Ok(());
-            }
-            self.got_any = true;
-        }
-    }
-
-    /// Decodes a chunked body into `body`; trailers are read and discarded.
-    fn read_chunked(&mut self, body: &mut Vec<u8>) -> Result<(), HttpError> {
-        loop {
-            let (s, e) = self.read_line()?;
-            let size = parse_chunk_size(&self.buf[s..e])?;
-            if size == 0 {
-                break;
-            }
-            self.read_exact_into(body, size)?;
-            self.expect_line_end()?;
-        }
-        let mut total = 0;
-        loop {
-            let (s, e) = self.read_line()?;
-            if s == e {
-                return Ok(());
-            }
-            total += e - s + 2;
-            if total > MAX_TRAILERS {
-                return Err(protocol("chunked trailers exceed 64 KiB"));
-            }
-        }
-    }
-}
-
 impl Plain {
     pub(crate) fn new() -> Self {
         Plain {
             endpoints: Vec::new(),
             out: Vec::new(),
             inbuf: Vec::new(),
+            reader: ResponseReader::new(),
         }
     }
 
@@ -462,8 +269,8 @@ impl Plain {
     ) -> Result<u16, HttpError> {
         let ep = self.endpoint(req.url)?;
         let close_requested = self.build_request(cfg, req)?;
-        if self.inbuf.len() < IN_BUF_START {
-            self.inbuf.resize(IN_BUF_START, 0);
+        if self.inbuf.len() < IN_BUF {
+            self.inbuf.resize(IN_BUF, 0);
         }
         let tick = if req.timeout.is_zero() {
             TICK
@@ -488,6 +295,7 @@ impl Plain {
                 &self.out,
                 big_body,
                 &mut self.inbuf,
+                &mut self.reader,
                 req,
                 stop,
                 head,
@@ -553,7 +361,8 @@ fn exchange(
     conn: &mut Conn,
     out: &[u8],
     big_body: Option<&[u8]>,
-    inbuf: &mut Vec<u8>,
+    inbuf: &mut [u8],
+    reader: &mut ResponseReader,
     req: &Request<'_>,
     stop: &StopSignal,
     head: &mut Vec<u8>,
@@ -569,17 +378,9 @@ fn exchange(
         );
         return Err(Fail { err, stale });
     }
-    let mut rd = Rd {
-        conn,
-        buf: inbuf,
-        start: 0,
-        end: 0,
-        clock,
-        stop,
-        got_any: false,
-    };
-    read_response(&mut rd, req.method == Method::Head, head, body).map_err(|err| {
-        let stale = !rd.got_any
+    reader.start(req.method == Method::Head);
+    read_response(conn, &mut clock, stop, inbuf, reader, head, body).map_err(|err| {
+        let stale = !reader.got_any()
             && matches!(
                 err,
                 HttpError::Reset | HttpError::Aborted | HttpError::ClosedEarly
@@ -588,58 +389,49 @@ fn exchange(
     })
 }
 
-/// Reads a whole response (skipping 1xx). Returns the status and whether the
-/// connection may be reused.
+/// Reads until `reader` (started) has a whole response. Returns the status
+/// and whether the connection may be reused.
 fn read_response(
-    rd: &mut Rd<'_>,
-    head_request: bool,
+    conn: &mut Conn,
+    clock: &mut Clock,
+    stop: &StopSignal,
+    inbuf: &mut [u8],
+    reader: &mut ResponseReader,
     head: &mut Vec<u8>,
     body: &mut Vec<u8>,
 ) -> Result<(u16, bool), HttpError> {
-    let mut interim = 0;
-    let h = loop {
-        let len = rd.read_head()?;
-        let h = parse_head(&rd.buf[rd.start..rd.start + len])?;
-        if (100..200).contains(&h.status) {
-            if h.status == 101 {
-                return Err(protocol("unexpected 101 Switching Protocols"));
+    loop {
+        let direct = reader.direct_body_len();
+        let step = if direct >= DIRECT_READ_MIN {
+            // Much plain body to come: read it straight into `body`.
+            let old = body.len();
+            let step = usize::try_from(direct).map_or(BODY_READ_STEP, |n| n.min(BODY_READ_STEP));
+            body.resize(old + step, 0);
+            let got = read_sock(conn, clock, stop, &mut body[old..]);
+            let got = got.inspect_err(|_| body.truncate(old))?;
+            body.truncate(old + got);
+            if got == 0 {
+                reader.eof()?
+            } else {
+                reader.direct_body_read(got)
             }
-            interim += 1;
-            if interim > MAX_INTERIM {
-                return Err(protocol("too many 1xx interim responses"));
-            }
-            rd.start += len;
-            continue;
-        }
-        head.clear();
-        head.extend_from_slice(&rd.buf[rd.start + h.lines.0..rd.start + h.lines.1]);
-        rd.start += len;
-        break h;
-    };
-    body.clear();
-    let no_body = head_request || h.status == 204 || h.status == 304;
-    let mut keep = if h.minor >= 1 {
-        !h.conn_close
-    } else {
-        h.conn_keep_alive && !h.conn_close
-    };
-    if no_body {
-    } else if h.te {
-        if h.chunked {
-            rd.read_chunked(body)?;
         } else {
-            rd.read_to_eof(body)?;
-            keep = false;
+            let n = read_sock(conn, clock, stop, inbuf)?;
+            if n == 0 {
+                reader.eof()?
+            } else {
+                match reader.feed(&inbuf[..n], head, body)? {
+                    // Bytes beyond the response: we never pipeline, so the
+                    // stream is confused.
+                    (used, Step::Done { status, keep_alive }) => {
+                        return Ok((status, keep_alive && used == n))
+                    }
+                    (_, step) => step,
+                }
+            }
+        };
+        if let Step::Done { status, keep_alive } = step {
+            return Ok((status, keep_alive));
         }
-    } else if let Some(n) = h.content_length {
-        rd.read_exact_into(body, n)?;
-    } else {
-        rd.read_to_eof(body)?;
-        keep = false;
     }
-    // Bytes beyond the response: we never pipeline, so the stream is confused.
-    if rd.start != rd.end {
-        keep = false;
-    }
-    Ok((h.status, keep))
 }
