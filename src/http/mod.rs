@@ -2,7 +2,8 @@
 //! connections, typed errors, no per-request allocation on the plain-HTTP path.
 //!
 //! `http://` goes through a hand-written HTTP/1.1 client (`docs/http-client.md`
-//! has the measurements: ureq's per-request cost keeps it near 0.8× oha);
+//! has the measurements: ureq's per-request cost keeps it near 0.8× oha): the
+//! sans-IO framing in `wire.rs`, the blocking I/O around it in `plain.rs`.
 //! `https://` goes through ureq.
 
 use std::time::Duration;
@@ -12,6 +13,7 @@ pub use url::{Scheme, Url};
 
 mod plain;
 mod tls;
+pub(crate) mod wire;
 
 /// HTTP request methods a task may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

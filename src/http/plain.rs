@@ -1,4 +1,6 @@
-//! The hand-written HTTP/1.1 keep-alive client behind `http://` URLs.
+//! The hand-written HTTP/1.1 keep-alive client behind `http://` URLs: blocking
+//! sockets, connections, timeouts and the stale-connection retry around the
+//! sans-IO framing of [`wire`] (request writer, incremental response reader).
 //!
 //! Fast path per request (connection open, response fits the input buffer):
 //! one `write` of a reused output buffer, one `read` into a reused input
@@ -22,6 +24,7 @@
 //!
 //! A request timeout of zero means no response timeout (only cancellation).
 
+use super::wire::{self, ResponseReader, Step};
 use super::{ClientConfig, HttpError, Method, Request, Url};
 use crate::stop::StopSignal;
 use std::io::{self, Read, Write};
@@ -33,25 +36,15 @@ use std::time::{Duration, Instant};
 pub(crate) const TICK: Duration = Duration::from_millis(200);
 /// Smallest tick, for very short request timeouts.
 const MIN_TICK: Duration = Duration::from_millis(1);
-/// Initial input buffer; it grows only while a response head does not fit.
-const IN_BUF_START: usize = 16 * 1024;
-/// Cap on status line plus headers (and on the input buffer).
-const MAX_HEAD: usize = 64 * 1024;
-/// Cap on one chunk-size or trailer line.
-const MAX_LINE: usize = 8 * 1024;
-/// Cap on the total size of chunked trailers.
-const MAX_TRAILERS: usize = 64 * 1024;
-/// Cap on 1xx interim responses before the final one.
-const MAX_INTERIM: usize = 16;
+/// Input buffer: each read lands here and goes to the [`ResponseReader`] (a
+/// head that does not fit collects in the caller's head buffer).
+const IN_BUF: usize = 16 * 1024;
 /// Remaining body at least this large is read straight into the body buffer.
 const DIRECT_READ_MIN: u64 = 8 * 1024;
 /// Most bytes read into the body buffer per direct read.
 const BODY_READ_STEP: usize = 64 * 1024;
 /// Reads in one request after which the clock is checked on every read.
 const FAST_READS: u32 = 64;
-/// Bodies up to this size are copied behind the head (one write); larger ones
-/// are written separately to save the copy.
-const INLINE_BODY_MAX: usize = 16 * 1024;
 
 /// One open keep-alive connection.
 struct Conn {
@@ -75,6 +68,7 @@ pub(crate) struct Plain {
     endpoints: Vec<Endpoint>,
     pub(super) out: Vec<u8>,
     inbuf: Vec<u8>,
+    reader: ResponseReader,
 }
 
 /// How a request failed, and whether the failure looks like a stale
@@ -100,10 +94,6 @@ pub(crate) fn map_io(e: &io::Error) -> HttpError {
         K::UnexpectedEof | K::WriteZero => HttpError::ClosedEarly,
         _ => HttpError::Io(e.to_string()),
     }
-}
-
-fn protocol(msg: &str) -> HttpError {
-    HttpError::Protocol(msg.to_string())
 }
 
 /// The lazily started response clock (see the module docs).
@@ -210,387 +200,13 @@ fn write_sock(
     Ok(())
 }
 
-/// Buffered response reader over one connection for one exchange.
-struct Rd<'a> {
-    conn: &'a mut Conn,
-    buf: &'a mut Vec<u8>,
-    start: usize,
-    end: usize,
-    clock: Clock,
-    stop: &'a StopSignal,
-    /// Whether any byte of the response arrived (a stale connection sends none).
-    got_any: bool,
-}
-
-impl Rd<'_> {
-    fn buffered(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
-
-    /// Reads more into the input buffer, compacting or growing it (up to
-    /// [`MAX_HEAD`]) when full. Returns 0 at EOF.
-    fn fill(&mut self) -> Result<usize, HttpError> {
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
-        if self.end == self.buf.len() {
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            } else if self.buf.len() < MAX_HEAD {
-                let to = (self.buf.len() * 2).clamp(IN_BUF_START, MAX_HEAD);
-                self.buf.resize(to, 0);
-            } else {
-                return Err(protocol("response line or header too long"));
-            }
-        }
-        let n = read_sock(
-            self.conn,
-            &mut self.clock,
-            self.stop,
-            &mut self.buf[self.end..],
-        )?;
-        if n > 0 {
-            self.got_any = true;
-            self.end += n;
-        }
-        Ok(n)
-    }
-
-    /// Reads until the buffer holds a complete head (status line, headers,
-    /// blank line). Returns the head's length from `start`, terminator included.
-    fn read_head(&mut self) -> Result<usize, HttpError> {
-        let mut scanned = 0;
-        loop {
-            if let Some(len) = find_head_end(self.buffered(), scanned) {
-                return Ok(len);
-            }
-            let have = self.end - self.start;
-            if have >= MAX_HEAD {
-                return Err(protocol("response head exceeds 64 KiB"));
-            }
-            scanned = have.saturating_sub(2);
-            if self.fill()? == 0 {
-                return Err(HttpError::ClosedEarly);
-            }
-        }
-    }
-
-    /// Consumes one line; returns its range in `buf` without the line end.
-    fn read_line(&mut self) -> Result<(usize, usize), HttpError> {
-        let mut scanned = 0;
-        loop {
-            let data = self.buffered();
-            if let Some(i) = data[scanned..].iter().position(|&b| b == b'\n') {
-                let nl = self.start + scanned + i;
-                let s = self.start;
-                let e = if nl > s && self.buf[nl - 1] == b'\r' {
-                    nl - 1
-                } else {
-                    nl
-                };
-                self.start = nl + 1;
-                return Ok((s, e));
-            }
-            scanned = data.len();
-            if scanned >= MAX_LINE {
-                return Err(protocol("chunk-size or trailer line too long"));
-            }
-            if self.fill()? == 0 {
-                return Err(HttpError::ClosedEarly);
-            }
-        }
-    }
-
-    /// Consumes the CRLF (or bare LF) that must follow chunk data.
-    fn expect_line_end(&mut self) -> Result<(), HttpError> {
-        loop {
-            match self.buffered() {
-                [b'\n', ..] => {
-                    self.start += 1;
-                    return Ok(());
-                }
-                [b'\r', b'\n', ..] => {
-                    self.start += 2;
-                    return Ok(());
-                }
-                [] | [b'\r'] => {
-                    if self.fill()? == 0 {
-                        return Err(HttpError::ClosedEarly);
-                    }
-                }
-                _ => return Err(protocol("missing CRLF after chunk data")),
-            }
-        }
-    }
-
-    /// Appends exactly `n` body bytes to `body`.
-    fn read_exact_into(&mut self, body: &mut Vec<u8>, mut n: u64) -> Result<(), HttpError> {
-        while n > 0 {
-            let avail = self.end - self.start;
-            if avail > 0 {
-                let take = avail.min(usize::try_from(n).unwrap_or(usize::MAX));
-                body.extend_from_slice(&self.buf[self.start..self.start + take]);
-                self.start += take;
-                n -= take as u64;
-            } else if n >= DIRECT_READ_MIN {
-                let old = body.len();
-                let step = usize::try_from(n).unwrap_or(usize::MAX).min(BODY_READ_STEP);
-                body.resize(old + step, 0);
-                let got = read_sock(self.conn, &mut self.clock, self.stop, &mut body[old..]);
-                let got = got.inspect_err(|_| body.truncate(old))?;
-                body.truncate(old + got);
-                if got == 0 {
-                    return Err(HttpError::ClosedEarly);
-                }
-                self.got_any = true;
-                n -= got as u64;
-            } else if self.fill()? == 0 {
-                return Err(HttpError::ClosedEarly);
-            }
-        }
-        Ok(())
-    }
-
-    /// Appends everything up to EOF to `body`.
-    fn read_to_eof(&mut self, body: &mut Vec<u8>) -> Result<(), HttpError> {
-        body.extend_from_slice(self.buffered());
-        self.start = self.end;
-        loop {
-            let old = body.len();
-            body.resize(old + BODY_READ_STEP, 0);
-            let got = read_sock(self.conn, &mut self.clock, self.stop, &mut body[old..]);
-            let got = got.inspect_err(|_| body.truncate(old))?;
-            body.truncate(old + got);
-            if got == 0 {
-                return Ok(());
-            }
-            self.got_any = true;
-        }
-    }
-
-    /// Decodes a chunked body into `body`; trailers are read and discarded.
-    fn read_chunked(&mut self, body: &mut Vec<u8>) -> Result<(), HttpError> {
-        loop {
-            let (s, e) = self.read_line()?;
-            let size = parse_chunk_size(&self.buf[s..e])?;
-            if size == 0 {
-                break;
-            }
-            self.read_exact_into(body, size)?;
-            self.expect_line_end()?;
-        }
-        let mut total = 0;
-        loop {
-            let (s, e) = self.read_line()?;
-            if s == e {
-                return Ok(());
-            }
-            total += e - s + 2;
-            if total > MAX_TRAILERS {
-                return Err(protocol("chunked trailers exceed 64 KiB"));
-            }
-        }
-    }
-}
-
-/// Finds the end of a head: the first empty line. `from` is where the previous
-/// search stopped (minus overlap). Returns the length including the blank line.
-fn find_head_end(data: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while i < data.len() {
-        let nl = i + data[i..].iter().position(|&b| b == b'\n')?;
-        match data.get(nl + 1) {
-            Some(b'\n') => return Some(nl + 2),
-            Some(b'\r') => match data.get(nl + 2) {
-                Some(b'\n') => return Some(nl + 3),
-                Some(_) => {}
-                None => return None,
-            },
-            Some(_) => {}
-            None => return None,
-        }
-        i = nl + 1;
-    }
-    None
-}
-
-/// Parses a chunk-size line (`1a;ext=1`).
-fn parse_chunk_size(line: &[u8]) -> Result<u64, HttpError> {
-    let digits = match line.iter().position(|&b| b == b';') {
-        Some(i) => &line[..i],
-        None => line,
-    };
-    let digits = digits.trim_ascii();
-    if digits.is_empty() || digits.len() > 15 {
-        return Err(protocol("bad chunk size"));
-    }
-    let mut n: u64 = 0;
-    for &b in digits {
-        let d = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => b - b'A' + 10,
-            _ => return Err(protocol("bad chunk size")),
-        };
-        n = n * 16 + u64::from(d);
-    }
-    Ok(n)
-}
-
-/// What a response head says.
-#[derive(Debug, PartialEq, Eq)]
-struct Head {
-    status: u16,
-    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
-    minor: u8,
-    /// Header lines (after the status line), relative to the head start.
-    lines: (usize, usize),
-    content_length: Option<u64>,
-    /// A `Transfer-Encoding` header was present.
-    te: bool,
-    /// Its last coding is `chunked`.
-    chunked: bool,
-    conn_close: bool,
-    conn_keep_alive: bool,
-}
-
-fn trim_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// Parses a complete head (as found by [`find_head_end`]).
-fn parse_head(data: &[u8]) -> Result<Head, HttpError> {
-    let nl = data
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(|| protocol("no status line"))?;
-    let status_line = trim_cr(&data[..nl]);
-    let rest = status_line
-        .strip_prefix(b"HTTP/1.")
-        .ok_or_else(|| protocol("status line does not start with HTTP/1.x"))?;
-    let minor = match rest.first() {
-        Some(b'0') => 0,
-        Some(b'1'..=b'9') => 1,
-        _ => return Err(protocol("bad HTTP version")),
-    };
-    let code = match rest.get(1..5) {
-        Some([b' ', a, b, c]) if [a, b, c].iter().all(|d| d.is_ascii_digit()) => {
-            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
-        }
-        _ => return Err(protocol("bad status code")),
-    };
-    if code < 100 || !matches!(rest.get(5), None | Some(b' ')) {
-        return Err(protocol("bad status code"));
-    }
-    let mut head = Head {
-        status: code,
-        minor,
-        lines: (nl + 1, nl + 1),
-        content_length: None,
-        te: false,
-        chunked: false,
-        conn_close: false,
-        conn_keep_alive: false,
-    };
-    let mut pos = nl + 1;
-    while pos < data.len() {
-        let len = data[pos..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or_else(|| protocol("unterminated header line"))?;
-        let line = trim_cr(&data[pos..pos + len]);
-        if line.is_empty() {
-            break;
-        }
-        pos += len + 1;
-        head.lines.1 = pos;
-        if line[0] == b' ' || line[0] == b'\t' {
-            continue; // obsolete line folding: kept in `head`, not interpreted
-        }
-        let colon = line
-            .iter()
-            .position(|&b| b == b':')
-            .ok_or_else(|| protocol("header line without ':'"))?;
-        let name = &line[..colon];
-        if name.is_empty() || name.iter().any(|&b| b <= b' ' || b == 0x7f) {
-            return Err(protocol("bad header name"));
-        }
-        let value = line[colon + 1..].trim_ascii();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            for part in value.split(|&b| b == b',') {
-                let n = parse_decimal(part.trim_ascii())
-                    .ok_or_else(|| protocol("bad Content-Length"))?;
-                if head.content_length.is_some_and(|m| m != n) {
-                    return Err(protocol("conflicting Content-Length values"));
-                }
-                head.content_length = Some(n);
-            }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            head.te = true;
-            let last = value.rsplit(|&b| b == b',').next().unwrap_or(b"");
-            head.chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                if token.eq_ignore_ascii_case(b"close") {
-                    head.conn_close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    head.conn_keep_alive = true;
-                }
-            }
-        }
-    }
-    Ok(head)
-}
-
-fn parse_decimal(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(s.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')))
-}
-
-/// Appends `n` in decimal without allocating.
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
-fn check_header(name: &str, value: &str) -> Result<(), HttpError> {
-    let bad_name = name.is_empty() || name.bytes().any(|b| b <= b' ' || b == b':' || b == 0x7f);
-    let bad_value = value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
-    if bad_name || bad_value {
-        return Err(HttpError::Protocol(format!(
-            "invalid request header {name:?} (control character, space or ':' in name, CR/LF in value)"
-        )));
-    }
-    Ok(())
-}
-
-fn has_token(value: &str, token: &str) -> bool {
-    value
-        .split(',')
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
-}
-
 impl Plain {
     pub(crate) fn new() -> Self {
         Plain {
             endpoints: Vec::new(),
             out: Vec::new(),
             inbuf: Vec::new(),
+            reader: ResponseReader::new(),
         }
     }
 
@@ -632,73 +248,14 @@ impl Plain {
         Ok(self.endpoints.len() - 1)
     }
 
-    /// Builds the request head (and a small body) in `out`. Returns whether the
-    /// caller asked for `Connection: close`.
+    /// Writes the request into `out` ([`wire::write_request`]). Returns whether
+    /// the caller asked for `Connection: close`.
     pub(super) fn build_request(
         &mut self,
         cfg: &ClientConfig,
         req: &Request<'_>,
     ) -> Result<bool, HttpError> {
-        let out = &mut self.out;
-        out.clear();
-        out.extend_from_slice(req.method.as_str().as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(req.url.path_and_query.as_bytes());
-        out.extend_from_slice(b" HTTP/1.1\r\n");
-        let (mut has_host, mut has_ua, mut close) = (false, false, false);
-        for (name, value) in req.headers {
-            if name.eq_ignore_ascii_case("host") {
-                has_host = true;
-            } else if name.eq_ignore_ascii_case("user-agent") {
-                has_ua = true;
-            } else if name.eq_ignore_ascii_case("connection") {
-                close |= has_token(value, "close");
-            }
-        }
-        if !has_host {
-            out.extend_from_slice(b"Host: ");
-            if req.url.is_ipv6() {
-                out.push(b'[');
-                out.extend_from_slice(req.url.host.as_bytes());
-                out.push(b']');
-            } else {
-                out.extend_from_slice(req.url.host.as_bytes());
-            }
-            if !req.url.is_default_port() {
-                out.push(b':');
-                push_decimal(out, u64::from(req.url.port));
-            }
-            out.extend_from_slice(b"\r\n");
-        }
-        if !has_ua && !cfg.user_agent.is_empty() {
-            out.extend_from_slice(b"User-Agent: ");
-            out.extend_from_slice(cfg.user_agent.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        if !req.body.is_empty() || matches!(req.method, Method::Post | Method::Put | Method::Patch)
-        {
-            out.extend_from_slice(b"Content-Length: ");
-            push_decimal(out, req.body.len() as u64);
-            out.extend_from_slice(b"\r\n");
-        }
-        for (name, value) in req.headers {
-            // Message framing is always the client's own.
-            if name.eq_ignore_ascii_case("content-length")
-                || name.eq_ignore_ascii_case("transfer-encoding")
-            {
-                continue;
-            }
-            check_header(name, value)?;
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-        if req.body.len() <= INLINE_BODY_MAX {
-            out.extend_from_slice(req.body);
-        }
-        Ok(close)
+        wire::write_request(cfg, req, &mut self.out)
     }
 
     /// Sends one request; the status comes back, the header lines and the body
@@ -713,8 +270,8 @@ impl Plain {
     ) -> Result<u16, HttpError> {
         let ep = self.endpoint(req.url)?;
         let close_requested = self.build_request(cfg, req)?;
-        if self.inbuf.len() < IN_BUF_START {
-            self.inbuf.resize(IN_BUF_START, 0);
+        if self.inbuf.len() < IN_BUF {
+            self.inbuf.resize(IN_BUF, 0);
         }
         let tick = if req.timeout.is_zero() {
             TICK
@@ -733,12 +290,13 @@ impl Plain {
                 set_tick(&conn.stream, tick)?;
                 conn.tick = tick;
             }
-            let big_body = (req.body.len() > INLINE_BODY_MAX).then_some(req.body);
+            let big_body = wire::separate_body(req);
             match exchange(
                 &mut conn,
                 &self.out,
                 big_body,
                 &mut self.inbuf,
+                &mut self.reader,
                 req,
                 stop,
                 head,
@@ -804,7 +362,8 @@ fn exchange(
     conn: &mut Conn,
     out: &[u8],
     big_body: Option<&[u8]>,
-    inbuf: &mut Vec<u8>,
+    inbuf: &mut [u8],
+    reader: &mut ResponseReader,
     req: &Request<'_>,
     stop: &StopSignal,
     head: &mut Vec<u8>,
@@ -820,17 +379,9 @@ fn exchange(
         );
         return Err(Fail { err, stale });
     }
-    let mut rd = Rd {
-        conn,
-        buf: inbuf,
-        start: 0,
-        end: 0,
-        clock,
-        stop,
-        got_any: false,
-    };
-    read_response(&mut rd, req.method == Method::Head, head, body).map_err(|err| {
-        let stale = !rd.got_any
+    reader.start(req.method == Method::Head);
+    read_response(conn, &mut clock, stop, inbuf, reader, head, body).map_err(|err| {
+        let stale = !reader.got_any()
             && matches!(
                 err,
                 HttpError::Reset | HttpError::Aborted | HttpError::ClosedEarly
@@ -839,132 +390,49 @@ fn exchange(
     })
 }
 
-/// Reads a whole response (skipping 1xx). Returns the status and whether the
-/// connection may be reused.
+/// Reads until `reader` (started) has a whole response. Returns the status
+/// and whether the connection may be reused.
 fn read_response(
-    rd: &mut Rd<'_>,
-    head_request: bool,
+    conn: &mut Conn,
+    clock: &mut Clock,
+    stop: &StopSignal,
+    inbuf: &mut [u8],
+    reader: &mut ResponseReader,
     head: &mut Vec<u8>,
     body: &mut Vec<u8>,
 ) -> Result<(u16, bool), HttpError> {
-    let mut interim = 0;
-    let h = loop {
-        let len = rd.read_head()?;
-        let h = parse_head(&rd.buf[rd.start..rd.start + len])?;
-        if (100..200).contains(&h.status) {
-            if h.status == 101 {
-                return Err(protocol("unexpected 101 Switching Protocols"));
+    loop {
+        let direct = reader.direct_body_len();
+        let step = if direct >= DIRECT_READ_MIN {
+            // Much plain body to come: read it straight into `body`.
+            let old = body.len();
+            let step = usize::try_from(direct).map_or(BODY_READ_STEP, |n| n.min(BODY_READ_STEP));
+            body.resize(old + step, 0);
+            let got = read_sock(conn, clock, stop, &mut body[old..]);
+            let got = got.inspect_err(|_| body.truncate(old))?;
+            body.truncate(old + got);
+            if got == 0 {
+                reader.eof()?
+            } else {
+                reader.direct_body_read(got)
             }
-            interim += 1;
-            if interim > MAX_INTERIM {
-                return Err(protocol("too many 1xx interim responses"));
-            }
-            rd.start += len;
-            continue;
-        }
-        head.clear();
-        head.extend_from_slice(&rd.buf[rd.start + h.lines.0..rd.start + h.lines.1]);
-        rd.start += len;
-        break h;
-    };
-    body.clear();
-    let no_body = head_request || h.status == 204 || h.status == 304;
-    let mut keep = if h.minor >= 1 {
-        !h.conn_close
-    } else {
-        h.conn_keep_alive && !h.conn_close
-    };
-    if no_body {
-    } else if h.te {
-        if h.chunked {
-            rd.read_chunked(body)?;
         } else {
-            rd.read_to_eof(body)?;
-            keep = false;
-        }
-    } else if let Some(n) = h.content_length {
-        rd.read_exact_into(body, n)?;
-    } else {
-        rd.read_to_eof(body)?;
-        keep = false;
-    }
-    // Bytes beyond the response: we never pipeline, so the stream is confused.
-    if rd.start != rd.end {
-        keep = false;
-    }
-    Ok((h.status, keep))
-}
-
-#[cfg(test)]
-mod unit_tests {
-    use super::*;
-
-    #[test]
-    fn head_end_is_found_across_line_ending_styles() {
-        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\n\r\nbody", 0), Some(19));
-        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\n\nbody", 0), Some(17));
-        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\nA: b\r\n", 0), None);
-        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\n\r", 0), None);
-        assert_eq!(find_head_end(b"", 0), None);
-    }
-
-    #[test]
-    fn parses_head_fields() {
-        let raw = b"HTTP/1.1 201 Created\r\nContent-Length: 5\r\nConnection: Keep-Alive, close\r\nX: y\r\n\r\n";
-        let h = parse_head(raw).unwrap();
-        assert_eq!(h.status, 201);
-        assert_eq!(h.minor, 1);
-        assert_eq!(h.content_length, Some(5));
-        assert!(h.conn_close && h.conn_keep_alive);
-        assert_eq!(
-            &raw[h.lines.0..h.lines.1],
-            b"Content-Length: 5\r\nConnection: Keep-Alive, close\r\nX: y\r\n"
-        );
-        let h = parse_head(b"HTTP/1.0 200\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").unwrap();
-        assert_eq!((h.status, h.minor, h.te, h.chunked), (200, 0, true, true));
-    }
-
-    #[test]
-    fn rejects_bad_heads() {
-        for raw in [
-            &b"HTTP/2 200 OK\r\n\r\n"[..],
-            b"HTTP/1.1 2000 OK\r\n\r\n",
-            b"HTTP/1.1 20 OK\r\n\r\n",
-            b"HTTP/1.1 099 OK\r\n\r\n",
-            b"HTTP/1.1 abc OK\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nNoColon\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nBad Name: 1\r\n\r\n",
-            b"garbage\r\n\r\n",
-        ] {
-            assert!(
-                matches!(parse_head(raw), Err(HttpError::Protocol(_))),
-                "{:?}",
-                String::from_utf8_lossy(raw)
-            );
-        }
-    }
-
-    #[test]
-    fn chunk_sizes() {
-        assert_eq!(parse_chunk_size(b"1a").unwrap(), 26);
-        assert_eq!(parse_chunk_size(b"FF;name=value").unwrap(), 255);
-        assert_eq!(parse_chunk_size(b"0 ").unwrap(), 0);
-        assert!(parse_chunk_size(b"").is_err());
-        assert!(parse_chunk_size(b"xyz").is_err());
-        assert!(parse_chunk_size(b"-1").is_err());
-        assert!(parse_chunk_size(b"1234567890abcdef0").is_err());
-    }
-
-    #[test]
-    fn decimal_formatting() {
-        let mut v = Vec::new();
-        for n in [0u64, 7, 10, 65535, u64::MAX] {
-            v.clear();
-            push_decimal(&mut v, n);
-            assert_eq!(v, n.to_string().as_bytes());
+            let n = read_sock(conn, clock, stop, inbuf)?;
+            if n == 0 {
+                reader.eof()?
+            } else {
+                match reader.feed(&inbuf[..n], head, body)? {
+                    // Bytes beyond the response: we never pipeline, so the
+                    // stream is confused.
+                    (used, Step::Done { status, keep_alive }) => {
+                        return Ok((status, keep_alive && used == n))
+                    }
+                    (_, step) => step,
+                }
+            }
+        };
+        if let Step::Done { status, keep_alive } = step {
+            return Ok((status, keep_alive));
         }
     }
 }
