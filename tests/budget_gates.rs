@@ -3,8 +3,7 @@
 //! min_samples and the strict `>` hold; gates exit 4 with one JUnit failure
 //! per failing rule; exit-code precedence.
 
-mod common;
-use common::{ld, n, Plan, Run};
+use crate::common::{self, ld, n, Plan, Run};
 use loaddensity::demo_server::DemoServer;
 use std::path::PathBuf;
 use std::time::Duration;

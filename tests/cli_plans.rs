@@ -1,8 +1,7 @@
 //! The plan interpreter through the real binary: every bad-input class exits 2
 //! with a message that says where and what; runtime failures exit 1.
 
-mod common;
-use common::{ld, Run};
+use crate::common::{self, ld, Run};
 use std::path::{Path, PathBuf};
 
 /// A scratch folder under the target dir, fresh per test.

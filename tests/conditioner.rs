@@ -3,8 +3,7 @@
 //! retries recover drops; latency lands only on matching tasks; a seed replays
 //! the same drops.
 
-mod common;
-use common::{n, Plan, Run};
+use crate::common::{self, n, Plan, Run};
 use loaddensity::demo_server::DemoServer;
 use std::path::PathBuf;
 

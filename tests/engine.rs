@@ -2,8 +2,7 @@
 //! on 127.0.0.1 (port 0): counts, assertions, extraction, scenario modes,
 //! ramp-up, iterations, stop_timeout and every report.
 
-mod common;
-use common::{ld, n, Plan};
+use crate::common::{self, ld, n, Plan};
 use loaddensity::demo_server::DemoServer;
 use serde_json::Value;
 use std::path::PathBuf;

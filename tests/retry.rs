@@ -3,8 +3,7 @@
 //! server saw, delays within bounds, and the run-wide retry budget capping a
 //! storm.
 
-mod common;
-use common::{n, Plan, Run};
+use crate::common::{self, n, Plan, Run};
 use loaddensity::demo_server::DemoServer;
 use serde_json::Value;
 use std::path::PathBuf;

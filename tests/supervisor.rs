@@ -7,8 +7,7 @@
 //! harness's default), so tests running side by side never stop each other's
 //! runs.
 
-mod common;
-use common::{ld, Plan, Run};
+use crate::common::{self, ld, Plan, Run};
 use loaddensity::demo_server::DemoServer;
 use std::path::PathBuf;
 use std::process::Command;

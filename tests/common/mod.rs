@@ -9,8 +9,6 @@
 //! prelude ([`Plan::kill_orphans`]): the tests share one process, and a
 //! prelude running beside the orphan test would stop its orphan first.
 
-#![allow(dead_code)]
-
 use serde_json::Value;
 use std::borrow::BorrowMut;
 use std::path::{Path, PathBuf};
@@ -36,11 +34,6 @@ pub fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
 
-/// A JSON number, or a panic naming the value.
-pub fn f(v: &Value) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
 /// Every example plan under `actions/`, sorted.
 pub fn example_plans() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("actions");
@@ -52,15 +45,6 @@ pub fn example_plans() -> Vec<PathBuf> {
     plans.sort();
     assert!(!plans.is_empty(), "no example plans in {}", dir.display());
     plans
-}
-
-/// Polls `ready` every 10 ms until it holds; panics naming `what` after `limit`.
-pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !ready() {
-        assert!(t.elapsed() < limit, "not ready within {limit:?}: {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// The binary with its subcommand (or a top-level flag such as `--help`).
