@@ -33,10 +33,32 @@ fn client_and_server_counts_add_up() {
     assert_eq!(s["tests"][0]["ended_by"], "iterations");
     // 4 users keep their connections alive.
     assert!(srv.connections() <= 8, "connections: {}", srv.connections());
-    let lat = &s["total"]["latency_ms"];
-    assert!(lat["min"].as_f64().unwrap() > 0.0);
-    assert!(lat["p50"].as_f64().unwrap() <= lat["p99"].as_f64().unwrap());
-    assert!(lat["p99"].as_f64().unwrap() <= lat["max"].as_f64().unwrap());
+}
+
+#[test]
+fn latencies_measure_a_known_server_delay() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("latency");
+    // `/slow/100` answers after 100 ms, `/ok` at once.
+    let r = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 2, "spawn_rate": 100, "iterations": 5, "host": "{}",
+                "tasks": [{{"url": "/slow/100", "name": "slow"}}, {{"url": "/ok", "name": "fast"}}]}}]"#,
+        srv.base_url()
+    ))
+    .run_in(&d);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let b = &r.summary()["by_name"];
+    assert_eq!(n(&b["slow"]["requests"]), 10);
+    // Every slow request waited the delay, in milliseconds: not 0.1 (seconds)
+    // nor 100 000 (microseconds), and on loopback far less than a second more.
+    let slow = &b["slow"]["latency_ms"];
+    for q in ["min", "p50", "p99", "max"] {
+        let ms = slow[q].as_f64().unwrap();
+        assert!((100.0..1100.0).contains(&ms), "slow {q}: {ms} ms");
+    }
+    // An immediate answer's median is well under the delay.
+    let fast = b["fast"]["latency_ms"]["p50"].as_f64().unwrap();
+    assert!((0.0..50.0).contains(&fast), "fast p50: {fast} ms");
 }
 
 #[test]
