@@ -847,6 +847,7 @@ fn mutated_responses_never_panic_or_hang() {
             v
         })
         .collect();
+    let sent = cases.clone();
     let (port, srv) = server(move |l| {
         for case in cases {
             let mut s = accept(&l);
@@ -858,10 +859,34 @@ fn mutated_responses_never_panic_or_hang() {
     let u = url(port, "/");
     let mut c = client();
     let t = Instant::now();
-    for _ in 0..CASES {
+    // Each case is a parsed response, a malformed one, or one cut short by
+    // the close: never a transport, URL, TLS or timeout error.
+    let (mut parsed, mut malformed, mut cut_short) = (0, 0, 0);
+    for (i, case) in sent.iter().enumerate() {
         c.close_idle(); // one connection per case, like the server
-        let _ = fetch(&mut c, &get(&u));
+        match fetch(&mut c, &get(&u)) {
+            Ok((status, _)) => {
+                // 1xx are interim: a final status has three digits, 200 or more.
+                assert!(
+                    (200..1000).contains(&status),
+                    "case {i}: status {status} from {:?}",
+                    String::from_utf8_lossy(case)
+                );
+                parsed += 1;
+            }
+            Err(HttpError::Protocol(_)) => malformed += 1,
+            Err(HttpError::ClosedEarly) => cut_short += 1,
+            Err(e) => panic!(
+                "case {i}: unexpected {e:?} from {:?}",
+                String::from_utf8_lossy(case)
+            ),
+        }
     }
     assert!(t.elapsed() < Duration::from_secs(10));
+    // The seeded mutations reach all three outcomes.
+    assert!(
+        parsed > 0 && malformed > 0 && cut_short > 0,
+        "parsed {parsed}, malformed {malformed}, cut short {cut_short}"
+    );
     srv.join().unwrap();
 }
