@@ -9,12 +9,36 @@
 
 use crate::common::{self, ld, Plan, Run};
 use loaddensity::demo_server::DemoServer;
+use loaddensity::supervisor::marker::MARKER_ENV;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch_dir("supervisor", name)
+}
+
+/// How long a readiness handshake may wait (generous: a loaded CI machine).
+const READY: Duration = Duration::from_secs(30);
+
+/// Whether SIGINT is still pending for the process (sent but not yet taken
+/// by its handler): bit 2 of `ShdPnd` or `SigPnd` in `/proc/PID/status`.
+fn sigint_pending(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().any(|l| {
+        let (key, mask) = l.split_once(':').unwrap_or_default();
+        matches!(key, "ShdPnd" | "SigPnd")
+            && u64::from_str_radix(mask.trim(), 16).is_ok_and(|m| m & (1 << 1) != 0)
+    })
+}
+
+/// Whether the process carries its run marker (it has re-executed itself).
+fn marked(pid: u32) -> bool {
+    let prefix = format!("{MARKER_ENV}=");
+    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+        env.split(|&b| b == 0)
+            .any(|v| v.starts_with(prefix.as_bytes()))
+    })
 }
 
 /// Alive and not a zombie.
@@ -116,7 +140,9 @@ fn interrupt(sig: &str, code: i32, reason: &str) {
     ))
     .flags(&["--quiet"])
     .spawn_in(&d);
-    std::thread::sleep(Duration::from_millis(1500));
+    // Ready once a request was answered: with two users, a third request at
+    // the server means one user got its first response and sent again.
+    common::wait_for("an answered request", READY, || srv.hits("/ok") >= 3);
     let t = Instant::now();
     run.signal(sig);
     let r = run.finish(Duration::from_secs(15));
@@ -152,9 +178,18 @@ fn a_second_sigint_exits_at_once() {
     .no_summary()
     .flags(&["--quiet"])
     .spawn_in(&d);
-    std::thread::sleep(Duration::from_millis(1000));
+    common::wait_for("both requests hanging at the server", READY, || {
+        srv.hits("/hang") >= 2
+    });
     run.signal("-INT");
-    std::thread::sleep(Duration::from_millis(500));
+    // Two pending SIGINTs would merge into one: send the second only once the
+    // first has been taken (its handler runs with SIGINT blocked, so a later
+    // one always finds the first recorded).
+    common::wait_for("the first SIGINT taken", READY, || {
+        !sigint_pending(run.pid())
+    });
+    // The first signal starts a graceful stop; the hung requests keep it going.
+    std::thread::sleep(Duration::from_millis(300));
     assert!(
         run.is_running(),
         "still winding down after the first signal"
@@ -176,17 +211,23 @@ fn the_prelude_stops_an_orphan_but_not_a_live_run_or_a_bystander() {
     ))
     .no_summary()
     .flags(&["--quiet"]);
-    // The orphan: started through a shell that exits once the run has marked itself.
+    // The orphan: started through a shell that exits once the run has marked
+    // itself (polling its environment, at most 10 s), so the marker names the
+    // shell as the parent that then goes away.
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "'{}' run-str --no-kill-orphans --quiet '{}' >/dev/null 2>&1 & echo $!; sleep 1",
+            "'{}' run-str --no-kill-orphans --quiet '{}' >/dev/null 2>&1 & pid=$!; echo $pid; i=0
+             until tr '\\0' '\\n' < /proc/$pid/environ 2>/dev/null | grep -q '^{MARKER_ENV}='; do
+               i=$((i + 1)); [ $i -ge 1000 ] && break; sleep 0.01
+             done",
             env!("CARGO_BIN_EXE_loaddensity"),
             load.text()
         ))
         .output()
         .unwrap();
     let orphan: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(marked(orphan), "the orphan marked itself");
     // A live run (its parent, this test, is alive) and a bystander whose command line mentions loaddensity.
     let live = load.spawn_in(&d);
     let mut bystander = Command::new("sh")
@@ -194,7 +235,8 @@ fn the_prelude_stops_an_orphan_but_not_a_live_run_or_a_bystander() {
         .arg("sleep 30 # loaddensity run plan.json")
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The live run carries a marker too, so `orphans` sees it and must pass it over.
+    common::wait_for("the live run marked", READY, || marked(live.pid()));
     assert!(alive(orphan) && alive(live.pid()) && alive(bystander.id()));
 
     // `orphans` lists it and stops nothing.
@@ -212,11 +254,9 @@ fn the_prelude_stops_an_orphan_but_not_a_live_run_or_a_bystander() {
     let r = Plan::new("").kill_orphans().run_in(&d);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains(&format!("pid {orphan}")), "{}", r.stderr);
-    let t = Instant::now();
-    while alive(orphan) && t.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!alive(orphan), "the orphan was stopped");
+    common::wait_for("the orphan stopped", Duration::from_secs(5), || {
+        !alive(orphan)
+    });
     assert!(alive(live.pid()), "a live run is never touched");
     assert!(
         alive(bystander.id()),
@@ -247,8 +287,16 @@ fn precedence_a_signal_outranks_the_watchdog() {
     ))
     .flags(&["--quiet", "--timeout", "1s"])
     .spawn_in(&d);
-    // The watchdog fires at 1 s; the hung request has 3 s of grace; SIGINT comes meanwhile.
-    std::thread::sleep(Duration::from_millis(2000));
+    // The watchdog fires at 1 s; the hung request has 3 s of grace; SIGINT
+    // comes meanwhile, as soon as the request hangs at the server and the
+    // watchdog has said it fired (on stderr, even with --quiet; the seconds
+    // it names are what was left of the limit at start-up, so not matched).
+    common::wait_for("the request hanging at the server", READY, || {
+        srv.hits("/hang") >= 1
+    });
+    common::wait_for("the watchdog fired", READY, || {
+        run.stderr_so_far().contains(" s elapsed; stopping the run")
+    });
     run.signal("-INT");
     let r = run.finish(Duration::from_secs(15));
     assert_eq!(r.code, 130, "{}", r.stderr);

@@ -47,6 +47,15 @@ pub fn example_plans() -> Vec<PathBuf> {
     plans
 }
 
+/// Polls `ready` every 10 ms until it holds; panics naming `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !ready() {
+        assert!(t.elapsed() < limit, "not ready within {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The binary with its subcommand (or a top-level flag such as `--help`).
 /// `run`, `run-str` and `run-dir` get `--no-kill-orphans`.
 pub fn ld(sub: &str) -> Command {
