@@ -3,57 +3,25 @@
 //! min_samples and the strict `>` hold; gates exit 4 with one JUnit failure
 //! per failing rule; exit-code precedence.
 
-mod common;
-use assert_cmd::Command;
-use common::n;
+use crate::common::{self, ld, n, Plan, Run};
 use loaddensity::demo_server::DemoServer;
-use serde_json::Value;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch_dir("budget", name)
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    dir: PathBuf,
-    took: Duration,
+/// The actions (JSON list items), a summary and a JUnit report, seeded with 5.
+fn plan(actions: impl Into<String>) -> Plan {
+    Plan::new(actions)
+        .seed(5)
+        .then(r#"["LD_generate_junit_report", {"report_name": "junit"}]"#)
 }
 
-impl Run {
-    fn summary(&self) -> Value {
-        let t = std::fs::read_to_string(self.dir.join("summary.json"))
-            .unwrap_or_else(|e| panic!("no summary ({e}): {}", self.stderr));
-        serde_json::from_str(&t).unwrap()
-    }
-}
-
-/// Runs the actions (JSON list items) then a summary and a JUnit report.
-fn run(name: &str, flags: &[&str], actions: &str) -> Run {
-    let dir = scratch(name);
-    let plan = format!(
-        r#"[{actions}, ["LD_generate_summary_report", {{"report_name": "summary"}}], ["LD_generate_junit_report", {{"report_name": "junit"}}]]"#
-    );
-    let t = Instant::now();
-    let o = Command::cargo_bin("loaddensity")
-        .unwrap()
-        .args(["run-str", "--seed", "5"])
-        .args(flags)
-        .arg(&plan)
-        .current_dir(&dir)
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        dir,
-        took: t.elapsed(),
-    }
+/// Runs `plan` in a fresh folder named `name`.
+fn run(name: &str, flags: &[&str], actions: impl Into<String>) -> Run {
+    plan(actions).flags(flags).run_in(&scratch(name))
 }
 
 #[test]
@@ -63,7 +31,7 @@ fn a_cascading_regression_trips_exits_3_and_still_reports() {
     let r = run(
         "cascade",
         &[],
-        &format!(
+        format!(
             r#"["LD_install_failure_budget", {{"threshold": 0.1, "window_seconds": 2, "min_samples": 50}}],
                ["LD_start_test", {{"user_count": 2, "spawn_rate": 100, "test_time": 20, "wait_time": 0.01,
                  "host": "{0}", "tasks": [{{"url": "/fail-after/k/200", "name": "checkout"}}]}}],
@@ -120,7 +88,7 @@ fn a_cascading_regression_trips_exits_3_and_still_reports() {
     assert_eq!(b["top_errors"][0]["message"], "HTTP 503");
     assert_eq!(s["tests"][0]["ended_by"], "budget");
     assert_eq!(s["tests"].as_array().unwrap().len(), 1);
-    assert!(r.dir.join("junit.xml").exists());
+    assert!(r.file("junit.xml").exists());
 }
 
 #[test]
@@ -129,7 +97,7 @@ fn failures_recovered_by_retries_do_not_trip() {
     let r = run(
         "recovered",
         &[],
-        &format!(
+        format!(
             r#"["LD_start_test", {{"user_count": 2, "iterations": 40, "host": "{}",
                  "failure_budget": {{"threshold": 0.01, "window_seconds": 30, "min_samples": 10}},
                  "retry": {{"base_delay": 0.001, "jitter": 0, "retry_ratio": 1.0}},
@@ -151,7 +119,7 @@ fn min_samples_and_the_strict_threshold_hold() {
     let r = run(
         "min_samples",
         &[],
-        &format!(
+        format!(
             r#"["LD_start_test", {{"user_count": 1, "iterations": 19, "failure_budget": {{"threshold": 0.0, "min_samples": 20}},
                  "tasks": [{{"request_url": "{}/status/500"}}]}}]"#,
             srv.base_url()
@@ -163,7 +131,7 @@ fn min_samples_and_the_strict_threshold_hold() {
     let r = run(
         "min_samples_reached",
         &[],
-        &format!(
+        format!(
             r#"["LD_start_test", {{"user_count": 1, "iterations": 20, "failure_budget": {{"threshold": 0.0, "min_samples": 20}},
                  "tasks": [{{"request_url": "{}/status/500"}}]}}]"#,
             srv.base_url()
@@ -174,7 +142,7 @@ fn min_samples_and_the_strict_threshold_hold() {
     let r = run(
         "strict",
         &[],
-        &format!(
+        format!(
             r#"["LD_start_test", {{"user_count": 1, "iterations": 30, "failure_budget": {{"threshold": 1.0, "min_samples": 5}},
                  "tasks": [{{"request_url": "{}/status/500"}}]}}]"#,
             srv.base_url()
@@ -198,7 +166,7 @@ fn the_cli_flag_applies_to_every_test_and_uninstall_restores_it() {
     let r = run(
         "installed",
         &["--failure-budget", "0.5,10s,10"],
-        &format!(
+        format!(
             r#"["LD_install_failure_budget", {{"threshold": 1.0}}], {test},
                ["LD_uninstall_failure_budget"], ["LD_budget_status"]"#
         ),
@@ -212,17 +180,8 @@ fn the_cli_flag_applies_to_every_test_and_uninstall_restores_it() {
     );
 
     for bad in ["2", "0.1,soon", "x"] {
-        let o = Command::cargo_bin("loaddensity")
-            .unwrap()
-            .args([
-                "run-str",
-                "--failure-budget",
-                bad,
-                "[[\"LD_log\", [\"x\"]]]",
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(2), "{bad}");
+        let r = Run::of(ld("run-str").args(["--failure-budget", bad, "[[\"LD_log\", [\"x\"]]]"]));
+        assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
     }
 }
 
@@ -232,7 +191,7 @@ fn slow_calls_trip_the_budget_too() {
     let r = run(
         "slow",
         &[],
-        &format!(
+        format!(
             r#"["LD_start_test", {{"user_count": 4, "spawn_rate": 100, "test_time": 20,
                  "failure_budget": {{"threshold": 0.5, "min_samples": 8, "slow_call_ms": 50, "slow_call_threshold": 0.5}},
                  "tasks": [{{"request_url": "{}/slow/100"}}]}}]"#,
@@ -252,7 +211,7 @@ fn a_failed_gate_exits_4_with_one_junit_failure_per_rule() {
     let r = run(
         "gates",
         &[],
-        &format!(
+        format!(
             r#"["LD_start_test", {{"user_count": 2, "iterations": 10, "host": "{}",
                  "tasks": [{{"url": "/ok", "name": "ok"}}, {{"url": "/status/500", "name": "broken"}}]}}],
                ["LD_evaluate_sla", {{"rules": [{{"type": "requests", "name": "nobody", "op": "gte", "value": 0}}]}}],
@@ -291,7 +250,7 @@ fn a_failed_gate_exits_4_with_one_junit_failure_per_rule() {
         .collect();
     assert_eq!(passed, vec![true, true, false, false, true]);
 
-    let xml = std::fs::read_to_string(r.dir.join("junit.xml")).unwrap();
+    let xml = std::fs::read_to_string(r.file("junit.xml")).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let suite = doc
         .descendants()
@@ -328,7 +287,7 @@ fn exit_code_precedence_rows() {
     let r = run(
         "p_budget_gate",
         &[],
-        &format!("{failing_test}, {failing_gate}"),
+        format!("{failing_test}, {failing_gate}"),
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert_eq!(r.summary()["exit_reason"], "budget_tripped");
@@ -336,7 +295,7 @@ fn exit_code_precedence_rows() {
     let r = run(
         "p_gate_action",
         &["--keep-going"],
-        &format!("{failing_gate}, {failing_action}"),
+        format!("{failing_gate}, {failing_action}"),
     );
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert_eq!(r.summary()["exit_code"], 4);
@@ -344,7 +303,7 @@ fn exit_code_precedence_rows() {
     let r = run(
         "p_budget_action",
         &["--keep-going"],
-        &format!("{failing_test}, {failing_action}"),
+        format!("{failing_test}, {failing_action}"),
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     // 1 > 0
@@ -355,10 +314,10 @@ fn exit_code_precedence_rows() {
     let r = run(
         "p_invalid",
         &[],
-        &format!("{failing_test}, {failing_gate}, [\"LD_bogus\"]"),
+        format!("{failing_test}, {failing_gate}, [\"LD_bogus\"]"),
     );
     assert_eq!(r.code, 2);
-    assert!(!r.dir.join("summary.json").exists());
+    assert!(!r.file("summary.json").exists());
     // Each budget run trips at its 5th sample and stops; the invalid plan sends nothing.
     assert_eq!(srv.hits("/status/500"), 10);
 }
@@ -404,7 +363,7 @@ fn a_trip_stops_a_thousand_users_within_seconds() {
     let r = run(
         "thousand",
         &[],
-        &format!(
+        format!(
             r#"["LD_start_test", {{"user_count": 1000, "spawn_rate": 100000, "test_time": 60, "stop_timeout": 5,
                  "failure_budget": {{"threshold": 0.05, "min_samples": 50}},
                  "tasks": [{{"request_url": "{}/status/500"}}]}}]"#,
@@ -414,8 +373,16 @@ fn a_trip_stops_a_thousand_users_within_seconds() {
     assert_eq!(r.code, 3, "{}", r.stderr);
     let t = &r.summary()["tests"][0];
     assert_eq!(t["ended_by"], "budget");
-    let d = t["duration_s"].as_f64().unwrap();
-    assert!(d < 5.0, "1000 users stopped in {d} s");
+    assert_eq!(t["users"], 1000);
+    // Measured to the process's exit, not to the moment the stop began: the
+    // trip, stopping every user, the reports and the exit, all within the
+    // 5 s stop_timeout (the 500s are answered at once, so no user needs the
+    // grace) and far from the 60 s test_time.
+    assert!(
+        r.took < Duration::from_secs(5),
+        "1000 users: the run ended after {:?}",
+        r.took
+    );
 }
 
 #[test]
@@ -427,7 +394,7 @@ fn requests_cut_off_at_the_end_never_trip_a_healthy_run() {
     let r = run(
         "cut_off",
         &[],
-        &format!(
+        format!(
             r#"["LD_install_failure_budget", {{"threshold": 0.05, "min_samples": 5}}],
                ["LD_install_network_conditioner", {{"latency_ms": 400}}],
                ["LD_start_test", {{"user_count": 10, "spawn_rate": 1000, "test_time": 1.1, "stop_timeout": 0,

@@ -1,13 +1,8 @@
 //! The plan interpreter through the real binary: every bad-input class exits 2
 //! with a message that says where and what; runtime failures exit 1.
 
-mod common;
-use assert_cmd::Command;
+use crate::common::{self, ld, Run};
 use std::path::{Path, PathBuf};
-
-fn bin() -> Command {
-    Command::cargo_bin("loaddensity").expect("binary built")
-}
 
 /// A scratch folder under the target dir, fresh per test.
 fn scratch(name: &str) -> PathBuf {
@@ -20,25 +15,9 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command) -> Out {
-    let o = cmd.output().expect("runs");
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
 #[test]
 fn a_valid_plan_runs_and_exits_0() {
-    let o = run(bin().args([
-        "run-str",
+    let o = Run::of(ld("run-str").args([
         r#"{"load_density": [["LD_register_variable", ["who", "world"]], ["LD_log", {"message": "hello ${var.who}"}]]}"#,
     ]));
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -53,7 +32,7 @@ fn malformed_json_names_file_line_and_column() {
         "bad.json",
         "[\n  [\"LD_log\", {\"message\": \"x\"},]\n]\n",
     );
-    let o = run(bin().arg("run").arg(&p));
+    let o = Run::of(ld("run").arg(&p));
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("bad.json:2:"), "{}", o.stderr);
     assert!(o.stderr.contains("malformed JSON"), "{}", o.stderr);
@@ -74,7 +53,7 @@ fn every_problem_is_reported_together_and_nothing_runs() {
   ["LD_start_test", {"user_count": 0, "tasks": [{"method": "fetch", "request_url": "http://127.0.0.1:1/"}]}]
 ]"#,
     );
-    let o = run(bin().arg("run").arg(&p));
+    let o = Run::of(ld("run").arg(&p));
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(o.stdout.is_empty(), "something ran: {}", o.stdout);
     for needle in [
@@ -96,7 +75,7 @@ fn every_problem_is_reported_together_and_nothing_runs() {
 
 #[test]
 fn missing_unreadable_and_directory_inputs_exit_2() {
-    let o = run(bin().args(["run", "/no/such/plan.json"]));
+    let o = Run::of(ld("run").args(["/no/such/plan.json"]));
     assert_eq!(o.code, 2);
     assert!(
         o.stderr
@@ -106,7 +85,7 @@ fn missing_unreadable_and_directory_inputs_exit_2() {
     );
 
     let d = scratch("emptydir");
-    let o = run(bin().arg("run-dir").arg(&d));
+    let o = Run::of(ld("run-dir").arg(&d));
     assert_eq!(o.code, 2);
     assert!(
         o.stderr.contains("contains no *.json plans"),
@@ -114,7 +93,7 @@ fn missing_unreadable_and_directory_inputs_exit_2() {
         o.stderr
     );
 
-    let o = run(bin().arg("run").arg(&d));
+    let o = Run::of(ld("run").arg(&d));
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("is a directory"), "{}", o.stderr);
 }
@@ -139,7 +118,7 @@ fn empty_and_null_plans_exit_2() {
         ),
         ("", "malformed JSON"),
     ] {
-        let o = run(bin().args(["run-str", text]));
+        let o = Run::of(ld("run-str").args([text]));
         assert_eq!(o.code, 2, "{text}: {}", o.stderr);
         assert!(
             o.stderr.contains(needle),
@@ -156,7 +135,7 @@ fn hostile_input_gives_a_clear_error_not_a_crash() {
     let big = d.join("big.json");
     let f = std::fs::File::create(&big).unwrap();
     f.set_len(50 * 1024 * 1024).unwrap();
-    let o = run(bin().arg("run").arg(&big));
+    let o = Run::of(ld("run").arg(&big));
     assert_eq!(o.code, 2);
     assert!(
         o.stderr.contains("larger than the 16 MB limit"),
@@ -166,7 +145,7 @@ fn hostile_input_gives_a_clear_error_not_a_crash() {
 
     // 10 000-deep nesting.
     let deep = write(&d, "deep.json", &("[".repeat(10_000) + &"]".repeat(10_000)));
-    let o = run(bin().arg("validate").arg(&deep));
+    let o = Run::of(ld("validate").arg(&deep));
     assert_eq!(o.code, 2);
     assert!(
         o.stderr.contains(
@@ -182,13 +161,13 @@ fn hostile_input_gives_a_clear_error_not_a_crash() {
         "[".repeat(10_000),
         "]".repeat(10_000)
     );
-    let o = run(bin().args(["run-str", &text]));
+    let o = Run::of(ld("run-str").args([&text]));
     assert_eq!(o.code, 2, "{}", o.stderr);
 
     // Invalid UTF-8.
     let bad = d.join("latin1.json");
     std::fs::write(&bad, b"[\n[\"LD_log\", {\"message\": \"caf\xe9\"}]]").unwrap();
-    let o = run(bin().arg("run").arg(&bad));
+    let o = Run::of(ld("run").arg(&bad));
     assert_eq!(o.code, 2);
     assert!(
         o.stderr.contains("latin1.json:2") && o.stderr.contains("not valid UTF-8"),
@@ -199,13 +178,13 @@ fn hostile_input_gives_a_clear_error_not_a_crash() {
 
 #[test]
 fn bad_usage_exits_2_and_help_exits_0() {
-    assert_eq!(run(bin().arg("frobnicate")).code, 2);
-    assert_eq!(run(bin().arg("run")).code, 2);
-    assert_eq!(run(bin().args(["run", "--seed", "abc", "x.json"])).code, 2);
-    let o = run(bin().arg("--help"));
+    assert_eq!(Run::of(ld("frobnicate")).code, 2);
+    assert_eq!(Run::of(ld("run")).code, 2);
+    assert_eq!(Run::of(ld("run").args(["--seed", "abc", "x.json"])).code, 2);
+    let o = Run::of(ld("--help"));
     assert_eq!(o.code, 0);
     assert!(o.stdout.contains("Examples:") && o.stdout.contains("Exit codes"));
-    let o = run(bin().arg("--version"));
+    let o = Run::of(ld("--version"));
     assert_eq!(o.code, 0);
     assert!(o.stdout.contains(env!("CARGO_PKG_VERSION")));
 }
@@ -213,7 +192,7 @@ fn bad_usage_exits_2_and_help_exits_0() {
 #[test]
 fn a_runtime_failure_exits_1_and_names_the_action() {
     let plan = r#"[["LD_log", {"message": "one"}], ["LD_log", {"message": "${var.nope}"}], ["LD_log", {"message": "three"}]]"#;
-    let o = run(bin().args(["run-str", plan]));
+    let o = Run::of(ld("run-str").args([plan]));
     assert_eq!(o.code, 1);
     assert_eq!(o.stdout.trim(), "one");
     assert!(
@@ -228,23 +207,25 @@ fn a_runtime_failure_exits_1_and_names_the_action() {
         o.stderr
     );
 
-    let o = run(bin().args(["run-str", "--keep-going", plan]));
+    let o = Run::of(ld("run-str").args(["--keep-going", plan]));
     assert_eq!(o.code, 1);
     assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["one", "three"]);
 }
 
 #[test]
 fn undefined_env_var_is_named() {
-    let o = run(bin().env_remove("LD_SURELY_UNSET").args([
-        "run-str",
-        r#"[["LD_log", {"message": "${env.LD_SURELY_UNSET}"}]]"#,
-    ]));
+    let o = Run::of(
+        ld("run-str")
+            .env_remove("LD_SURELY_UNSET")
+            .args([r#"[["LD_log", {"message": "${env.LD_SURELY_UNSET}"}]]"#]),
+    );
     assert_eq!(o.code, 1);
     assert!(o.stderr.contains("LD_SURELY_UNSET"), "{}", o.stderr);
-    let o = run(bin().env("LD_SET_HERE", "present").args([
-        "run-str",
-        r#"[["LD_log", {"message": "${env.LD_SET_HERE}"}]]"#,
-    ]));
+    let o = Run::of(
+        ld("run-str")
+            .env("LD_SET_HERE", "present")
+            .args([r#"[["LD_log", {"message": "${env.LD_SET_HERE}"}]]"#]),
+    );
     assert_eq!((o.code, o.stdout.trim()), (0, "present"));
 }
 
@@ -257,7 +238,7 @@ fn resolver_functions_and_clear_resolver() {
       ["LD_clear_resolver"],
       ["LD_log", {"message": "${var.a}"}]
     ]"#;
-    let o = run(bin().args(["run-str", "--seed", "1", plan]));
+    let o = Run::of(ld("run-str").args(["--seed", "1", plan]));
     assert_eq!(o.code, 1);
     let lines: Vec<&str> = o.stdout.lines().collect();
     assert_eq!(lines[0], "x-3-7-${var.a}");
@@ -279,7 +260,7 @@ fn execute_files_is_relative_validated_first_and_cycle_safe() {
         "main.json",
         r#"[["LD_log", {"message": "main ran"}], ["LD_execute_files", {"execute_files_list": ["sub/child.json"]}]]"#,
     );
-    let o = run(bin().arg("run").arg(&main).current_dir("/"));
+    let o = Run::of(ld("run").arg(&main).current_dir("/"));
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(
         o.stdout.lines().collect::<Vec<_>>(),
@@ -293,7 +274,7 @@ fn execute_files_is_relative_validated_first_and_cycle_safe() {
         "uses_broken.json",
         r#"[["LD_log", {"message": "must not print"}], ["LD_execute_files", [["sub/broken.json"]]]]"#,
     );
-    let o = run(bin().arg("run").arg(&p));
+    let o = Run::of(ld("run").arg(&p));
     assert_eq!(o.code, 2);
     assert!(o.stdout.is_empty());
     assert!(
@@ -314,11 +295,11 @@ fn execute_files_is_relative_validated_first_and_cycle_safe() {
         "b.json",
         r#"[["LD_execute_files", {"execute_files_list": ["a.json"]}]]"#,
     );
-    let o = run(bin().arg("validate").arg(d.join("a.json")));
+    let o = Run::of(ld("validate").arg(d.join("a.json")));
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("LD_execute_files cycle"), "{}", o.stderr);
 
-    let o = run(bin().arg("validate").arg(&main));
+    let o = Run::of(ld("validate").arg(&main));
     assert_eq!(o.code, 0, "{}", o.stderr);
 }
 
@@ -330,7 +311,7 @@ fn a_report_may_not_overwrite_a_plan() {
         "plan.json",
         r#"[["LD_generate_summary_report", {"report_name": "plan"}]]"#,
     );
-    let o = run(bin().arg("run").arg(&p).current_dir(&d));
+    let o = Run::of(ld("run").arg(&p).current_dir(&d));
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(
         o.stderr.contains("would overwrite a plan file"),
@@ -345,12 +326,11 @@ fn a_report_may_not_overwrite_a_plan() {
 
 #[test]
 fn positional_arguments_map_in_documented_order() {
-    let o = run(bin().args([
-        "run-str",
-        r#"[["LD_register_variable", ["k", 42]], ["LD_log", ["${var.k}"]]]"#,
-    ]));
+    let o = Run::of(
+        ld("run-str").args([r#"[["LD_register_variable", ["k", 42]], ["LD_log", ["${var.k}"]]]"#]),
+    );
     assert_eq!((o.code, o.stdout.trim()), (0, "42"));
-    let o = run(bin().args(["run-str", r#"[["LD_log", ["a", "b"]]]"#]));
+    let o = Run::of(ld("run-str").args([r#"[["LD_log", ["a", "b"]]]"#]));
     assert_eq!(o.code, 2);
     assert!(
         o.stderr.contains("takes at most 1 positional argument"),
@@ -366,14 +346,14 @@ fn run_dir_runs_plans_in_sorted_order() {
     write(&d, "b/2.json", r#"[["LD_log", ["second"]]]"#);
     write(&d, "a.json", r#"[["LD_log", ["first"]]]"#);
     write(&d, "notes.txt", "not a plan");
-    let o = run(bin().arg("run-dir").arg(&d));
+    let o = Run::of(ld("run-dir").arg(&d));
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["first", "second"]);
 }
 
 #[test]
 fn commands_json_lists_the_registry() {
-    let o = run(bin().args(["commands", "--json"]));
+    let o = Run::of(ld("commands").args(["--json"]));
     assert_eq!(o.code, 0);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     let names: Vec<&str> = v
@@ -387,19 +367,19 @@ fn commands_json_lists_the_registry() {
         .map(|c| c.name)
         .collect();
     assert_eq!(names, expected);
-    let o = run(bin().arg("commands"));
+    let o = Run::of(ld("commands"));
     assert_eq!(o.stdout.lines().count(), expected.len());
 }
 
 #[test]
 fn init_scaffolds_a_valid_project_and_never_overwrites() {
     let d = scratch("init");
-    let o = run(bin().arg("init").arg(d.join("proj")));
+    let o = Run::of(ld("init").arg(d.join("proj")));
     assert_eq!(o.code, 0, "{}", o.stderr);
     let plan = d.join("proj/actions/example.json");
     assert!(plan.exists() && d.join("proj/README.md").exists());
-    assert_eq!(run(bin().arg("validate").arg(&plan)).code, 0);
-    let o = run(bin().arg("init").arg(d.join("proj")));
+    assert_eq!(Run::of(ld("validate").arg(&plan)).code, 0);
+    let o = Run::of(ld("init").arg(d.join("proj")));
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("already exists"));
 }
@@ -407,7 +387,7 @@ fn init_scaffolds_a_valid_project_and_never_overwrites() {
 #[test]
 fn every_example_plan_validates() {
     let plans = common::example_plans();
-    let o = run(bin().arg("validate").args(&plans));
+    let o = Run::of(ld("validate").args(&plans));
     assert_eq!(o.code, 0, "{}", o.stderr);
 }
 
@@ -418,7 +398,7 @@ fn nested_problems_are_all_reported_with_their_paths() {
         ["LD_lgo", {"message": "x"}],
         ["LD_execute_action", [[["LD_register_variable", {"name": "bad name!", "value": 1}]]]]
     ]}]]"#;
-    let o = run(bin().args(["run-str", plan]));
+    let o = Run::of(ld("run-str").args([plan]));
     assert_eq!(o.code, 2, "{}", o.stderr);
     for needle in [
         "actions[0].args.action_list[0].args.message: unknown function `foo()`",
@@ -441,7 +421,7 @@ fn loaddensity_task_maps_keep_file_order() {
         "post": {"request_url": "http://127.0.0.1:9/b", "auth": {"type": "bearer", "token": "t"}, "headers": {"authorization": "x"}},
         "get": {"request_url": "http://127.0.0.1:9/a", "extract": [{"var": "no good", "from": "status_code"}]}
     }}]]"#;
-    let o = run(bin().args(["run-str", plan]));
+    let o = Run::of(ld("run-str").args([plan]));
     assert_eq!(o.code, 2);
     let post = o
         .stderr

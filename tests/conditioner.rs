@@ -3,49 +3,33 @@
 //! retries recover drops; latency lands only on matching tasks; a seed replays
 //! the same drops.
 
-mod common;
-use assert_cmd::Command;
-use common::n;
+use crate::common::{self, n, Plan, Run};
 use loaddensity::demo_server::DemoServer;
-use serde_json::Value;
 use std::path::PathBuf;
-use std::time::Duration;
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch_dir("conditioner", name)
 }
 
-/// Runs the actions and a summary report; returns (exit code, stderr, summary, dir).
-fn run(name: &str, seed: &str, actions: &str) -> (i32, String, Value, PathBuf) {
-    let d = scratch(name);
-    let plan = format!(r#"[{actions}, ["LD_generate_summary_report", {{"report_name": "s"}}]]"#);
-    let o = Command::cargo_bin("loaddensity")
-        .unwrap()
-        .args(["run-str", "--seed", seed, &plan])
-        .current_dir(&d)
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-    let summary = std::fs::read_to_string(d.join("s.json"))
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap_or(Value::Null);
-    (o.status.code().unwrap_or(-1), stderr, summary, d)
+/// Runs the actions and a summary report with `seed`, in a fresh folder `name`.
+fn run(name: &str, seed: u64, actions: impl Into<String>) -> Run {
+    Plan::new(actions).seed(seed).run_in(&scratch(name))
 }
 
 #[test]
 fn total_loss_never_reaches_the_server_and_is_transient() {
     let srv = DemoServer::start(0).unwrap();
-    let (code, err, s, _) = run(
+    let r = run(
         "loss1",
-        "1",
-        &format!(
+        1,
+        format!(
             r#"["LD_install_network_conditioner", {{"loss_rate": 1.0}}],
                ["LD_start_test", {{"user_count": 2, "iterations": 25, "tasks": [{{"request_url": "{}/ok", "name": "ok"}}]}}]"#,
             srv.base_url()
         ),
     );
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = r.summary();
     assert_eq!(
         srv.total_requests(),
         0,
@@ -60,10 +44,10 @@ fn total_loss_never_reaches_the_server_and_is_transient() {
     assert_eq!(s["conditioner"]["drops"], 50);
 
     // With a retry policy the drops are retried as transient and exhaust the budget.
-    let (code, err, s, _) = run(
+    let r = run(
         "loss1_retry",
-        "1",
-        &format!(
+        1,
+        format!(
             r#"["LD_install_network_conditioner", {{"loss_rate": 1.0}}],
                ["LD_start_test", {{"user_count": 1, "iterations": 3,
                   "retry": {{"transient": 2, "base_delay": 0.001, "jitter": 0}},
@@ -71,26 +55,28 @@ fn total_loss_never_reaches_the_server_and_is_transient() {
             srv.base_url()
         ),
     );
-    assert_eq!(code, 0, "{err}");
-    let r = &s["by_name"]["ok"]["retry"];
-    assert_eq!(n(&r["retries"]["transient"]), 6);
-    assert_eq!(n(&r["exhausted"]["transient"]), 3);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = r.summary();
+    let rt = &s["by_name"]["ok"]["retry"];
+    assert_eq!(n(&rt["retries"]["transient"]), 6);
+    assert_eq!(n(&rt["exhausted"]["transient"]), 3);
     assert_eq!(srv.total_requests(), 0);
 }
 
 #[test]
 fn partial_loss_is_within_a_binomial_bound() {
     let srv = DemoServer::start(0).unwrap();
-    let (code, err, s, _) = run(
+    let r = run(
         "loss03",
-        "2",
-        &format!(
+        2,
+        format!(
             r#"["LD_start_test", {{"user_count": 4, "iterations": 500, "spawn_rate": 1000,
                  "tasks": [{{"request_url": "{}/ok", "name": "ok", "network": {{"loss_rate": 0.3}}}}]}}]"#,
             srv.base_url()
         ),
     );
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = r.summary();
     let drops = n(&s["by_name"]["ok"]["conditioner"]["drops"]);
     // Binomial(2000, 0.3): sd ≈ 20.5; allow 5 sd.
     assert!((drops as f64 - 600.0).abs() < 103.0, "drops {drops}");
@@ -100,17 +86,18 @@ fn partial_loss_is_within_a_binomial_bound() {
 #[test]
 fn retries_recover_drops() {
     let srv = DemoServer::start(0).unwrap();
-    let (code, err, s, _) = run(
+    let r = run(
         "recover",
-        "3",
-        &format!(
+        3,
+        format!(
             r#"["LD_start_test", {{"user_count": 2, "iterations": 100,
                  "retry": {{"transient": 10, "base_delay": 0.001, "jitter": 0, "retry_ratio": 1.0, "retry_min_per_s": 100}},
                  "tasks": [{{"request_url": "{}/ok", "name": "ok", "network": {{"loss_rate": 0.3}}}}]}}]"#,
             srv.base_url()
         ),
     );
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = r.summary();
     let ok = &s["by_name"]["ok"];
     assert_eq!(n(&ok["failures"]), 0);
     assert!(n(&ok["retry"]["recovered"]) > 20);
@@ -124,17 +111,18 @@ fn retries_recover_drops() {
 #[test]
 fn latency_lands_on_matching_tasks_only() {
     let srv = DemoServer::start(0).unwrap();
-    let (code, err, s, _) = run(
+    let r = run(
         "latency",
-        "4",
-        &format!(
+        4,
+        format!(
             r#"["LD_install_network_conditioner", {{"latency_ms": 100, "name_filter": "/json"}}],
                ["LD_start_test", {{"user_count": 2, "iterations": 6, "host": "{}",
                  "tasks": [{{"url": "/json", "name": "slow api"}}, {{"url": "/ok", "name": "fast"}}]}}]"#,
             srv.base_url()
         ),
     );
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = r.summary();
     let slow = &s["by_name"]["slow api"];
     let fast = &s["by_name"]["fast"];
     let p50_slow = slow["latency_ms"]["p50"].as_f64().unwrap();
@@ -148,17 +136,18 @@ fn latency_lands_on_matching_tasks_only() {
     assert!((99.0..101.0).contains(&injected), "{injected}");
 
     // A regex filter on the resolved URL.
-    let (code, err, s, _) = run(
+    let r = run(
         "regex",
-        "4",
-        &format!(
+        4,
+        format!(
             r#"["LD_install_network_conditioner", {{"latency_ms": 60, "name_filter": "/st[a-z]+/404$/"}}],
                ["LD_start_test", {{"user_count": 1, "iterations": 3, "host": "{}",
                  "tasks": [{{"url": "/status/404", "name": "a"}}, {{"url": "/status/500", "name": "b"}}]}}]"#,
             srv.base_url()
         ),
     );
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = r.summary();
     assert!(s["by_name"]["a"]["latency_ms"]["min"].as_f64().unwrap() >= 60.0);
     assert!(s["by_name"]["b"]["latency_ms"]["max"].as_f64().unwrap() < 50.0);
 }
@@ -166,27 +155,27 @@ fn latency_lands_on_matching_tasks_only() {
 #[test]
 fn the_same_seed_drops_the_same_attempts() {
     let srv = DemoServer::start(0).unwrap();
-    let pattern = |name: &str, seed: &str| -> String {
-        let (code, err, _, d) = run(
+    let pattern = |name: &str, seed: u64| -> String {
+        let r = run(
             name,
             seed,
-            &format!(
+            format!(
                 r#"["LD_start_test", {{"user_count": 1, "iterations": 60, "record_csv": "rows",
                      "tasks": [{{"request_url": "{}/ok", "name": "ok", "network": {{"loss_rate": 0.5}}}}]}}]"#,
                 srv.base_url()
             ),
         );
-        assert_eq!(code, 0, "{err}");
-        std::fs::read_to_string(d.join("rows.csv"))
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        std::fs::read_to_string(r.file("rows.csv"))
             .unwrap()
             .lines()
             .skip(1)
             .map(|l| if l.starts_with("success") { '.' } else { 'x' })
             .collect()
     };
-    let a = pattern("seed_a", "9");
-    let b = pattern("seed_b", "9");
-    let c = pattern("seed_c", "10");
+    let a = pattern("seed_a", 9);
+    let b = pattern("seed_b", 9);
+    let c = pattern("seed_c", 10);
     assert_eq!(a.len(), 60);
     assert!(a.contains('x') && a.contains('.'), "{a}");
     assert_eq!(a, b, "same seed, same drops");
@@ -217,8 +206,8 @@ fn conditioner_settings_are_validated() {
             "unknown field `lag`",
         ),
     ] {
-        let (code, err, _, _) = run("invalid", "1", action);
-        assert_eq!(code, 2, "{action}: {err}");
-        assert!(err.contains(needle), "{action}: {err}");
+        let r = run("invalid", 1, action);
+        assert_eq!(r.code, 2, "{action}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{action}: {}", r.stderr);
     }
 }

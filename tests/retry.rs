@@ -3,50 +3,21 @@
 //! server saw, delays within bounds, and the run-wide retry budget capping a
 //! storm.
 
-mod common;
-use assert_cmd::Command;
-use common::n;
+use crate::common::{self, n, Plan, Run};
 use loaddensity::demo_server::DemoServer;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch_dir("retry", name)
 }
 
-struct Run {
-    code: i32,
-    stderr: String,
-    summary: Value,
-    took: Duration,
-}
-
-/// Runs one LD_start_test (its JSON arguments) and returns the summary.
+/// Runs one LD_start_test (its JSON arguments), seeded with 11.
 fn run_test(name: &str, args: &str) -> Run {
-    let d = scratch(name);
-    let plan = format!(
-        r#"[["LD_start_test", {args}], ["LD_generate_summary_report", {{"report_name": "s"}}]]"#
-    );
-    let t = Instant::now();
-    let o = Command::cargo_bin("loaddensity")
-        .unwrap()
-        .args(["run-str", "--seed", "11", &plan])
-        .current_dir(&d)
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
-    let took = t.elapsed();
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-    let summary = std::fs::read_to_string(d.join("s.json"))
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap_or(Value::Null);
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stderr,
-        summary,
-        took,
-    }
+    Plan::new(format!(r#"["LD_start_test", {args}]"#))
+        .seed(11)
+        .run_in(&scratch(name))
 }
 
 /// One user, one pass, one task with a retry block: the summary of that task.
@@ -66,7 +37,7 @@ fn one_request(
         ),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    (r.summary["by_name"]["t"].clone(), r)
+    (r.summary()["by_name"]["t"].clone(), r)
 }
 
 const FAST: &str = r#""base_delay": 0.01, "jitter": 0"#;
@@ -82,7 +53,8 @@ fn transient_503_recovers_with_the_exact_attempts() {
     assert_eq!(n(&rt["attempts"]), 4);
     assert_eq!(n(&rt["retries"]["transient"]), 3);
     assert_eq!(n(&rt["recovered"]), 1);
-    assert_eq!(r.summary["retry"], r.summary["total"]["retry"]);
+    let s = r.summary();
+    assert_eq!(s["retry"], s["total"]["retry"]);
 }
 
 #[test]
@@ -109,7 +81,7 @@ fn a_refused_port_exhausts_the_transient_budget_with_backoff() {
         ),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let t = &r.summary["by_name"]["t"];
+    let t = &r.summary()["by_name"]["t"];
     assert_eq!(n(&t["failures"]), 1);
     assert_eq!(
         t["top_errors"][0]["message"], "connection refused",
@@ -200,8 +172,9 @@ fn without_a_retry_block_nothing_retries() {
     );
     assert_eq!(r.code, 0);
     assert_eq!(srv.hits("/flaky/g/3"), 1);
-    assert!(r.summary.get("retry").is_none());
-    assert!(r.summary["total"].get("retry").is_none());
+    let s = r.summary();
+    assert!(s.get("retry").is_none());
+    assert!(s["total"].get("retry").is_none());
 }
 
 #[test]
@@ -220,8 +193,9 @@ fn a_run_wide_policy_applies_and_tasks_override_it_field_by_field() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(srv.hits("/flaky/h/3"), 2, "run-wide transient budget 1");
     assert_eq!(srv.hits("/flaky/i/3"), 4, "task's own budget 3");
-    assert_eq!(n(&r.summary["by_name"]["inherits"]["failures"]), 1);
-    assert_eq!(n(&r.summary["by_name"]["overrides"]["failures"]), 0);
+    let b = &r.summary()["by_name"];
+    assert_eq!(n(&b["inherits"]["failures"]), 1);
+    assert_eq!(n(&b["overrides"]["failures"]), 0);
 }
 
 #[test]
@@ -237,8 +211,9 @@ fn the_retry_budget_caps_a_storm() {
         ),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let rt = &r.summary["by_name"]["down"]["retry"];
-    let firsts = n(&r.summary["by_name"]["down"]["requests"]);
+    let down = &r.summary()["by_name"]["down"];
+    let rt = &down["retry"];
+    let firsts = n(&down["requests"]);
     let retries = n(&rt["retries"]["transient"]);
     assert!(firsts > 100, "the test ran: {firsts}");
     // 0.2 × first attempts + 3/s × 10 s, plus a little slack for racing workers.
@@ -267,7 +242,7 @@ fn backoff_stops_early_when_the_test_ends() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.took < Duration::from_secs(8), "took {:?}", r.took);
-    assert_eq!(n(&r.summary["by_name"]["t"]["requests"]), 2);
+    assert_eq!(n(&r.summary()["by_name"]["t"]["requests"]), 2);
 }
 
 #[test]

@@ -3,66 +3,42 @@
 //! SIGINT / SIGTERM stop gracefully with 130 / 143; the orphan-kill prelude
 //! stops an orphaned run but never a live run or an unrelated process.
 //!
-//! Every run here except the orphan checker passes `--no-kill-orphans`, so
-//! tests running side by side never stop each other's runs.
+//! Every run here except the orphan checker passes `--no-kill-orphans` (the
+//! harness's default), so tests running side by side never stop each other's
+//! runs.
 
-mod common;
-use assert_cmd::cargo::CommandCargoExt;
+use crate::common::{self, ld, Plan, Run};
 use loaddensity::demo_server::DemoServer;
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use loaddensity::supervisor::marker::MARKER_ENV;
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch_dir("supervisor", name)
 }
 
-fn bin() -> Command {
-    Command::cargo_bin("loaddensity").unwrap()
+/// How long a readiness handshake may wait (generous: a loaded CI machine).
+const READY: Duration = Duration::from_secs(30);
+
+/// Whether SIGINT is still pending for the process (sent but not yet taken
+/// by its handler): bit 2 of `ShdPnd` or `SigPnd` in `/proc/PID/status`.
+fn sigint_pending(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().any(|l| {
+        let (key, mask) = l.split_once(':').unwrap_or_default();
+        matches!(key, "ShdPnd" | "SigPnd")
+            && u64::from_str_radix(mask.trim(), 16).is_ok_and(|m| m & (1 << 1) != 0)
+    })
 }
 
-fn summary(dir: &Path, name: &str) -> Value {
-    let t = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    serde_json::from_str(&t).unwrap()
-}
-
-/// Waits for a child, at most `limit`; returns its exit code and how long it took.
-fn wait(child: &mut Child, limit: Duration) -> (i32, Duration) {
-    let t = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return (status.code().unwrap_or(-1), t.elapsed());
-        }
-        if t.elapsed() > limit {
-            let _ = child.kill();
-            panic!("the run did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Starts a quiet run in the background (no orphan prelude, output discarded).
-fn spawn_run(dir: Option<&Path>, flags: &[&str], plan: &str) -> Child {
-    let mut cmd = bin();
-    cmd.args(["run-str", "--no-kill-orphans", "--quiet"])
-        .args(flags)
-        .arg(plan)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if let Some(d) = dir {
-        cmd.current_dir(d);
-    }
-    cmd.spawn().unwrap()
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig} {pid}");
+/// Whether the process carries its run marker (it has re-executed itself).
+fn marked(pid: u32) -> bool {
+    let prefix = format!("{MARKER_ENV}=");
+    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+        env.split(|&b| b == 0)
+            .any(|v| v.starts_with(prefix.as_bytes()))
+    })
 }
 
 /// Alive and not a zombie.
@@ -80,27 +56,20 @@ fn alive(pid: u32) -> bool {
 fn the_watchdog_ends_a_hung_run_with_124_and_its_reports() {
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("watchdog");
-    let plan = format!(
-        r#"[["LD_start_test", {{"user_count": 3, "test_time": 60, "stop_timeout": 1,
+    let r = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 3, "test_time": 60, "stop_timeout": 1,
               "tasks": [{{"request_url": "{0}/hang", "name": "hang"}}]}}],
-            ["LD_start_test", {{"user_count": 1, "iterations": 1, "tasks": [{{"request_url": "{0}/ok"}}]}}],
-            ["LD_generate_summary_report", {{"report_name": "summary"}}]]"#,
+            ["LD_start_test", {{"user_count": 1, "iterations": 1, "tasks": [{{"request_url": "{0}/ok"}}]}}]"#,
         srv.base_url()
-    );
-    let t = Instant::now();
-    let o = bin()
-        .args(["run-str", "--no-kill-orphans", "--timeout", "3s", &plan])
-        .current_dir(&d)
-        .output()
-        .unwrap();
-    let took = t.elapsed();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(124), "{err}");
+    ))
+    .flags(&["--timeout", "3s"])
+    .run_in(&d);
+    assert_eq!(r.code, 124, "{}", r.stderr);
     // 3 s limit + 1 s stop_timeout + the client's abort tick.
-    assert!(took < Duration::from_secs(8), "took {took:?}");
-    assert!(took >= Duration::from_secs(3), "took {took:?}");
-    assert!(err.contains("watchdog: 3.0 s elapsed"), "{err}");
-    let s = summary(&d, "summary.json");
+    assert!(r.took < Duration::from_secs(8), "took {:?}", r.took);
+    assert!(r.took >= Duration::from_secs(3), "took {:?}", r.took);
+    assert!(r.stderr.contains("watchdog: 3.0 s elapsed"), "{}", r.stderr);
+    let s = r.summary();
     assert_eq!(s["exit_code"], 124);
     assert_eq!(s["exit_reason"], "watchdog");
     assert_eq!(
@@ -120,26 +89,18 @@ fn the_watchdog_ends_a_hung_run_with_124_and_its_reports() {
 fn set_watchdog_runs_its_on_timeout_actions() {
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("set_watchdog");
-    let plan = format!(
-        r#"[["LD_set_watchdog", {{"timeout_seconds": 1.5, "on_timeout": [
+    let r = Plan::new(format!(
+        r#"["LD_set_watchdog", {{"timeout_seconds": 1.5, "on_timeout": [
                ["LD_log", {{"message": "on_timeout ran"}}],
                ["LD_generate_summary_report", {{"report_name": "from_on_timeout"}}]]}}],
-            ["LD_start_test", {{"user_count": 2, "test_time": 60, "tasks": [{{"request_url": "{}/ok"}}]}}]]"#,
+            ["LD_start_test", {{"user_count": 2, "test_time": 60, "tasks": [{{"request_url": "{}/ok"}}]}}]"#,
         srv.base_url()
-    );
-    let o = bin()
-        .args(["run-str", "--no-kill-orphans", &plan])
-        .current_dir(&d)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(124),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(String::from_utf8_lossy(&o.stdout).contains("on_timeout ran"));
-    let s = summary(&d, "from_on_timeout.json");
+    ))
+    .no_summary()
+    .run_in(&d);
+    assert_eq!(r.code, 124, "{}", r.stderr);
+    assert!(r.stdout.contains("on_timeout ran"));
+    let s = r.report("from_on_timeout.json");
     assert_eq!(s["exit_reason"], "watchdog");
     assert!(
         s["total"]["requests"].as_u64().unwrap() > 0,
@@ -151,50 +112,44 @@ fn set_watchdog_runs_its_on_timeout_actions() {
 fn with_watchdog_limits_a_nested_list_and_later_reports_still_run() {
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("with_watchdog");
-    let plan = format!(
-        r#"[["LD_with_watchdog", {{"timeout_seconds": 1, "actions": [
+    let r = Plan::new(format!(
+        r#"["LD_with_watchdog", {{"timeout_seconds": 1, "actions": [
                ["LD_start_test", {{"user_count": 1, "test_time": 60, "tasks": [{{"request_url": "{0}/slow/100"}}]}}],
                ["LD_log", {{"message": "never printed"}}]],
              "on_timeout": [["LD_log", {{"message": "nested on_timeout"}}]]}}],
-            ["LD_start_test", {{"user_count": 1, "iterations": 1, "tasks": [{{"request_url": "{0}/ok"}}]}}],
-            ["LD_generate_summary_report", {{"report_name": "summary"}}]]"#,
+            ["LD_start_test", {{"user_count": 1, "iterations": 1, "tasks": [{{"request_url": "{0}/ok"}}]}}]"#,
         srv.base_url()
-    );
-    let o = bin()
-        .args(["run-str", "--no-kill-orphans", &plan])
-        .current_dir(&d)
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(124),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    ))
+    .run_in(&d);
+    assert_eq!(r.code, 124, "{}", r.stderr);
     assert!(
-        out.contains("nested on_timeout") && !out.contains("never printed"),
-        "{out}"
+        r.stdout.contains("nested on_timeout") && !r.stdout.contains("never printed"),
+        "{}",
+        r.stdout
     );
     assert_eq!(srv.hits("/ok"), 0, "later load is skipped");
-    assert_eq!(summary(&d, "summary.json")["exit_code"], 124);
+    assert_eq!(r.summary()["exit_code"], 124);
 }
 
 fn interrupt(sig: &str, code: i32, reason: &str) {
     let srv = DemoServer::start(0).unwrap();
     let d = scratch(reason);
-    let plan = format!(
-        r#"[["LD_start_test", {{"user_count": 2, "test_time": 60, "tasks": [{{"request_url": "{}/ok"}}]}}],
-            ["LD_generate_summary_report", {{"report_name": "summary"}}]]"#,
+    let run = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 2, "test_time": 60, "tasks": [{{"request_url": "{}/ok"}}]}}]"#,
         srv.base_url()
-    );
-    let mut child = spawn_run(Some(&d), &[], &plan);
-    std::thread::sleep(Duration::from_millis(1500));
-    signal(child.id(), sig);
-    let (rc, took) = wait(&mut child, Duration::from_secs(15));
-    assert_eq!(rc, code);
+    ))
+    .flags(&["--quiet"])
+    .spawn_in(&d);
+    // Ready once a request was answered: with two users, a third request at
+    // the server means one user got its first response and sent again.
+    common::wait_for("an answered request", READY, || srv.hits("/ok") >= 3);
+    let t = Instant::now();
+    run.signal(sig);
+    let r = run.finish(Duration::from_secs(15));
+    let took = t.elapsed();
+    assert_eq!(r.code, code, "{}", r.stderr);
     assert!(took < Duration::from_secs(6), "graceful stop took {took:?}");
-    let s = summary(&d, "summary.json");
+    let s = r.summary();
     assert_eq!(s["exit_code"], code);
     assert_eq!(s["exit_reason"], reason);
     assert_eq!(s["tests"][0]["ended_by"], "signal");
@@ -216,89 +171,98 @@ fn a_second_sigint_exits_at_once() {
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("second_signal");
     // In-flight requests would get 60 s of grace after the first signal.
-    let plan = format!(
-        r#"[["LD_start_test", {{"user_count": 2, "test_time": 60, "stop_timeout": 60, "tasks": [{{"request_url": "{}/hang"}}]}}]]"#,
+    let mut run = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 2, "test_time": 60, "stop_timeout": 60, "tasks": [{{"request_url": "{}/hang"}}]}}]"#,
         srv.base_url()
-    );
-    let mut child = spawn_run(Some(&d), &[], &plan);
-    std::thread::sleep(Duration::from_millis(1000));
-    signal(child.id(), "-INT");
-    std::thread::sleep(Duration::from_millis(500));
+    ))
+    .no_summary()
+    .flags(&["--quiet"])
+    .spawn_in(&d);
+    common::wait_for("both requests hanging at the server", READY, || {
+        srv.hits("/hang") >= 2
+    });
+    run.signal("-INT");
+    // Two pending SIGINTs would merge into one: send the second only once the
+    // first has been taken (its handler runs with SIGINT blocked, so a later
+    // one always finds the first recorded).
+    common::wait_for("the first SIGINT taken", READY, || {
+        !sigint_pending(run.pid())
+    });
+    // The first signal starts a graceful stop; the hung requests keep it going.
+    std::thread::sleep(Duration::from_millis(300));
     assert!(
-        child.try_wait().unwrap().is_none(),
+        run.is_running(),
         "still winding down after the first signal"
     );
-    signal(child.id(), "-INT");
-    let (rc, took) = wait(&mut child, Duration::from_secs(10));
-    assert_eq!(rc, 130);
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    let t = Instant::now();
+    run.signal("-INT");
+    let r = run.finish(Duration::from_secs(10));
+    assert_eq!(r.code, 130, "{}", r.stderr);
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
 }
 
 #[test]
 fn the_prelude_stops_an_orphan_but_not_a_live_run_or_a_bystander() {
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("orphans");
-    let exe = assert_cmd::cargo::cargo_bin("loaddensity");
-    let plan = format!(
-        r#"[["LD_start_test", {{"user_count": 1, "test_time": 30, "wait_time": 0.05, "tasks": [{{"request_url": "{}/ok"}}]}}]]"#,
+    let load = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 1, "test_time": 30, "wait_time": 0.05, "tasks": [{{"request_url": "{}/ok"}}]}}]"#,
         srv.base_url()
-    );
-    // The orphan: started through a shell that exits once the run has marked itself.
+    ))
+    .no_summary()
+    .flags(&["--quiet"]);
+    // The orphan: started through a shell that exits once the run has marked
+    // itself (polling its environment, at most 10 s), so the marker names the
+    // shell as the parent that then goes away.
     let out = Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "'{}' run-str --no-kill-orphans --quiet '{}' >/dev/null 2>&1 & echo $!; sleep 1",
-            exe.display(),
-            plan
+            "'{}' run-str --no-kill-orphans --quiet '{}' >/dev/null 2>&1 & pid=$!; echo $pid; i=0
+             until tr '\\0' '\\n' < /proc/$pid/environ 2>/dev/null | grep -q '^{MARKER_ENV}='; do
+               i=$((i + 1)); [ $i -ge 1000 ] && break; sleep 0.01
+             done",
+            env!("CARGO_BIN_EXE_loaddensity"),
+            load.text()
         ))
         .output()
         .unwrap();
     let orphan: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(marked(orphan), "the orphan marked itself");
     // A live run (its parent, this test, is alive) and a bystander whose command line mentions loaddensity.
-    let mut live = spawn_run(None, &[], &plan);
+    let live = load.spawn_in(&d);
     let mut bystander = Command::new("sh")
         .arg("-c")
         .arg("sleep 30 # loaddensity run plan.json")
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(alive(orphan) && alive(live.id()) && alive(bystander.id()));
+    // The live run carries a marker too, so `orphans` sees it and must pass it over.
+    common::wait_for("the live run marked", READY, || marked(live.pid()));
+    assert!(alive(orphan) && alive(live.pid()) && alive(bystander.id()));
 
     // `orphans` lists it and stops nothing.
-    let o = bin().arg("orphans").output().unwrap();
-    let listed = String::from_utf8_lossy(&o.stdout);
+    let listed = Run::of(ld("orphans")).stdout;
     assert!(
         listed
             .lines()
             .any(|l| l.starts_with(&format!("{orphan}\t"))),
         "{listed}"
     );
-    assert!(!listed.contains(&format!("{}\t", live.id())), "{listed}");
+    assert!(!listed.contains(&format!("{}\t", live.pid())), "{listed}");
     assert!(alive(orphan));
 
     // The next run's prelude stops the orphan, and only it.
-    let o = bin()
-        .args([
-            "run-str",
-            r#"[["LD_generate_summary_report", {"report_name": "summary"}]]"#,
-        ])
-        .current_dir(&d)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    assert!(err.contains(&format!("pid {orphan}")), "{err}");
-    let t = Instant::now();
-    while alive(orphan) && t.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!alive(orphan), "the orphan was stopped");
-    assert!(alive(live.id()), "a live run is never touched");
+    let r = Plan::new("").kill_orphans().run_in(&d);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains(&format!("pid {orphan}")), "{}", r.stderr);
+    common::wait_for("the orphan stopped", Duration::from_secs(5), || {
+        !alive(orphan)
+    });
+    assert!(alive(live.pid()), "a live run is never touched");
     assert!(
         alive(bystander.id()),
         "an unrelated process is never touched"
     );
-    let killed = &summary(&d, "summary.json")["supervisor"]["orphans_killed"];
+    let killed = &r.summary()["supervisor"]["orphans_killed"];
     assert!(
         killed
             .as_array()
@@ -308,9 +272,8 @@ fn the_prelude_stops_an_orphan_but_not_a_live_run_or_a_bystander() {
         "{killed}"
     );
 
-    let _ = live.kill();
+    live.kill();
     let _ = bystander.kill();
-    let _ = live.wait();
     let _ = bystander.wait();
 }
 
@@ -318,21 +281,26 @@ fn the_prelude_stops_an_orphan_but_not_a_live_run_or_a_bystander() {
 fn precedence_a_signal_outranks_the_watchdog() {
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("p_signal_watchdog");
-    let plan = format!(
-        r#"[["LD_start_test", {{"user_count": 1, "test_time": 60, "stop_timeout": 3, "tasks": [{{"request_url": "{}/hang"}}]}}],
-            ["LD_generate_summary_report", {{"report_name": "summary"}}]]"#,
+    let run = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 1, "test_time": 60, "stop_timeout": 3, "tasks": [{{"request_url": "{}/hang"}}]}}]"#,
         srv.base_url()
-    );
-    let mut child = spawn_run(Some(&d), &["--timeout", "1s"], &plan);
-    // The watchdog fires at 1 s; the hung request has 3 s of grace; SIGINT comes meanwhile.
-    std::thread::sleep(Duration::from_millis(2000));
-    signal(child.id(), "-INT");
-    let (rc, _) = wait(&mut child, Duration::from_secs(15));
-    assert_eq!(rc, 130);
-    assert_eq!(
-        summary(&d, "summary.json")["exit_reason"],
-        "interrupted_sigint"
-    );
+    ))
+    .flags(&["--quiet", "--timeout", "1s"])
+    .spawn_in(&d);
+    // The watchdog fires at 1 s; the hung request has 3 s of grace; SIGINT
+    // comes meanwhile, as soon as the request hangs at the server and the
+    // watchdog has said it fired (on stderr, even with --quiet; the seconds
+    // it names are what was left of the limit at start-up, so not matched).
+    common::wait_for("the request hanging at the server", READY, || {
+        srv.hits("/hang") >= 1
+    });
+    common::wait_for("the watchdog fired", READY, || {
+        run.stderr_so_far().contains(" s elapsed; stopping the run")
+    });
+    run.signal("-INT");
+    let r = run.finish(Duration::from_secs(15));
+    assert_eq!(r.code, 130, "{}", r.stderr);
+    assert_eq!(r.summary()["exit_reason"], "interrupted_sigint");
 }
 
 #[test]
@@ -342,25 +310,16 @@ fn precedence_the_watchdog_outranks_a_tripped_budget() {
     // User 0 fails once, then sits in a 3 s request; user 1 starts at 1 s and
     // fails too: the budget trips at 1 s, the watchdog fires at 2 s while user
     // 0's request is still in its grace.
-    let plan = format!(
-        r#"[["LD_start_test", {{"user_count": 2, "spawn_rate": 1, "test_time": 60, "stop_timeout": 10,
+    let r = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 2, "spawn_rate": 1, "test_time": 60, "stop_timeout": 10,
               "failure_budget": {{"threshold": 0.5, "min_samples": 2}}, "host": "{}",
-              "tasks": [{{"url": "/status/500"}}, {{"url": "/slow/3000"}}]}}],
-            ["LD_generate_summary_report", {{"report_name": "summary"}}]]"#,
+              "tasks": [{{"url": "/status/500"}}, {{"url": "/slow/3000"}}]}}]"#,
         srv.base_url()
-    );
-    let o = bin()
-        .args(["run-str", "--no-kill-orphans", "--timeout", "2s", &plan])
-        .current_dir(&d)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(124),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let s = summary(&d, "summary.json");
+    ))
+    .flags(&["--timeout", "2s"])
+    .run_in(&d);
+    assert_eq!(r.code, 124, "{}", r.stderr);
+    let s = r.summary();
     assert_eq!(s["exit_reason"], "watchdog");
     assert_eq!(s["budget"]["state"], "tripped");
 }
@@ -369,29 +328,17 @@ fn precedence_the_watchdog_outranks_a_tripped_budget() {
 fn a_watchdog_caps_a_long_stop_timeout_so_reports_are_written() {
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("watchdog_long_grace");
-    let plan = format!(
-        r#"[["LD_start_test", {{"user_count": 2, "test_time": 60, "stop_timeout": 60,
-              "tasks": [{{"request_url": "{}/hang", "timeout": 120}}]}}],
-            ["LD_generate_summary_report", {{"report_name": "summary"}}]]"#,
+    let r = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 2, "test_time": 60, "stop_timeout": 60,
+              "tasks": [{{"request_url": "{}/hang", "timeout": 120}}]}}]"#,
         srv.base_url()
-    );
-    let t = Instant::now();
-    let o = bin()
-        .args([
-            "run-str",
-            "--no-kill-orphans",
-            "--quiet",
-            "--timeout",
-            "1s",
-            &plan,
-        ])
-        .current_dir(&d)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(124));
+    ))
+    .flags(&["--quiet", "--timeout", "1s"])
+    .run_in(&d);
+    assert_eq!(r.code, 124, "{}", r.stderr);
     // 1 s limit + at most 5 s of grace after a watchdog, well before the 15 s hard exit.
-    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
-    assert_eq!(summary(&d, "summary.json")["exit_reason"], "watchdog");
+    assert!(r.took < Duration::from_secs(10), "{:?}", r.took);
+    assert_eq!(r.summary()["exit_reason"], "watchdog");
 }
 
 #[test]
@@ -400,24 +347,15 @@ fn values_too_large_for_a_clock_never_panic() {
     // sleeps until the test stops instead of panicking; the run ends normally.
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("huge_values");
-    let plan = format!(
-        r#"[["LD_start_test", {{"user_count": 1, "test_time": 1, "spawn_rate": 1e-300,
-              "tasks": [{{"request_url": "{}/ok", "network": {{"latency_ms": 1e9}}}}]}}],
-            ["LD_generate_summary_report", {{"report_name": "summary"}}]]"#,
+    let r = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 1, "test_time": 1, "spawn_rate": 1e-300,
+              "tasks": [{{"request_url": "{}/ok", "network": {{"latency_ms": 1e9}}}}]}}]"#,
         srv.base_url()
-    );
-    let o = bin()
-        .args(["run-str", "--no-kill-orphans", "--quiet", &plan])
-        .current_dir(&d)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(summary(&d, "summary.json")["exit_code"], 0);
+    ))
+    .flags(&["--quiet"])
+    .run_in(&d);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.summary()["exit_code"], 0);
     // Durations no clock can hold are validation errors, not panics.
     for bad in [
         r#""test_time": 1e20"#,
@@ -425,18 +363,11 @@ fn values_too_large_for_a_clock_never_panic() {
         r#""wait_time": 1e20"#,
     ] {
         // Bounded even if it were accepted: one user, one pass.
-        let plan = format!(
-            r#"[["LD_start_test", {{{bad}, "user_count": 1, "iterations": 1, "tasks": [{{"request_url": "http://127.0.0.1:9/"}}]}}]]"#
-        );
-        let o = bin()
-            .args(["run-str", "--no-kill-orphans", &plan])
-            .output()
-            .unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(2),
-            "{bad}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let r = Plan::new(format!(
+            r#"["LD_start_test", {{{bad}, "user_count": 1, "iterations": 1, "tasks": [{{"request_url": "http://127.0.0.1:9/"}}]}}]"#
+        ))
+        .no_summary()
+        .run_in(&d);
+        assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
     }
 }

@@ -1,0 +1,12 @@
+//! The integration tests, one binary: a module per area, one harness in
+//! `common`. Every test sends traffic to 127.0.0.1 only.
+
+mod common;
+
+mod budget_gates;
+mod cli_plans;
+mod conditioner;
+mod docs_sync;
+mod engine;
+mod retry;
+mod supervisor;
