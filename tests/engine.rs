@@ -245,6 +245,7 @@ fn test_time_and_stop_timeout_bound_a_test() {
     let d = scratch("stop_timeout");
     let r = Plan::new(format!(
         r#"["LD_start_test", {{"user_count": 3, "spawn_rate": 100, "test_time": 1, "stop_timeout": 0.5,
+                "record_csv": "rows",
                 "tasks": [{{"request_url": "{}/slow/20000", "name": "slow"}}]}}]"#,
         srv.base_url()
     ))
@@ -263,6 +264,14 @@ fn test_time_and_stop_timeout_bound_a_test() {
     assert_eq!(n(&slow["cancelled"]), 3);
     assert_eq!(n(&slow["requests"]), 0);
     assert_eq!(n(&slow["failures"]), 0);
+    // The per-request file says the same: three cancelled rows, no failure.
+    let rows = std::fs::read_to_string(d.join("rows.csv")).unwrap();
+    let outcomes: Vec<&str> = rows
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["cancelled"; 3], "{rows}");
 }
 
 #[test]
