@@ -211,9 +211,18 @@ impl Running {
     }
 
     /// Kills it (for runs a test leaves running on purpose).
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Running {
+    /// A run still going when its test ends (or fails) is killed, never left behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
         let _ = std::fs::remove_file(&self.out);
         let _ = std::fs::remove_file(&self.err);
     }
