@@ -229,10 +229,7 @@ fn run(flags: &RunFlags, plans: &[Plan]) -> Outcome {
     }
     if let Some(t) = flags.timeout {
         // Counted from the start of the process, like a CI job's limit.
-        let left = t
-            .saturating_sub(ctx.started.elapsed())
-            .max(Duration::from_millis(1));
-        let guard = WatchdogGuard::arm(&ctx.control, left, HARD_GRACE);
+        let guard = WatchdogGuard::arm(&ctx.control, ctx.started, t, HARD_GRACE);
         ctx.supervisor.watchdog_timeout_s = Some(t.as_secs_f64());
         ctx.watchdogs.push((guard, Arc::new(Vec::new())));
     }

@@ -9,7 +9,7 @@ use crate::supervisor::WatchdogGuard;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long after a watchdog fires the process may take to wind down (stop
 /// the test, write reports, run `on_timeout`) before it is ended with 124.
@@ -118,7 +118,7 @@ fn parse_set(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
 
 impl Command for SetWatchdog {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
-        let guard = WatchdogGuard::arm(&ctx.control, self.timeout, HARD_GRACE);
+        let guard = WatchdogGuard::arm(&ctx.control, Instant::now(), self.timeout, HARD_GRACE);
         ctx.supervisor.watchdog_timeout_s = Some(self.timeout.as_secs_f64());
         ctx.watchdogs.push((guard, Arc::clone(&self.on_timeout)));
         Ok(())
@@ -150,7 +150,7 @@ fn parse_with(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
 
 impl Command for WithWatchdog {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
-        let guard = WatchdogGuard::arm(&ctx.control, self.timeout, HARD_GRACE);
+        let guard = WatchdogGuard::arm(&ctx.control, Instant::now(), self.timeout, HARD_GRACE);
         // The rest of the nested list is abandoned once the watchdog fired.
         let result = ctx.run_actions_while(&self.actions, || !guard.fired());
         if guard.fired() {

@@ -131,11 +131,12 @@ pub struct WatchdogGuard {
 }
 
 impl WatchdogGuard {
-    /// Arms a watchdog: after `timeout` it interrupts the run; if the run is
-    /// still going `hard_grace` later (and the guard is still alive), the
-    /// process exits with 124.
+    /// Arms a watchdog: `timeout` after `since` it interrupts the run; if the
+    /// run is still going `hard_grace` later (and the guard is still alive),
+    /// the process exits with 124.
     pub fn arm(
         control: &Arc<RunControl>,
+        since: Instant,
         timeout: Duration,
         hard_grace: Duration,
     ) -> WatchdogGuard {
@@ -143,7 +144,10 @@ impl WatchdogGuard {
         let fired = Arc::new(AtomicBool::new(false));
         let (c2, f2, ctl) = (Arc::clone(&cancel), Arc::clone(&fired), Arc::clone(control));
         let spawned = std::thread::Builder::new().name("watchdog".into()).spawn(move || {
-            if !wait_cancelled(&c2, timeout) {
+            let left = since
+                .checked_add(timeout)
+                .map_or(Duration::MAX, |at| at.saturating_duration_since(Instant::now()));
+            if !wait_cancelled(&c2, left) {
                 f2.store(true, Ordering::SeqCst);
                 eprintln!(
                     "error: watchdog: {:.1} s elapsed; stopping the run (reports are still written)",
@@ -183,15 +187,18 @@ impl Drop for WatchdogGuard {
 
 /// Waits `d` unless cancelled first; true when cancelled.
 fn wait_cancelled(cancel: &(Mutex<bool>, Condvar), d: Duration) -> bool {
-    let deadline = Instant::now() + d;
+    // A wait too long for the clock waits for the cancel alone.
+    let deadline = Instant::now().checked_add(d);
     let (flag, cv) = cancel;
     let mut done = lock(flag);
     while !*done {
         let now = Instant::now();
-        if now >= deadline {
-            return false;
-        }
-        done = match cv.wait_timeout(done, deadline - now) {
+        let left = match deadline {
+            Some(at) if now >= at => return false,
+            Some(at) => at - now,
+            None => Duration::from_secs(3600),
+        };
+        done = match cv.wait_timeout(done, left) {
             Ok((g, _)) => g,
             Err(e) => e.into_inner().0,
         };
@@ -210,6 +217,7 @@ mod tests {
         control.enter_test(Arc::clone(&stop));
         let g = WatchdogGuard::arm(
             &control,
+            Instant::now(),
             Duration::from_millis(50),
             Duration::from_secs(600),
         );
@@ -232,6 +240,7 @@ mod tests {
         let control = RunControl::new(Instant::now());
         let g = WatchdogGuard::arm(
             &control,
+            Instant::now(),
             Duration::from_millis(30),
             Duration::from_secs(600),
         );
