@@ -4,6 +4,7 @@
 use crate::budget::BudgetConfig;
 use crate::commands::watchdog::HARD_GRACE;
 use crate::commands::COMMANDS;
+use crate::engine::capacity;
 use crate::exit::Outcome;
 use crate::interpreter::{Context, RunOptions};
 use crate::plan::{Plan, Problem, Source, Validator};
@@ -100,6 +101,9 @@ pub struct RunFlags {
     /// Don't stop orphaned loaddensity runs before starting
     #[arg(long)]
     pub no_kill_orphans: bool,
+    /// Worker threads that drive the users (default: one per available core)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
@@ -209,12 +213,20 @@ fn invalid(problems: &[Problem]) -> Outcome {
 }
 
 fn run(flags: &RunFlags, plans: &[Plan]) -> Outcome {
+    if let Err(msg) = check_capacity(plans) {
+        eprintln!("error: {msg}");
+        eprintln!("nothing was run.");
+        return Outcome::Invalid;
+    }
     let seed = flags.seed.unwrap_or_else(crate::units::fresh_random_u64);
     let mut ctx = Context::new(RunOptions {
         quiet: flags.quiet,
         keep_going: flags.keep_going,
         seed,
         failure_budget: flags.failure_budget.clone(),
+        workers: flags
+            .workers
+            .map_or_else(crate::engine::pool::default_workers, usize::from),
     });
     ctx.ui.note(&format!(
         "loaddensity {} · seed {seed} (replay with --seed {seed})",
@@ -245,6 +257,20 @@ fn run(flags: &RunFlags, plans: &[Plan]) -> Outcome {
         ctx.ui.note(&format!("exit {outcome}"));
     }
     outcome
+}
+
+/// Raises the open-file limit and checks that every test's users can hold
+/// their connections, before anything runs.
+fn check_capacity(plans: &[Plan]) -> Result<(), String> {
+    let need = plans
+        .iter()
+        .map(|p| crate::registry::max_connections(&p.actions))
+        .max()
+        .unwrap_or(0);
+    match capacity::raise_open_file_limit() {
+        Some((soft, hard)) => capacity::check(need, soft, hard),
+        None => Ok(()),
+    }
 }
 
 /// The prelude: stops orphaned loaddensity runs of this user and records them.

@@ -176,11 +176,22 @@ impl Shared {
     }
 }
 
+/// The demo server's accept queue.
+const LISTEN_BACKLOG: i32 = 4096;
+
 impl DemoServer {
     /// Binds `127.0.0.1:port` (`0` picks any free port) and starts serving in
     /// background threads.
     pub fn start(port: u16) -> io::Result<DemoServer> {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
+        // std listens with a backlog of 128: thousands of users connecting at
+        // once would see dropped SYNs and 1 s retransmits. Listening again on
+        // a listening socket only changes its backlog (the kernel caps it at
+        // net.core.somaxconn).
+        // SAFETY: listen(2) on a descriptor this listener owns.
+        unsafe {
+            libc::listen(std::os::fd::AsRawFd::as_raw_fd(&listener), LISTEN_BACKLOG);
+        }
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         let accept_shared = Arc::clone(&shared);

@@ -29,6 +29,8 @@ pub struct RunOptions {
     /// `--failure-budget`: in force for every test without a budget of its own
     /// or an installed one.
     pub failure_budget: Option<BudgetConfig>,
+    /// Worker threads that drive a test's users (`--workers`).
+    pub workers: usize,
 }
 
 /// An action failed and its error was already reported.

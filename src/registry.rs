@@ -20,6 +20,20 @@ pub trait Command: std::fmt::Debug + Send + Sync {
     fn outputs(&self) -> Vec<PathBuf> {
         Vec::new()
     }
+    /// The most connections it can hold open at once (for the open-file check
+    /// before the run).
+    fn connections(&self) -> u64 {
+        0
+    }
+}
+
+/// The most connections any of `actions` can hold open at once.
+pub fn max_connections(actions: &[crate::plan::Action]) -> u64 {
+    actions
+        .iter()
+        .map(|a| a.command.connections())
+        .max()
+        .unwrap_or(0)
 }
 
 /// How a command behaves once a failure budget tripped or the run is stopping.

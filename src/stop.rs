@@ -4,7 +4,7 @@
 
 use crate::sync::lock;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 #[allow(dead_code)]
@@ -20,6 +20,8 @@ pub struct StopSignal {
     state: AtomicU8,
     lock: Mutex<()>,
     wake: Condvar,
+    /// Event loops to wake when the state rises.
+    wakers: Mutex<Vec<Arc<mio::Waker>>>,
 }
 
 impl StopSignal {
@@ -49,10 +51,22 @@ impl StopSignal {
         self.raise(ABORTED);
     }
 
+    /// Wakes `waker`'s event loop whenever the state rises.
+    pub fn add_waker(&self, waker: Arc<mio::Waker>) {
+        lock(&self.wakers).push(waker);
+    }
+
     fn raise(&self, to: u8) {
-        self.state.fetch_max(to, Ordering::SeqCst);
-        let _guard = lock(&self.lock);
-        self.wake.notify_all();
+        let before = self.state.fetch_max(to, Ordering::SeqCst);
+        {
+            let _guard = lock(&self.lock);
+            self.wake.notify_all();
+        }
+        if before < to {
+            for w in lock(&self.wakers).iter() {
+                let _ = w.wake();
+            }
+        }
     }
 
     /// Sleep for `dur` unless the test starts stopping first.
@@ -85,7 +99,6 @@ impl StopSignal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn sleep_runs_full_duration_when_not_stopped() {

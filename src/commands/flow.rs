@@ -52,6 +52,10 @@ impl Command for ExecuteAction {
         ctx.run_actions(&self.actions)?;
         Ok(())
     }
+
+    fn connections(&self) -> u64 {
+        crate::registry::max_connections(&self.actions)
+    }
 }
 
 #[derive(Deserialize)]
@@ -94,6 +98,14 @@ impl Command for ExecuteFiles {
             ctx.run_actions(&plan.actions)?;
         }
         Ok(())
+    }
+
+    fn connections(&self) -> u64 {
+        self.plans
+            .iter()
+            .map(|p| crate::registry::max_connections(&p.actions))
+            .max()
+            .unwrap_or(0)
     }
 }
 

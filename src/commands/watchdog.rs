@@ -123,6 +123,10 @@ impl Command for SetWatchdog {
         ctx.watchdogs.push((guard, Arc::clone(&self.on_timeout)));
         Ok(())
     }
+
+    fn connections(&self) -> u64 {
+        crate::registry::max_connections(&self.on_timeout)
+    }
 }
 
 #[derive(Debug)]
@@ -167,6 +171,11 @@ impl Command for WithWatchdog {
         drop(guard);
         result?;
         Ok(())
+    }
+
+    fn connections(&self) -> u64 {
+        crate::registry::max_connections(&self.actions)
+            .max(crate::registry::max_connections(&self.on_timeout))
     }
 }
 

@@ -3,7 +3,7 @@
 //! display. It runs on the thread that started the test, beside the users.
 
 use super::progress::Progress;
-use super::{Shared, WATCHDOG_STOP_GRACE};
+use super::{Shared, INTERRUPT_STOP_GRACE};
 use crate::stats::recorder::Tally;
 use crate::stats::{EndedBy, TimePoint};
 use crate::supervisor::Interrupt;
@@ -63,11 +63,12 @@ impl<'a> TestClock<'a> {
                     }
                 }
                 Some(since) => {
-                    // After a watchdog the grace is capped, so the reports still
-                    // get time before the watchdog's hard limit.
+                    // After a watchdog or a signal the grace is capped: the run
+                    // must end within a second (a container's stop grace, the
+                    // watchdog's limit), with its reports.
                     let grace = match s.control.interrupted() {
-                        Some(Interrupt::Watchdog) => s.plan.stop_timeout.min(WATCHDOG_STOP_GRACE),
-                        _ => s.plan.stop_timeout,
+                        Some(_) => s.plan.stop_timeout.min(INTERRUPT_STOP_GRACE),
+                        None => s.plan.stop_timeout,
                     };
                     if now.duration_since(since) >= grace && !s.stop.is_aborted() {
                         s.stop.abort();

@@ -3,14 +3,17 @@
 //!
 //! One fixed order per request: stop? → build → send → judge → extract → record.
 
+pub mod capacity;
 pub mod check;
 pub mod clock;
+pub mod executor;
 pub mod pool;
 pub mod predicate;
 pub mod progress;
 pub mod scenario;
 pub mod task;
-pub mod worker;
+pub mod timers;
+pub mod user;
 
 use crate::budget::{BudgetConfig, BudgetWindow, Trip};
 use crate::resolver::Vars;
@@ -67,6 +70,8 @@ pub struct TestPlan {
     pub seed: u64,
     /// 1-based test number in the run.
     pub index: usize,
+    /// Worker threads asked for (`--workers`); a test uses at most one per user.
+    pub workers: usize,
     /// Where the test stands in the plan.
     pub action: String,
 }
@@ -79,10 +84,9 @@ pub struct Shared<'a> {
     /// The run's interrupts (watchdog, signals).
     pub control: &'a RunControl,
     pub started: Instant,
-    /// Recorder shards: user `i` records into shard `i % len`, locked per
-    /// request (a handful of users share one) and by the supervisor once per
-    /// tick: never a global lock on the hot path, and memory that does not grow
-    /// with the number of users.
+    /// One recorder per worker thread, locked per request by that worker and
+    /// once per tick by the clock: never a contended lock on the hot path, and
+    /// memory that does not grow with the number of users.
     pub recorders: Vec<Mutex<Recorder>>,
     pub active_users: AtomicU64,
     pub finished_users: AtomicU64,
@@ -91,7 +95,7 @@ pub struct Shared<'a> {
     pub storm: Option<RetryBudget>,
     /// The failure budget's window, when one is in force.
     pub budget: Option<BudgetWindow>,
-    /// The first panic of a user thread, if any.
+    /// The first panic (or failure) of a worker thread, if any.
     pub panicked: Mutex<Option<String>>,
 }
 
@@ -99,7 +103,7 @@ pub struct Shared<'a> {
 pub struct TestOutcome {
     pub record: TestRecord,
     pub trip: Option<Trip>,
-    /// A user thread panicked (its message); the measurements still stand.
+    /// A worker thread panicked (its message); the measurements still stand.
     pub panic: Option<String>,
 }
 
@@ -123,7 +127,9 @@ pub fn run_test(
         stop: Arc::new(StopSignal::new()),
         control,
         started: Instant::now(),
-        recorders: (0..plan.users.min(RECORDER_SHARDS))
+        // One recorder per worker: locked once per request, by its own
+        // worker only (and by the clock once per tick).
+        recorders: (0..pool::workers_for(plan.workers, plan.users))
             .map(|_| Mutex::new(Recorder::new(plan.names.len())))
             .collect(),
         active_users: AtomicU64::new(0),
@@ -141,6 +147,13 @@ pub fn run_test(
     control.enter_test(Arc::clone(&shared.stop));
     let mut clock = TestClock::new(&shared, ui);
     let ended_by = pool::run_users(&shared, || clock.supervise());
+    let ended_by = match ended_by {
+        Ok(e) => e,
+        Err(e) => {
+            control.leave_test();
+            return Err(e.context("starting the worker threads"));
+        }
+    };
     control.leave_test();
     // Measured until the test stopped (its end condition), not through the
     // grace given to in-flight requests, so rates are not diluted by it.
@@ -177,6 +190,7 @@ pub fn run_test(
         started_at: started_unix,
         duration_s,
         users: plan.users,
+        workers: shared.recorders.len(),
         ended_by,
         total: total.stats(duration_s),
         by_name: tallies
@@ -193,8 +207,6 @@ pub fn run_test(
     })
 }
 
-/// The most grace in-flight requests get once a watchdog fired.
-pub const WATCHDOG_STOP_GRACE: Duration = Duration::from_secs(5);
-
-/// Recorder shards of a test (at most; fewer for fewer users).
-const RECORDER_SHARDS: u64 = 16;
+/// The most grace in-flight requests get once a watchdog fired or a signal
+/// came: then they are cancelled, so the run ends within a second.
+pub const INTERRUPT_STOP_GRACE: Duration = Duration::from_millis(250);

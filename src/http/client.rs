@@ -1,43 +1,40 @@
-//! The per-worker HTTP client.
-use super::plain::Plain;
-use super::tls::TlsClient;
-use super::{ClientConfig, HttpError, Request, Response, Scheme};
-use crate::stop::StopSignal;
+//! A blocking client over the pool's [`Session`]: one request at a time on a
+//! private poller. The load engine drives sessions from its event loops
+//! directly; this wrapper lets the HTTP tests exercise exactly the same
+//! connection, framing and timeout code with plain calls.
 
-/// One worker's HTTP client: keep-alive connections, a cached address per
-/// (host, port), and reused buffers. Not shared between threads.
-///
-/// `http://` uses a hand-written HTTP/1.1 client (no allocation per request
-/// once buffers have grown; see `plain.rs` for the timeout scheme), `https://`
-/// uses one ureq agent, created on first use.
+use super::session::{Progress, Resolver, Session, READ_BUF};
+use super::{ClientConfig, HttpError, Request, Response};
+use crate::stop::StopSignal;
+use mio::{Events, Poll, Token};
+use std::time::{Duration, Instant};
+
+/// How often a blocked call looks at the stop signal.
+const TICK: Duration = Duration::from_millis(20);
+
 pub struct Client {
     cfg: ClientConfig,
-    pub(super) plain: Plain,
-    tls: Option<TlsClient>,
-    head: Vec<u8>,
-    body: Vec<u8>,
+    poll: Poll,
+    events: Events,
+    session: Session,
+    resolver: Resolver,
+    scratch: Vec<u8>,
 }
 
 impl Client {
-    /// A client with no connections yet; nothing is allocated or resolved
-    /// until the first request.
-    pub fn new(cfg: ClientConfig) -> Self {
+    pub fn new(cfg: ClientConfig) -> Client {
         Client {
             cfg,
-            plain: Plain::new(),
-            tls: None,
-            head: Vec::new(),
-            body: Vec::new(),
+            poll: Poll::new().expect("an epoll instance"),
+            events: Events::with_capacity(16),
+            session: Session::new(Token(0)),
+            resolver: Resolver::default(),
+            scratch: vec![0; READ_BUF],
         }
     }
 
-    /// Sends one request and reads the whole response into reused buffers.
-    /// Gives up with [`HttpError::Cancelled`] soon after `stop.is_aborted()`.
-    ///
-    /// `req.timeout` bounds the time from sending to the full response (zero:
-    /// no limit). A reused keep-alive connection that the server had closed is
-    /// replaced and the request resent once, transparently. Any error drops the
-    /// connection it happened on.
+    /// Sends one request and waits for the whole response (or its timeout, or
+    /// `stop` aborting).
     pub fn send<'c>(
         &'c mut self,
         req: &Request<'_>,
@@ -46,30 +43,59 @@ impl Client {
         if stop.is_aborted() {
             return Err(HttpError::Cancelled);
         }
-        let status = match req.url.scheme {
-            Scheme::Http => {
-                self.plain
-                    .send(&self.cfg, req, stop, &mut self.head, &mut self.body)?
+        let registry = self.poll.registry();
+        let mut progress = self.session.start(
+            &self.cfg,
+            req,
+            registry,
+            &mut self.resolver,
+            &mut self.scratch,
+            Instant::now(),
+        )?;
+        loop {
+            if let Progress::Done(status) = progress {
+                return Ok(self.session.response(status));
             }
-            Scheme::Https => self
-                .tls
-                .get_or_insert_with(|| TlsClient::new(&self.cfg))
-                .send(req, stop, &mut self.head, &mut self.body)?,
-        };
-        Ok(Response {
-            status,
-            head: &self.head,
-            body: &self.body,
-        })
+            let now = Instant::now();
+            let mut wait = TICK;
+            if let Some(d) = self.session.deadline() {
+                if now >= d {
+                    let e = self.session.timeout_error();
+                    self.session.abandon(self.poll.registry());
+                    return Err(e);
+                }
+                wait = wait.min(d - now);
+            }
+            self.poll
+                .poll(&mut self.events, Some(wait))
+                .map_err(|e| HttpError::Io(e.to_string()))?;
+            if stop.is_aborted() {
+                self.session.abandon(self.poll.registry());
+                return Err(HttpError::Cancelled);
+            }
+            if self.events.is_empty() {
+                continue;
+            }
+            let readable = self
+                .events
+                .iter()
+                .any(|e| e.is_readable() || e.is_read_closed());
+            progress = self.session.on_event(
+                readable,
+                self.poll.registry(),
+                &mut self.scratch,
+                Instant::now(),
+            )?;
+        }
     }
 
-    /// Closes every idle keep-alive connection (cached addresses are kept).
-    #[cfg(test)]
+    /// Open keep-alive connections.
+    pub fn idle_count(&self) -> usize {
+        self.session.open_connections()
+    }
+
+    /// Closes every keep-alive connection.
     pub fn close_idle(&mut self) {
-        self.plain.close_idle();
-        // ureq's pool cannot be emptied; a new agent starts with none.
-        if self.tls.is_some() {
-            self.tls = None;
-        }
+        self.session.close_all(self.poll.registry());
     }
 }

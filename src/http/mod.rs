@@ -1,18 +1,21 @@
-//! HTTP for the load engine: one [`Client`] per worker (user), keep-alive
-//! connections, typed errors, no per-request allocation on the plain-HTTP path.
+//! HTTP for the load engine: a hand-written HTTP/1.1 client
+//! (`docs/http-client.md` has the measurements: a general-purpose client's
+//! per-request cost kept it near 0.8× oha), keep-alive connections, typed
+//! errors, no per-request allocation once warm.
 //!
-//! `http://` goes through a hand-written HTTP/1.1 client (`docs/http-client.md`
-//! has the measurements: ureq's per-request cost keeps it near 0.8× oha): the
-//! sans-IO framing in `wire.rs`, the blocking I/O around it in `plain.rs`.
-//! `https://` goes through ureq.
+//! - `wire`: sans-IO framing (request bytes out, response parsed as bytes come in).
+//! - `transport`: a non-blocking connection, plain TCP or rustls over it.
+//! - [`session`]: one user's connections and its exchange in flight, driven by
+//!   readiness events from a worker's event loop.
+//! - `client` (tests): the same session behind a blocking call.
 
 use std::time::Duration;
 
 pub mod url;
 pub use url::{Scheme, Url};
 
-mod plain;
-mod tls;
+pub mod session;
+mod transport;
 pub(crate) mod wire;
 
 /// HTTP request methods a task may use.
@@ -156,7 +159,9 @@ impl<'a> Response<'a> {
     }
 }
 
+#[cfg(test)]
 pub mod client;
+#[cfg(test)]
 pub use client::Client;
 
 #[cfg(test)]

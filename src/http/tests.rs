@@ -3,6 +3,7 @@
 //! hanging it.
 
 use super::*;
+use crate::http::wire;
 use crate::stop::StopSignal;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -126,7 +127,7 @@ fn keep_alive_reuses_one_connection() {
     let mut c = client();
     for _ in 0..3 {
         assert_eq!(fetch(&mut c, &get(&u)).unwrap(), (200, b"hello".to_vec()));
-        assert_eq!(c.plain.idle_count(), 1);
+        assert_eq!(c.idle_count(), 1);
     }
     assert!(srv.join().unwrap(), "client opened a second connection");
 }
@@ -216,14 +217,14 @@ fn request_bytes_as_the_server_sees_them() {
 #[test]
 fn default_port_is_left_out_of_host() {
     let u = Url::parse("http://localhost/x").unwrap();
-    let mut p = plain::Plain::new();
+    let mut out = Vec::new();
     let cfg = ClientConfig::default();
-    p.build_request(&cfg, &get(&u)).unwrap();
-    let text = String::from_utf8(p.out.clone()).unwrap();
+    wire::write_request(&cfg, &get(&u), &mut out).unwrap();
+    let text = String::from_utf8(out.clone()).unwrap();
     assert!(text.contains("\r\nHost: localhost\r\n"), "{text}");
     let u6 = Url::parse("http://[::1]:8080/").unwrap();
-    p.build_request(&cfg, &get(&u6)).unwrap();
-    let text = String::from_utf8(p.out.clone()).unwrap();
+    wire::write_request(&cfg, &get(&u6), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
     assert!(text.contains("\r\nHost: [::1]:8080\r\n"), "{text}");
 }
 
@@ -341,7 +342,7 @@ fn close_delimited_body_then_reconnect() {
         fetch(&mut c, &get(&u)).unwrap(),
         (200, b"until the end".to_vec())
     );
-    assert_eq!(c.plain.idle_count(), 0);
+    assert_eq!(c.idle_count(), 0);
     assert_eq!(fetch(&mut c, &get(&u)).unwrap().1, b"hello");
     srv.join().unwrap();
 }
@@ -409,7 +410,7 @@ fn connection_close_then_next_request_reconnects() {
     let u = url(port, "/");
     let mut c = client();
     assert_eq!(fetch(&mut c, &get(&u)).unwrap().1, b"ok");
-    assert_eq!(c.plain.idle_count(), 0);
+    assert_eq!(c.idle_count(), 0);
     assert_eq!(fetch(&mut c, &get(&u)).unwrap().1, b"hello");
     srv.join().unwrap();
 }
@@ -432,9 +433,9 @@ fn http10_keep_alive_only_when_asked() {
     let u = url(port, "/");
     let mut c = client();
     assert_eq!(fetch(&mut c, &get(&u)).unwrap().1, b"a");
-    assert_eq!(c.plain.idle_count(), 0);
+    assert_eq!(c.idle_count(), 0);
     assert_eq!(fetch(&mut c, &get(&u)).unwrap().1, b"b");
-    assert_eq!(c.plain.idle_count(), 1);
+    assert_eq!(c.idle_count(), 1);
     assert_eq!(fetch(&mut c, &get(&u)).unwrap().1, b"hello");
     srv.join().unwrap();
 }
@@ -461,7 +462,7 @@ fn server_closing_idle_connection_is_retried_transparently() {
         };
         assert_eq!(fetch(&mut c, &req).unwrap().1, b"hello");
         thread::sleep(Duration::from_millis(50)); // let the FIN arrive
-        assert_eq!(c.plain.idle_count(), 1);
+        assert_eq!(c.idle_count(), 1);
         assert_eq!(fetch(&mut c, &req).unwrap().1, b"hello");
         let resent = srv.join().unwrap();
         if post {

@@ -143,6 +143,9 @@ pub struct TestReport {
     pub started_at: f64,
     pub duration_s: f64,
     pub users: u64,
+    /// Worker threads that drove the users.
+    #[serde(default)]
+    pub workers: usize,
     /// Why the test ended.
     pub ended_by: EndedBy,
     pub total: NameStats,

@@ -21,7 +21,7 @@ use crate::plan::validate::{serde_problem, Args, Validator};
 use crate::plan::{Position, Problem};
 use crate::registry::{Command, CommandSpec, Param, Role};
 use crate::reports;
-use crate::resolver::{self, fold, valid_var_name, Scope, Vars};
+use crate::resolver::{self, fold, valid_var_name, Piece, Scope, Template, Vars};
 use crate::retry::RetryBudgetConfig;
 use crate::units;
 use args::{ScenarioArg, StartTestArgs, WaitArg};
@@ -36,7 +36,7 @@ pub const START_TEST: CommandSpec = CommandSpec {
     summary: "Run HTTP load: users running tasks for a time or a number of passes",
     params: &[
         Param { name: "user_detail_dict", kind: "object", required: false, doc: "`{\"user\": \"fast_http_user\" | \"http_user\"}`; both use the same engine." },
-        Param { name: "user_count", kind: "number = 50", required: false, doc: "Concurrent users (>= 1)." },
+        Param { name: "user_count", kind: "number = 50", required: false, doc: "Concurrent users, 1 to 1,000,000." },
         Param { name: "spawn_rate", kind: "number = 10", required: false, doc: "Users started per second (> 0)." },
         Param { name: "test_time", kind: "number = 60", required: false, doc: "Seconds to run (> 0). Without it and with `iterations`, users stop after their passes." },
         Param { name: "web_ui_dict", kind: "object", required: false, doc: "Accepted for LoadDensity plans and ignored (there is no web UI)." },
@@ -116,10 +116,22 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
 
 /// Checks the test's own arguments (everything but `tasks`); returns its
 /// think time.
+/// The most users one test may have: each costs about 2 KB while idle, and
+/// one connection (one open file) per origin it talks to.
+pub const MAX_USERS: u64 = 1_000_000;
+
 fn check_test_args(v: &mut Validator, at: &Position, args: &StartTestArgs) -> Wait {
     let mut bad = |path: &str, msg: String| v.problem(Problem::new(at.child(path), msg));
     if args.user_count == 0 {
         bad("args.user_count", "user_count must be at least 1".into());
+    } else if args.user_count > MAX_USERS {
+        bad(
+            "args.user_count",
+            format!(
+                "user_count {} is more than one run can drive (at most {MAX_USERS}); split the load over several runs",
+                args.user_count
+            ),
+        );
     }
     if !(args.spawn_rate > 0.0 && args.spawn_rate.is_finite()) {
         bad(
@@ -357,6 +369,7 @@ impl StartTest {
                 .or_else(|| ctx.budget_in_force()),
             seed: ctx.opts.seed,
             index: ctx.tests_started,
+            workers: ctx.opts.workers,
             action: self.at.to_string(),
         })
     }
@@ -392,7 +405,7 @@ impl Command for StartTest {
         ctx.records.push(record);
         match outcome.panic {
             Some(p) => Err(anyhow::anyhow!(
-                "a user thread panicked ({p}); what was measured is kept"
+                "a worker thread panicked ({p}); what was measured is kept"
             )),
             None => Ok(()),
         }
@@ -408,10 +421,39 @@ impl Command for StartTest {
             _ => Vec::new(),
         }
     }
+
+    /// Each user keeps one connection per origin its tasks go to.
+    fn connections(&self) -> u64 {
+        let origins: BTreeSet<String> = self.tasks.iter().map(|t| origin_key(&t.url)).collect();
+        self.users.saturating_mul(origins.len().max(1) as u64)
+    }
+}
+
+/// What decides which connection a task's URL uses: its scheme and authority
+/// as written (a placeholder there counts by its name), or the test's `host`
+/// for a relative URL.
+fn origin_key(url: &Template) -> String {
+    let mut key = String::new();
+    for piece in url.pieces() {
+        match piece {
+            Piece::Literal(text) => {
+                let start = key.len();
+                key.push_str(text);
+                let from = key.find("://").map_or(start, |i| (i + 3).max(start));
+                if let Some(slash) = key[from..].find(['/', '?']) {
+                    key.truncate(from + slash);
+                    return key;
+                }
+            }
+            other => key.push_str(&format!("{other:?}")),
+        }
+    }
+    key
 }
 
 #[cfg(test)]
 mod tests {
+    use super::MAX_USERS;
     use crate::plan::testing::{built, one_problem, problems, valid, with};
     use serde_json::{json, Value};
 
@@ -440,6 +482,12 @@ mod tests {
             "user_count must be at least 1",
         );
         valid("LD_start_test", args(json!({"user_count": 1})));
+        valid("LD_start_test", args(json!({"user_count": MAX_USERS})));
+        one(
+            json!({"user_count": MAX_USERS + 1}),
+            "actions[0].args.user_count",
+            "at most 1000000",
+        );
     }
 
     #[test]

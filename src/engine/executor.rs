@@ -1,0 +1,96 @@
+//! One worker of the pool: an event loop over its users' sockets and timers.
+//! Users never move between workers, so nothing on the hot path is shared but
+//! the worker's own recorder shard (locked once per request, uncontended).
+
+use super::timers::Timers;
+use super::user::{Cx, User};
+use super::Shared;
+use crate::http::session::{Resolver, READ_BUF};
+use crate::http::ClientConfig;
+use mio::{Events, Poll, Token};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The token of the worker's waker (stop, abort).
+pub const WAKE: Token = Token(usize::MAX);
+
+/// Longest sleep between looks at the stop signal, should a wake-up be missed.
+const MAX_SLEEP: Duration = Duration::from_millis(250);
+
+/// Runs the users `ids` to the end of the test on this thread. Returns when
+/// every one of them has finished.
+pub fn run_worker(
+    shared: &Shared<'_>,
+    shard: usize,
+    ids: &[u64],
+    mut poll: Poll,
+    finished: &AtomicUsize,
+) -> std::io::Result<()> {
+    let mut users: Vec<User<'_>> = ids
+        .iter()
+        .enumerate()
+        .map(|(slot, &id)| User::new(shared, id, slot))
+        .collect();
+    let mut timers = Timers::new();
+    let mut resolver = Resolver::default();
+    let mut scratch = vec![0u8; READ_BUF];
+    let client = ClientConfig::default();
+    let mut events = Events::with_capacity(1024);
+    let registry = poll.registry().try_clone()?;
+    macro_rules! cx {
+        () => {
+            Cx {
+                shared,
+                registry: &registry,
+                timers: &mut timers,
+                resolver: &mut resolver,
+                scratch: &mut scratch,
+                client: &client,
+                shard,
+                finished,
+            }
+        };
+    }
+    for u in &mut users {
+        u.schedule(&mut cx!());
+    }
+    let mut seen_stop = (false, false);
+    while finished.load(Ordering::Relaxed) < users.len() {
+        let now = Instant::now();
+        let sleep = timers
+            .until_next(now)
+            .map_or(MAX_SLEEP, |d| d.min(MAX_SLEEP));
+        if let Err(e) = poll.poll(&mut events, Some(sleep)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        for ev in events.iter() {
+            let t = ev.token();
+            if t == WAKE {
+                continue;
+            }
+            if let Some(u) = users.get_mut(t.0) {
+                u.on_event(&mut cx!(), ev.is_readable() || ev.is_read_closed());
+            }
+        }
+        let stop = (shared.stop.is_stopping(), shared.stop.is_aborted());
+        if stop != seen_stop {
+            seen_stop = stop;
+            for u in &mut users {
+                u.on_stop(&mut cx!());
+            }
+        }
+        let now = Instant::now();
+        while let Some((slot, generation)) = timers.pop_due(now) {
+            let u = &mut users[slot];
+            if u.owns_timer(generation) {
+                u.on_timer(&mut cx!(), now);
+            }
+        }
+        if timers.len() > 4 * users.len() + 1024 {
+            timers.compact(|slot, generation| users[slot].owns_timer(generation));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,463 @@
+//! One user's HTTP state in the executor pool: its keep-alive connections (one
+//! per endpoint), reused buffers, and the exchange in flight, driven by
+//! readiness events instead of blocking calls.
+//!
+//! An exchange is: connect (when no idle connection to the endpoint is open;
+//! bounded by the connect timeout) → write the request → read the response
+//! (bounded by the request timeout, counted from the moment the connection is
+//! there, TLS handshake included). A reused keep-alive connection that turns
+//! out to be closed before any byte of the response arrived is replaced and
+//! the request resent once, as the blocking client does.
+
+use super::transport::{map_io, Transport};
+use super::wire::{self, ResponseReader, Step};
+use super::{ClientConfig, HttpError, Method, Request, Response, Scheme, Url};
+use mio::{Interest, Registry, Token};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// Size of the read buffer a worker lends its sessions (a head longer than
+/// this collects in `head`).
+pub const READ_BUF: usize = 16 * 1024;
+/// Remaining body at least this large is read straight into the body buffer.
+const DIRECT_READ_MIN: u64 = 8 * 1024;
+/// Most bytes read into the body buffer per direct read.
+const BODY_READ_STEP: usize = 64 * 1024;
+
+/// Where a connection goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoint {
+    scheme: Scheme,
+    host: String,
+    port: u16,
+    addrs: Vec<SocketAddr>,
+}
+
+impl Endpoint {
+    fn is(&self, url: &Url) -> bool {
+        self.port == url.port && self.scheme == url.scheme && self.host == url.host
+    }
+}
+
+/// Resolved addresses, shared by the users of one worker (a lookup blocks the
+/// worker, so each (host, port) is looked up once per worker and test; a
+/// failed lookup is tried again next time).
+#[derive(Default)]
+pub struct Resolver {
+    cache: Vec<Endpoint>,
+}
+
+impl Resolver {
+    fn lookup(&mut self, url: &Url) -> Result<&Endpoint, HttpError> {
+        let i = match self.cache.iter().position(|e| e.is(url)) {
+            Some(i) => i,
+            None => {
+                let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port)
+                    .to_socket_addrs()
+                    .map_err(|_| HttpError::Dns(url.host.clone()))?
+                    .collect();
+                if addrs.is_empty() {
+                    return Err(HttpError::Dns(url.host.clone()));
+                }
+                self.cache.push(Endpoint {
+                    scheme: url.scheme,
+                    host: url.host.clone(),
+                    port: url.port,
+                    addrs,
+                });
+                self.cache.len() - 1
+            }
+        };
+        Ok(&self.cache[i])
+    }
+}
+
+/// What an exchange came to, so far.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Waiting for the socket (or a timer).
+    Pending,
+    /// The response arrived: its status (head and body are in the session).
+    Done(u16),
+}
+
+struct Conn {
+    endpoint: Endpoint,
+    transport: Transport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    /// TCP connect in progress to `endpoint.addrs[addr]`.
+    Connecting {
+        addr: usize,
+    },
+    Writing,
+    Reading,
+}
+
+/// One user's HTTP client for the pool.
+pub struct Session {
+    token: Token,
+    /// Open connections, at most one per endpoint.
+    conns: Vec<Conn>,
+    /// The connection of the exchange in flight (index into `conns`).
+    active: Option<usize>,
+    phase: Phase,
+    /// The active connection was reused (so a close before any byte is stale).
+    reused: bool,
+    close_requested: bool,
+    out: Vec<u8>,
+    written: usize,
+    /// A large body, written after `out` (not copied behind the head).
+    big_body: Vec<u8>,
+    reader: ResponseReader,
+    head: Vec<u8>,
+    body: Vec<u8>,
+    head_request: bool,
+    /// Deadline of the current phase (connect or response), if any.
+    deadline: Option<Instant>,
+    connect_timeout: Duration,
+    timeout: Duration,
+    /// A readable event came while the request was still being written.
+    read_hint: bool,
+}
+
+impl Session {
+    pub fn new(token: Token) -> Session {
+        Session {
+            token,
+            conns: Vec::new(),
+            active: None,
+            phase: Phase::Idle,
+            reused: false,
+            close_requested: false,
+            out: Vec::new(),
+            written: 0,
+            big_body: Vec::new(),
+            reader: ResponseReader::new(),
+            head: Vec::new(),
+            body: Vec::new(),
+            head_request: false,
+            deadline: None,
+            connect_timeout: Duration::ZERO,
+            timeout: Duration::ZERO,
+            read_hint: false,
+        }
+    }
+
+    /// When the exchange in flight times out, if it can.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The error for an exchange whose deadline passed.
+    pub fn timeout_error(&self) -> HttpError {
+        match self.phase {
+            Phase::Connecting { .. } => HttpError::ConnectTimeout(self.connect_timeout),
+            _ => HttpError::ReadTimeout(self.timeout),
+        }
+    }
+
+    /// The response of the exchange that just completed.
+    pub fn response(&self, status: u16) -> Response<'_> {
+        Response {
+            status,
+            head: &self.head,
+            body: &self.body,
+        }
+    }
+
+    /// Starts an exchange and drives it as far as it goes without waiting.
+    pub fn start(
+        &mut self,
+        cfg: &ClientConfig,
+        req: &Request<'_>,
+        registry: &Registry,
+        resolver: &mut Resolver,
+        scratch: &mut [u8],
+        now: Instant,
+    ) -> Result<Progress, HttpError> {
+        self.abandon(registry);
+        self.close_requested = wire::write_request(cfg, req, &mut self.out)?;
+        self.big_body.clear();
+        if let Some(body) = wire::separate_body(req) {
+            self.big_body.extend_from_slice(body);
+        }
+        self.head_request = req.method == Method::Head;
+        self.connect_timeout = cfg.connect_timeout;
+        self.timeout = req.timeout;
+        match self.conns.iter().position(|c| c.endpoint.is(req.url)) {
+            Some(i) => {
+                self.active = Some(i);
+                self.reused = true;
+                self.begin_exchange(now);
+            }
+            None => {
+                let endpoint = resolver.lookup(req.url)?.clone();
+                self.connect(registry, endpoint, 0, now)?;
+            }
+        }
+        self.drive(registry, scratch, now)
+    }
+
+    /// A readiness event for this session's token. `scratch` is the worker's
+    /// read buffer (one per worker, not per user: a session reads only while
+    /// it handles an event).
+    pub fn on_event(
+        &mut self,
+        readable: bool,
+        registry: &Registry,
+        scratch: &mut [u8],
+        now: Instant,
+    ) -> Result<Progress, HttpError> {
+        if self.phase == Phase::Idle {
+            return Ok(Progress::Pending);
+        }
+        if readable {
+            self.read_hint = true;
+        }
+        self.drive(registry, scratch, now)
+    }
+
+    /// Gives up on the exchange in flight (timeout, cancel): its connection is
+    /// closed, since a late response would confuse the next exchange.
+    pub fn abandon(&mut self, registry: &Registry) {
+        if let Some(i) = self.active.take() {
+            if self.phase != Phase::Idle {
+                self.close(registry, i);
+            }
+        }
+        self.phase = Phase::Idle;
+        self.deadline = None;
+    }
+
+    /// Connections open (idle or in use).
+    #[cfg(test)]
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Closes every connection (the user is done).
+    pub fn close_all(&mut self, registry: &Registry) {
+        self.abandon(registry);
+        while !self.conns.is_empty() {
+            self.close(registry, 0);
+        }
+    }
+
+    fn close(&mut self, registry: &Registry, i: usize) {
+        let mut c = self.conns.swap_remove(i);
+        let _ = registry.deregister(c.transport.stream());
+    }
+
+    /// Opens a connection to the first of `endpoint.addrs[from..]` that does
+    /// not fail at once.
+    fn connect(
+        &mut self,
+        registry: &Registry,
+        endpoint: Endpoint,
+        from: usize,
+        now: Instant,
+    ) -> Result<(), HttpError> {
+        let mut last = HttpError::Refused;
+        for (k, addr) in endpoint.addrs.iter().enumerate().skip(from) {
+            let mut stream = match mio::net::TcpStream::connect(*addr) {
+                Ok(s) => s,
+                Err(e) => {
+                    last = map_io(&e);
+                    continue;
+                }
+            };
+            registry
+                .register(
+                    &mut stream,
+                    self.token,
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .map_err(|e| map_io(&e))?;
+            let tls_host = (endpoint.scheme == Scheme::Https).then_some(endpoint.host.as_str());
+            let transport = Transport::new(stream, tls_host)?;
+            self.conns.push(Conn {
+                endpoint,
+                transport,
+            });
+            self.active = Some(self.conns.len() - 1);
+            self.reused = false;
+            self.phase = Phase::Connecting { addr: k };
+            self.deadline = (!self.connect_timeout.is_zero()).then(|| now + self.connect_timeout);
+            return Ok(());
+        }
+        Err(last)
+    }
+
+    fn begin_exchange(&mut self, now: Instant) {
+        self.phase = Phase::Writing;
+        self.written = 0;
+        self.read_hint = false;
+        self.reader.start(self.head_request);
+        self.head.clear();
+        self.body.clear();
+        self.deadline = (!self.timeout.is_zero()).then(|| now + self.timeout);
+    }
+
+    /// Moves the exchange forward until it must wait; an error closes the
+    /// connection it happened on.
+    fn drive(
+        &mut self,
+        registry: &Registry,
+        scratch: &mut [u8],
+        now: Instant,
+    ) -> Result<Progress, HttpError> {
+        loop {
+            let Some(i) = self.active else {
+                return Ok(Progress::Pending);
+            };
+            let err = match self.step(registry, i, scratch, now) {
+                Ok(p) => return Ok(p),
+                Err(e) => e,
+            };
+            let stale = self.reused
+                && !self.reader.got_any()
+                && matches!(
+                    err,
+                    HttpError::Reset | HttpError::Aborted | HttpError::ClosedEarly
+                );
+            let phase = self.phase;
+            let endpoint = self.conns[i].endpoint.clone();
+            self.abandon(registry);
+            match phase {
+                // A keep-alive connection the server had closed: once more on a
+                // fresh one (which is never `reused`, so at most once).
+                _ if stale => self.connect(registry, endpoint, 0, now)?,
+                // Refused or unreachable: the next address, if any.
+                Phase::Connecting { addr } if addr + 1 < endpoint.addrs.len() => {
+                    self.connect(registry, endpoint, addr + 1, now)?
+                }
+                _ => return Err(err),
+            }
+        }
+    }
+
+    fn step(
+        &mut self,
+        registry: &Registry,
+        i: usize,
+        scratch: &mut [u8],
+        now: Instant,
+    ) -> Result<Progress, HttpError> {
+        loop {
+            match self.phase {
+                Phase::Idle => return Ok(Progress::Pending),
+                Phase::Connecting { .. } => {
+                    let stream = self.conns[i].transport.stream();
+                    match stream.take_error() {
+                        Ok(Some(e)) | Err(e) => return Err(map_io(&e)),
+                        Ok(None) => {}
+                    }
+                    match stream.peer_addr() {
+                        Ok(_) => {
+                            let _ = stream.set_nodelay(true);
+                            self.begin_exchange(now);
+                        }
+                        Err(e)
+                            if e.kind() == std::io::ErrorKind::NotConnected
+                                || e.kind() == std::io::ErrorKind::WouldBlock =>
+                        {
+                            return Ok(Progress::Pending)
+                        }
+                        Err(e) => return Err(map_io(&e)),
+                    }
+                }
+                Phase::Writing => {
+                    let t = &mut self.conns[i].transport;
+                    let total = self.out.len() + self.big_body.len();
+                    while self.written < total {
+                        let chunk = if self.written < self.out.len() {
+                            &self.out[self.written..]
+                        } else {
+                            &self.big_body[self.written - self.out.len()..]
+                        };
+                        match t.write(chunk)? {
+                            Some(0) => return Err(HttpError::ClosedEarly),
+                            Some(n) => self.written += n,
+                            None => return Ok(Progress::Pending),
+                        }
+                    }
+                    if !t.flush()? {
+                        return Ok(Progress::Pending);
+                    }
+                    self.phase = Phase::Reading;
+                    // Over plain TCP no response byte can be there before a
+                    // readable event says so: wait for it (saves a read that
+                    // would block). Over TLS, records may already be buffered.
+                    if !self.read_hint && matches!(t, Transport::Plain(_)) {
+                        return Ok(Progress::Pending);
+                    }
+                }
+                Phase::Reading => {
+                    let t = &mut self.conns[i].transport;
+                    if !t.flush()? {
+                        return Ok(Progress::Pending);
+                    }
+                    let direct = self.reader.direct_body_len();
+                    if direct >= DIRECT_READ_MIN {
+                        // Much plain body to come: read it straight into `body`.
+                        let old = self.body.len();
+                        let step = usize::try_from(direct)
+                            .map_or(BODY_READ_STEP, |n| n.min(BODY_READ_STEP));
+                        self.body.resize(old + step, 0);
+                        let got = t.read(&mut self.body[old..]);
+                        let got = got.inspect_err(|_| self.body.truncate(old))?;
+                        self.body.truncate(old + got.unwrap_or(0));
+                        let step = match got {
+                            None => return Ok(Progress::Pending),
+                            Some(0) => self.reader.eof()?,
+                            Some(n) => self.reader.direct_body_read(n),
+                        };
+                        if let Step::Done { status, keep_alive } = step {
+                            return Ok(self.complete(registry, i, status, keep_alive));
+                        }
+                        continue;
+                    }
+                    let n = match t.read(scratch)? {
+                        None => return Ok(Progress::Pending),
+                        Some(n) => n,
+                    };
+                    let (step, leftover) = if n == 0 {
+                        (self.reader.eof()?, false)
+                    } else {
+                        let (used, step) =
+                            self.reader
+                                .feed(&scratch[..n], &mut self.head, &mut self.body)?;
+                        (step, used < n)
+                    };
+                    if let Step::Done { status, keep_alive } = step {
+                        // Bytes beyond the response: never pipelined, so the
+                        // stream is confused; it is not reused.
+                        return Ok(self.complete(registry, i, status, keep_alive && !leftover));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The response is in: the connection stays open for the next request
+    /// unless either side asked to close it.
+    fn complete(
+        &mut self,
+        registry: &Registry,
+        i: usize,
+        status: u16,
+        keep_alive: bool,
+    ) -> Progress {
+        self.phase = Phase::Idle;
+        self.deadline = None;
+        self.active = None;
+        if !keep_alive || self.close_requested {
+            self.close(registry, i);
+        }
+        Progress::Done(status)
+    }
+}
