@@ -8,5 +8,6 @@ mod cli_plans;
 mod conditioner;
 mod docs_sync;
 mod engine;
+mod pool;
 mod retry;
 mod supervisor;

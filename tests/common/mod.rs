@@ -294,7 +294,8 @@ impl Plan {
         format!("[{}]", items.join(", "))
     }
 
-    fn command(&self, dir: &Path) -> Command {
+    /// The command that runs it in `dir` (to adjust before starting it).
+    pub fn command(&self, dir: &Path) -> Command {
         let mut cmd = if self.kill_orphans {
             let mut c = Command::new(env!("CARGO_BIN_EXE_loaddensity"));
             c.arg("run-str");
