@@ -60,7 +60,7 @@ fn the_watchdog_ends_a_run_stuck_in_connects_within_a_second() {
 fn sigterm_during_a_stalled_connect_exits_143_with_reports() {
     let (l, _held) = full_accept_queue();
     let d = scratch("sigterm_connect");
-    let mut run = Plan::new(format!(
+    let run = Plan::new(format!(
         r#"["LD_start_test", {{"user_count": 3, "spawn_rate": 100, "test_time": 30,
             "tasks": [{{"request_url": "http://{}/"}}]}}]"#,
         l.local_addr().unwrap()
@@ -169,7 +169,7 @@ fn a_thousand_users_run_on_the_workers_alone() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut server = common::start(common::ld("demo-server").args(["--port", &port.to_string()]));
+    let server = common::start(common::ld("demo-server").args(["--port", &port.to_string()]));
     wait_for("the demo server", Duration::from_secs(10), || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
