@@ -237,8 +237,7 @@ impl<'a> User<'a> {
                     // The last attempt's failure is the outcome.
                     self.finish_current(cx, now);
                 } else {
-                    self.extracted.clear();
-                    self.state = State::Attempt;
+                    self.retry();
                 }
             }
             State::Think | State::Idle => {
@@ -267,10 +266,14 @@ impl<'a> User<'a> {
 
     /// A readiness event for this user's sockets.
     pub fn on_event(&mut self, cx: &mut Cx<'_, 'a>, readable: bool) {
+        let now = Instant::now();
         if self.state != State::InFlight {
+            // Its kept connections may have changed (closed by the server).
+            let _ = self
+                .session
+                .on_event(readable, cx.registry, cx.scratch, now);
             return;
         }
-        let now = Instant::now();
         match self
             .session
             .on_event(readable, cx.registry, cx.scratch, now)
@@ -642,16 +645,22 @@ impl<'a> User<'a> {
         );
         match next {
             None => self.finish_current(cx, now),
+            // Granted while the test ran: sent, even if the stop comes now.
             Some(delay) if delay.is_zero() => {
-                if cx.shared.stop.is_stopping() {
-                    return self.finish_current(cx, now);
-                }
-                self.extracted.clear();
-                self.state = State::Attempt;
+                self.retry();
                 Flow::Continue
             }
             Some(delay) => self.wait(cx, State::Backoff, now + delay),
         }
+    }
+
+    /// The next attempt of the current request goes out.
+    fn retry(&mut self) {
+        if let Some(a) = self.cur.as_mut().and_then(|c| c.attempts.as_mut()) {
+            a.retrying();
+        }
+        self.extracted.clear();
+        self.state = State::Attempt;
     }
 
     fn finish_current(&mut self, cx: &mut Cx<'_, 'a>, _now: Instant) -> Flow {

@@ -122,6 +122,10 @@ pub struct Session {
     timeout: Duration,
     /// A readable event came while the request was still being written.
     read_hint: bool,
+    /// An event came while no exchange was in flight (a kept connection the
+    /// server closed, say): the next exchange on a kept connection reads
+    /// after writing instead of waiting for an edge that already passed.
+    idle_event: bool,
 }
 
 impl Session {
@@ -144,6 +148,7 @@ impl Session {
             connect_timeout: Duration::ZERO,
             timeout: Duration::ZERO,
             read_hint: false,
+            idle_event: false,
         }
     }
 
@@ -193,6 +198,7 @@ impl Session {
                 self.active = Some(i);
                 self.reused = true;
                 self.begin_exchange(now);
+                self.read_hint = std::mem::take(&mut self.idle_event);
             }
             None => {
                 let endpoint = resolver.lookup(req.url)?.clone();
@@ -213,6 +219,7 @@ impl Session {
         now: Instant,
     ) -> Result<Progress, HttpError> {
         if self.phase == Phase::Idle {
+            self.idle_event = true;
             return Ok(Progress::Pending);
         }
         if readable {

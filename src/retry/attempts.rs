@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 /// The attempts of one logical request under a retry policy.
 pub struct Attempts<'p> {
     policy: &'p Policy,
-    /// Retries taken so far, per error class.
+    /// Retries granted so far, per error class.
     used: [u32; 3],
+    /// The class of a retry granted but not sent yet (waiting out its backoff).
+    pending: Option<usize>,
     out: RetryOutcome,
 }
 
@@ -23,12 +25,14 @@ impl<'p> Attempts<'p> {
         Attempts {
             policy,
             used: [0; 3],
+            pending: None,
             out: RetryOutcome::default(),
         }
     }
 
     /// Counts the attempt that just ended and decides what follows: `Some(delay)`
-    /// to retry after `delay`, `None` when this attempt is the final outcome.
+    /// to retry after `delay` (call [`Attempts::retrying`] when it is sent),
+    /// `None` when this attempt is the final outcome.
     ///
     /// In order: success → done; not retryable (cancelled) → done; the class's
     /// budget spent → done (`exhausted`); the test stopping → done; the run-wide
@@ -64,12 +68,21 @@ impl<'p> Attempts<'p> {
             return None;
         }
         self.used[i] += 1;
-        self.out.retries[i] += 1;
+        self.pending = Some(i);
         let n: u32 = self.used.iter().sum();
         Some(match retry_after {
             Some(asked) => self.policy.retry_after(asked),
             None => self.policy.delay(n, rng),
         })
+    }
+
+    /// The retry granted by [`Attempts::next`] is being sent: it counts now. A
+    /// retry whose backoff the end of the test cut short is never sent and
+    /// never counted, so the counts match what the server saw.
+    pub fn retrying(&mut self) {
+        if let Some(i) = self.pending.take() {
+            self.out.retries[i] += 1;
+        }
     }
 
     /// What the attempts came to, for the statistics.
@@ -112,7 +125,10 @@ mod tests {
         let mut delays = Vec::new();
         for r in results {
             match a.next(r.as_ref(), None, false, None, Instant::now(), &mut rng) {
-                Some(d) => delays.push(d),
+                Some(d) => {
+                    delays.push(d);
+                    a.retrying();
+                }
                 None => return (delays, a.outcome()),
             }
         }
@@ -205,6 +221,7 @@ mod tests {
         assert!(a
             .next(Some(&REFUSED), None, false, Some(&storm), now, &mut rng)
             .is_some());
+        a.retrying();
         assert_eq!(
             a.next(Some(&REFUSED), None, false, Some(&storm), now, &mut rng),
             None
@@ -212,6 +229,19 @@ mod tests {
         let o = a.outcome();
         assert!(o.storm_denied);
         assert_eq!((o.attempts, o.retries), (2, [1, 0, 0]));
+    }
+
+    #[test]
+    fn a_retry_cut_short_before_it_is_sent_is_not_counted() {
+        let p = policy(5, 2);
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut a = Attempts::new(&p);
+        assert!(a
+            .next(Some(&REFUSED), None, false, None, Instant::now(), &mut rng)
+            .is_some());
+        // The test ends during the backoff: the retry never leaves.
+        let o = a.outcome();
+        assert_eq!((o.attempts, o.retries), (1, [0, 0, 0]));
     }
 
     #[test]
