@@ -55,14 +55,22 @@ impl<'a> TestClock<'a> {
             if let Some(b) = &s.budget {
                 b.expire(now);
             }
+            if self.stopping_since.is_none() {
+                if let Some(why) = self.end_reason(now) {
+                    self.ended_by = why;
+                    self.begin_stop(now);
+                }
+            }
+            // Sleep a tick, but wake at the test's end, at the end of the
+            // grace, and (while running) at once when it is stopped.
+            let mut wait = tick;
             match self.stopping_since {
                 None => {
-                    if let Some(why) = self.end_reason(now) {
-                        self.ended_by = why;
-                        self.begin_stop(now);
+                    if let Some(end) = s.plan.duration.and_then(|d| s.started.checked_add(d)) {
+                        wait = wait.min(end.saturating_duration_since(now));
                     }
                 }
-                Some(since) => {
+                Some(since) if !s.stop.is_aborted() => {
                     // After a watchdog or a signal the grace is capped: the run
                     // must end within a second (a container's stop grace, the
                     // watchdog's limit), with its reports.
@@ -70,15 +78,24 @@ impl<'a> TestClock<'a> {
                         Some(_) => s.plan.stop_timeout.min(INTERRUPT_STOP_GRACE),
                         None => s.plan.stop_timeout,
                     };
-                    if now.duration_since(since) >= grace && !s.stop.is_aborted() {
+                    let left = since
+                        .checked_add(grace)
+                        .map_or(tick, |at| at.saturating_duration_since(now));
+                    if left.is_zero() {
                         s.stop.abort();
                     }
+                    wait = wait.min(left);
                 }
+                Some(_) => {}
             }
             if now.duration_since(self.last_sample) >= Duration::from_secs(1) {
                 self.tick(false);
             }
-            std::thread::sleep(tick);
+            if self.stopping_since.is_none() {
+                s.stop.sleep(wait);
+            } else {
+                std::thread::sleep(wait);
+            }
         }
         // Users may all have finished before a tick saw why: otherwise they
         // ran out of iterations.
