@@ -359,6 +359,7 @@ fn budget_and_gate_arguments_are_validated() {
 
 #[test]
 fn a_trip_stops_a_thousand_users_within_seconds() {
+    let _machine = common::exclusive();
     let srv = DemoServer::start(0).unwrap();
     let r = run(
         "thousand",

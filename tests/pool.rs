@@ -40,6 +40,7 @@ fn full_accept_queue() -> (TcpListener, Vec<TcpStream>) {
 
 #[test]
 fn the_watchdog_ends_a_run_stuck_in_connects_within_a_second() {
+    let _machine = common::exclusive();
     let (l, _held) = full_accept_queue();
     let d = scratch("watchdog_connect");
     let r = Plan::new(format!(
@@ -58,6 +59,7 @@ fn the_watchdog_ends_a_run_stuck_in_connects_within_a_second() {
 
 #[test]
 fn sigterm_during_a_stalled_connect_exits_143_with_reports() {
+    let _machine = common::exclusive();
     let (l, _held) = full_accept_queue();
     let d = scratch("sigterm_connect");
     let run = Plan::new(format!(
@@ -88,6 +90,7 @@ fn sigterm_during_a_stalled_connect_exits_143_with_reports() {
 
 #[test]
 fn a_silent_https_server_is_a_read_timeout_not_a_connect_timeout() {
+    let _machine = common::exclusive();
     // Accepts, reads the ClientHello, never answers.
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -119,6 +122,7 @@ fn a_silent_https_server_is_a_read_timeout_not_a_connect_timeout() {
 
 #[test]
 fn two_thousand_users_end_within_a_second_of_the_test() {
+    let _machine = common::exclusive();
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("two_thousand");
     let r = Plan::new(format!(
@@ -136,6 +140,7 @@ fn two_thousand_users_end_within_a_second_of_the_test() {
 
 #[test]
 fn a_timeout_fires_on_time_and_is_recorded_as_such() {
+    let _machine = common::exclusive();
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("timeout_accuracy");
     let r = Plan::new(format!(
@@ -164,6 +169,7 @@ fn threads(pid: u32) -> u64 {
 
 #[test]
 fn a_thousand_users_run_on_the_workers_alone() {
+    let _machine = common::exclusive();
     // The target in its own process, so its threads are not counted.
     let port = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -247,6 +253,7 @@ fn users_that_cannot_hold_their_connections_are_refused_before_any_load() {
 
 #[test]
 fn twenty_thousand_users_start_as_fast_as_their_spawn_rate() {
+    let _machine = common::exclusive();
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("twenty_thousand");
     let r = Plan::new(format!(

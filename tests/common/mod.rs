@@ -56,6 +56,15 @@ pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// Taken by the tests that load the machine (thousands of users) and by the
+/// tests that time a stop to a fraction of a second, so that they never run
+/// at the same time: on a two-core CI machine a timing bound would otherwise
+/// measure the other test.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The binary with its subcommand (or a top-level flag such as `--help`).
 /// `run`, `run-str` and `run-dir` get `--no-kill-orphans`.
 pub fn ld(sub: &str) -> Command {
