@@ -77,7 +77,12 @@ impl Transport {
         };
         let name = rustls::pki_types::ServerName::try_from(host.to_string())
             .map_err(|_| HttpError::Tls(format!("{host:?} is not a valid TLS server name")))?;
-        let tls = rustls::ClientConnection::new(tls_config(), name).map_err(|e| tls_error(&e))?;
+        let mut tls =
+            rustls::ClientConnection::new(tls_config(), name).map_err(|e| tls_error(&e))?;
+        // The request is already in memory: let rustls take all of it before
+        // the handshake ends (its default 64 KiB limit would stall a larger
+        // body until the handshake, which only reading the socket advances).
+        tls.set_buffer_limit(None);
         Ok(Transport::Tls(Box::new(TlsTransport { stream, tls })))
     }
 
