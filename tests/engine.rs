@@ -405,3 +405,30 @@ fn every_example_plan_runs_green_against_the_demo_target() {
     assert_eq!(n(&b["404 surfaces at once"]["failures"]), 80);
     assert_eq!(n(&b["404 surfaces at once"]["retry"]["attempts"]), 80);
 }
+
+#[test]
+fn a_header_built_with_a_line_break_fails_the_request_not_the_response() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("header_injection");
+    let r =
+        Plan::new(r#"["LD_register_variable", {"name": "evil", "value": "a\r\nX-Injected: 1"}]"#)
+            .then(format!(
+                r#"["LD_start_test", {{"user_count": 1, "iterations": 3, "host": "{}",
+            "tasks": [{{"url": "/ok", "headers": {{"X-Note": "${{var.evil}}"}}}}]}}]"#,
+                srv.base_url()
+            ))
+            .run_in(&d);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let total = &r.summary()["total"];
+    assert_eq!(n(&total["failures_by_kind"]["request"]), 3, "{total}");
+    let msg = total["top_errors"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("invalid request: header \"X-Note\""),
+        "{msg}"
+    );
+    assert_eq!(
+        srv.total_requests(),
+        0,
+        "nothing with a line break was sent"
+    );
+}

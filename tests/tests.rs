@@ -3,6 +3,7 @@
 
 mod common;
 
+mod bodies;
 mod budget_gates;
 mod cli_plans;
 mod conditioner;

@@ -128,6 +128,7 @@ mod tests {
                     "record_csv": "reports/requests",
                     "retry": {"transient": 1},
                     "failure_budget": {"threshold": 0.5},
+                    "max_body_bytes": 1024,
                 }),
             ),
             "LD_evaluate_sla" | "LD_assert_sla" => {
@@ -267,9 +268,10 @@ mod tests {
                 checked += 1;
             }
         }
-        // user_count, spawn_rate, test_time, stop_timeout, port, variable,
-        // three failure-budget and three conditioner fields, five report names.
-        assert_eq!(checked, 17);
+        // user_count, spawn_rate, test_time, stop_timeout, max_body_bytes,
+        // port, variable, three failure-budget and three conditioner fields,
+        // five report names.
+        assert_eq!(checked, 18);
     }
 
     #[test]

@@ -22,6 +22,11 @@ impl Assertions {
     fn needs_json(&self) -> bool {
         !self.json_path.is_empty()
     }
+
+    /// Whether any assertion looks at the body.
+    pub fn reads_body(&self) -> bool {
+        self.needs_json() || !self.contains.is_empty() || !self.not_contains.is_empty()
+    }
 }
 
 /// Where an extracted value comes from.

@@ -34,6 +34,8 @@ pub struct Task {
     pub headers: Vec<(String, Template)>,
     pub body: Body,
     pub timeout: Duration,
+    /// The most response body kept in memory for the checks (`max_body_bytes`).
+    pub max_body_bytes: u64,
     pub assertions: Assertions,
     pub extract: Vec<Extract>,
     pub weight: u32,
@@ -69,6 +71,16 @@ pub enum BuildError {
 }
 
 impl Task {
+    /// Whether an assertion or extractor reads the response body (otherwise
+    /// it is counted and discarded as it arrives).
+    pub fn reads_body(&self) -> bool {
+        self.assertions.reads_body()
+            || self
+                .extract
+                .iter()
+                .any(|e| matches!(e.from, super::check::ExtractSource::JsonPath(_)))
+    }
+
     /// Prepares the request once when nothing in it varies.
     pub fn prepare_fixed(&mut self) {
         let constant = self.url.is_constant()

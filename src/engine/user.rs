@@ -202,14 +202,8 @@ impl<'a> User<'a> {
         } else {
             Duration::ZERO
         };
-        let at = cx.shared.started.checked_add(start_at);
-        match at {
-            Some(at) => {
-                self.wait(cx, State::Ramp, at);
-            }
-            // Starts after the end of time: never.
-            None => self.state = State::Ramp,
-        }
+        let started = cx.shared.started;
+        self.wait(cx, State::Ramp, started, start_at);
     }
 
     /// A timer of this user came due.
@@ -322,14 +316,17 @@ impl<'a> User<'a> {
         // Let the worker's other users have a turn; carry on right after
         // (just after: a timer due at the worker's `now` would run again at once).
         let state = self.state;
-        self.wait(cx, state, Instant::now() + Duration::from_micros(1));
+        self.wait(cx, state, Instant::now(), Duration::from_micros(1));
     }
 
-    /// Waits in `state` until `at`.
-    fn wait(&mut self, cx: &mut Cx<'_, 'a>, state: State, at: Instant) -> Flow {
+    /// Waits in `state` for `d` from `from`. A wait longer than the clock
+    /// can count (a delay of centuries) waits for the stop alone.
+    fn wait(&mut self, cx: &mut Cx<'_, 'a>, state: State, from: Instant, d: Duration) -> Flow {
         self.generation += 1;
         self.state = state;
-        cx.timers.arm(at, self.slot, self.generation);
+        if let Some(at) = from.checked_add(d) {
+            cx.timers.arm(at, self.slot, self.generation);
+        }
         Flow::Wait
     }
 
@@ -376,7 +373,7 @@ impl<'a> User<'a> {
                 return Flow::Wait;
             }
             if self.ran == 0 {
-                return self.wait(cx, State::Idle, Instant::now() + IDLE_PASS);
+                return self.wait(cx, State::Idle, Instant::now(), IDLE_PASS);
             }
         }
     }
@@ -480,7 +477,7 @@ impl<'a> User<'a> {
             self.state = State::Send;
             return Flow::Continue;
         }
-        self.wait(cx, State::CondDelay, now + d.delay)
+        self.wait(cx, State::CondDelay, now, d.delay)
     }
 
     /// A conditioner delay cut short by the stop: the attempt is cancelled.
@@ -508,6 +505,9 @@ impl<'a> User<'a> {
             body: &prepared.body,
             timeout: task.timeout,
         };
+        // A body is kept (up to its cap) only when a check reads it.
+        self.session
+            .keep_body(task.reads_body().then_some(task.max_body_bytes));
         let progress =
             self.session
                 .start(cx.client, &req, cx.registry, cx.resolver, cx.scratch, now);
@@ -551,7 +551,7 @@ impl<'a> User<'a> {
             Err(e) => Attempt::failed(latency, e),
             Ok(status) => {
                 let resp = self.session.response(status);
-                let bytes = resp.body.len() as u64;
+                let bytes = resp.body_bytes;
                 let verdict = {
                     let mut scope =
                         Scope::new(cx.shared.plan_vars, &mut self.rng).with_user(&self.vars);
@@ -602,8 +602,8 @@ impl<'a> User<'a> {
         if let Some(c) = cur.cond {
             cur.pace = c.pace(bytes);
             if !cur.pace.is_zero() && !cx.shared.stop.is_stopping() {
-                let at = now + cur.pace;
-                self.wait(cx, State::Pace, at);
+                let pace = cur.pace;
+                self.wait(cx, State::Pace, now, pace);
                 return;
             }
             self.paced(cx, now);
@@ -650,7 +650,7 @@ impl<'a> User<'a> {
                 self.retry();
                 Flow::Continue
             }
-            Some(delay) => self.wait(cx, State::Backoff, now + delay),
+            Some(delay) => self.wait(cx, State::Backoff, now, delay),
         }
     }
 
@@ -766,15 +766,7 @@ impl<'a> User<'a> {
             self.quit(cx);
             return Flow::Wait;
         }
-        match Instant::now().checked_add(d) {
-            Some(at) => self.wait(cx, State::Think, at),
-            // Longer than the clock goes: wait for the stop alone.
-            None => {
-                self.generation += 1;
-                self.state = State::Think;
-                Flow::Wait
-            }
-        }
+        self.wait(cx, State::Think, Instant::now(), d)
     }
 }
 
@@ -782,9 +774,9 @@ impl<'a> User<'a> {
 pub fn fail_kind(e: &HttpError) -> FailKind {
     match e {
         HttpError::ConnectTimeout(_) | HttpError::ReadTimeout(_) => FailKind::Timeout,
-        HttpError::InvalidUrl(_) => FailKind::Request,
+        HttpError::InvalidUrl(_) | HttpError::InvalidRequest(_) => FailKind::Request,
         HttpError::Tls(_) => FailKind::Tls,
-        HttpError::Protocol(_) => FailKind::Protocol,
+        HttpError::Protocol(_) | HttpError::BodyTooLarge(_) => FailKind::Protocol,
         HttpError::Cancelled => FailKind::Cancelled,
         HttpError::Refused
         | HttpError::Reset

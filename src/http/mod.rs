@@ -87,6 +87,11 @@ pub enum HttpError {
     Cancelled,
     #[error("I/O error: {0}")]
     Io(String),
+    #[error("response body larger than max_body_bytes ({0} bytes)")]
+    BodyTooLarge(u64),
+    /// The request itself cannot be sent as built (a header with CR/LF).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
 }
 
 /// Settings that hold for every request of one client.
@@ -123,9 +128,8 @@ pub struct Request<'a> {
     pub headers: &'a [(String, String)],
     /// Request body; empty for none.
     pub body: &'a [u8],
-    /// Limit for the whole response to arrive once sent. Zero: no limit (a
-    /// stop abort still cancels). Over `http://` it is never early and at most
-    /// about 200 ms late (see `plain.rs`).
+    /// Limit for the whole response to arrive once the connection is there.
+    /// Zero: no limit (a stop abort still cancels).
     pub timeout: Duration,
 }
 
@@ -136,8 +140,11 @@ pub struct Response<'a> {
     pub status: u16,
     /// Raw header lines after the status line (`Name: value\r\n`...).
     pub head: &'a [u8],
-    /// The body, de-chunked (empty for HEAD, 204 and 304).
+    /// The body, de-chunked (empty for HEAD, 204 and 304, and when the
+    /// session was told not to keep it).
     pub body: &'a [u8],
+    /// Body bytes received, whether kept or not.
+    pub body_bytes: u64,
 }
 
 impl<'a> Response<'a> {

@@ -122,6 +122,10 @@ pub struct Session {
     timeout: Duration,
     /// A readable event came while the request was still being written.
     read_hint: bool,
+    /// See [`Session::keep_body`].
+    body_limit: Option<u64>,
+    /// Body bytes of the response so far (kept or not).
+    body_bytes: u64,
     /// An event came while no exchange was in flight (a kept connection the
     /// server closed, say): the next exchange on a kept connection reads
     /// after writing instead of waiting for an edge that already passed.
@@ -149,6 +153,8 @@ impl Session {
             timeout: Duration::ZERO,
             read_hint: false,
             idle_event: false,
+            body_limit: Some(u64::MAX),
+            body_bytes: 0,
         }
     }
 
@@ -171,7 +177,16 @@ impl Session {
             status,
             head: &self.head,
             body: &self.body,
+            body_bytes: self.body_bytes,
         }
+    }
+
+    /// How much of the next responses' bodies to keep in memory: `Some(limit)`
+    /// keeps up to `limit` bytes (a larger body fails the request with
+    /// [`HttpError::BodyTooLarge`]); `None` keeps nothing and only counts the
+    /// bytes, for requests whose body nothing looks at. Default: keep all.
+    pub fn keep_body(&mut self, limit: Option<u64>) {
+        self.body_limit = limit;
     }
 
     /// Starts an exchange and drives it as far as it goes without waiting.
@@ -293,7 +308,7 @@ impl Session {
             self.active = Some(self.conns.len() - 1);
             self.reused = false;
             self.phase = Phase::Connecting { addr: k };
-            self.deadline = (!self.connect_timeout.is_zero()).then(|| now + self.connect_timeout);
+            self.deadline = deadline(now, self.connect_timeout);
             return Ok(());
         }
         Err(last)
@@ -306,7 +321,8 @@ impl Session {
         self.reader.start(self.head_request);
         self.head.clear();
         self.body.clear();
-        self.deadline = (!self.timeout.is_zero()).then(|| now + self.timeout);
+        self.body_bytes = 0;
+        self.deadline = deadline(now, self.timeout);
     }
 
     /// Moves the exchange forward until it must wait; an error closes the
@@ -409,6 +425,23 @@ impl Session {
                         return Ok(Progress::Pending);
                     }
                     let direct = self.reader.direct_body_len();
+                    if direct >= DIRECT_READ_MIN && self.body_limit.is_none() {
+                        // A body nothing looks at: count it, keep none of it.
+                        let step =
+                            usize::try_from(direct).map_or(scratch.len(), |n| n.min(scratch.len()));
+                        let step = match t.read(&mut scratch[..step])? {
+                            None => return Ok(Progress::Pending),
+                            Some(0) => self.reader.eof()?,
+                            Some(n) => {
+                                self.body_bytes += n as u64;
+                                self.reader.direct_body_read(n)
+                            }
+                        };
+                        if let Step::Done { status, keep_alive } = step {
+                            return Ok(self.complete(registry, i, status, keep_alive));
+                        }
+                        continue;
+                    }
                     if direct >= DIRECT_READ_MIN {
                         // Much plain body to come: read it straight into `body`.
                         let old = self.body.len();
@@ -421,7 +454,11 @@ impl Session {
                         let step = match got {
                             None => return Ok(Progress::Pending),
                             Some(0) => self.reader.eof()?,
-                            Some(n) => self.reader.direct_body_read(n),
+                            Some(n) => {
+                                self.body_bytes += n as u64;
+                                self.check_body_limit()?;
+                                self.reader.direct_body_read(n)
+                            }
                         };
                         if let Step::Done { status, keep_alive } = step {
                             return Ok(self.complete(registry, i, status, keep_alive));
@@ -435,9 +472,16 @@ impl Session {
                     let (step, leftover) = if n == 0 {
                         (self.reader.eof()?, false)
                     } else {
+                        let before = self.body.len();
                         let (used, step) =
                             self.reader
                                 .feed(&scratch[..n], &mut self.head, &mut self.body)?;
+                        self.body_bytes += (self.body.len() - before) as u64;
+                        match self.body_limit {
+                            // Counted; none of it kept.
+                            None => self.body.clear(),
+                            Some(_) => self.check_body_limit()?,
+                        }
                         (step, used < n)
                     };
                     if let Step::Done { status, keep_alive } = step {
@@ -447,6 +491,15 @@ impl Session {
                     }
                 }
             }
+        }
+    }
+
+    /// A kept body over its limit fails the exchange (its connection closes:
+    /// the rest of the body is never read).
+    fn check_body_limit(&self) -> Result<(), HttpError> {
+        match self.body_limit {
+            Some(limit) if self.body.len() as u64 > limit => Err(HttpError::BodyTooLarge(limit)),
+            _ => Ok(()),
         }
     }
 
@@ -466,5 +519,15 @@ impl Session {
             self.close(registry, i);
         }
         Progress::Done(status)
+    }
+}
+
+/// `limit` from `now`; none for a zero limit (no timeout) or one past what the
+/// clock can count.
+fn deadline(now: Instant, limit: Duration) -> Option<Instant> {
+    if limit.is_zero() {
+        None
+    } else {
+        now.checked_add(limit)
     }
 }

@@ -238,7 +238,7 @@ fn header_injection_is_refused() {
     };
     assert!(matches!(
         fetch(&mut client(), &req),
-        Err(HttpError::Protocol(_))
+        Err(HttpError::InvalidRequest(_))
     ));
 }
 

@@ -655,8 +655,8 @@ fn check_header(name: &str, value: &str) -> Result<(), HttpError> {
     let bad_name = name.is_empty() || name.bytes().any(|b| b <= b' ' || b == b':' || b == 0x7f);
     let bad_value = value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
     if bad_name || bad_value {
-        return Err(HttpError::Protocol(format!(
-            "invalid request header {name:?} (control character, space or ':' in name, CR/LF in value)"
+        return Err(HttpError::InvalidRequest(format!(
+            "header {name:?} has a control character, space or ':' in its name, or CR/LF in its value"
         )));
     }
     Ok(())

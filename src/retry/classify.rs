@@ -64,7 +64,11 @@ pub fn classify(f: &AttemptFailure, transient_status: &[u16]) -> Option<ErrorCla
             | HttpError::ConnectTimeout(_)
             | HttpError::ReadTimeout(_)
             | HttpError::Io(_) => Transient,
-            HttpError::InvalidUrl(_) | HttpError::Tls(_) | HttpError::Protocol(_) => Permanent,
+            HttpError::InvalidUrl(_)
+            | HttpError::InvalidRequest(_)
+            | HttpError::Tls(_)
+            | HttpError::Protocol(_)
+            | HttpError::BodyTooLarge(_) => Permanent,
         },
         AttemptFailure::Response {
             status,

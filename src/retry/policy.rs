@@ -49,10 +49,10 @@ impl RetryArg {
         let mut p = Vec::new();
         let mut seconds = |field: &'static str, v: Option<f64>| {
             if let Some(v) = v {
-                if !(v >= 0.0 && v.is_finite()) {
+                if !units::valid_seconds(v) {
                     p.push((
                         field,
-                        format!("{field} must be a number of seconds >= 0, found {v}"),
+                        format!("{field} must be a number of seconds from 0 to 1e9, found {v}"),
                     ));
                 }
             }

@@ -32,6 +32,8 @@ pub(super) struct StartTestArgs {
     #[serde(default = "default_stop_timeout")]
     pub(super) stop_timeout: f64,
     pub(super) record_csv: Option<String>,
+    #[serde(default = "default_max_body_bytes")]
+    pub(super) max_body_bytes: u64,
     pub(super) retry: Option<RetryArg>,
     pub(super) failure_budget: Option<BudgetConfig>,
 }
@@ -46,6 +48,9 @@ fn default_spawn_rate() -> f64 {
 }
 fn default_stop_timeout() -> f64 {
     5.0
+}
+fn default_max_body_bytes() -> u64 {
+    10 * 1024 * 1024
 }
 
 #[derive(Deserialize)]
@@ -124,6 +129,7 @@ pub(super) struct TaskArg {
     pub(super) skip_if: Option<Value>,
     pub(super) retry: Option<RetryArg>,
     pub(super) network: Option<ConditionerArg>,
+    pub(super) max_body_bytes: Option<u64>,
 }
 
 /// A query parameter value: string, number or boolean.

@@ -49,6 +49,7 @@ pub const START_TEST: CommandSpec = CommandSpec {
         Param { name: "record_csv", kind: "string", required: false, doc: "Stream one CSV row per request to this file (`.csv` appended) during the test." },
         Param { name: "retry", kind: "object", required: false, doc: "Run-wide retry policy for every task (a task's own `retry` overrides it field by field); see `Retry`." },
         Param { name: "failure_budget", kind: "object", required: false, doc: "A failure budget for this test only, over an installed one (same fields as LD_install_failure_budget)." },
+        Param { name: "max_body_bytes", kind: "number = 10485760", required: false, doc: "Most bytes of a response body kept in memory for assertions and extract (10 MiB); a larger body fails the request. Bodies nothing reads are counted and discarded. A task's own `max_body_bytes` overrides it." },
     ],
     parse: parse_start_test,
 };
@@ -138,6 +139,15 @@ fn check_test_args(v: &mut Validator, at: &Position, args: &StartTestArgs) -> Wa
             "args.spawn_rate",
             "spawn_rate must be a positive number of users per second".into(),
         );
+    } else if !units::valid_seconds(args.user_count.saturating_sub(1) as f64 / args.spawn_rate) {
+        bad(
+            "args.spawn_rate",
+            format!(
+                "spawn_rate {} would start the last user more than 1e9 s after the test starts; give at least {}",
+                args.spawn_rate,
+                args.user_count as f64 / units::MAX_SECONDS
+            ),
+        );
     }
     if let Some(t) = args.test_time {
         if !(t > 0.0 && units::valid_seconds(t)) {
@@ -213,6 +223,7 @@ fn compile_tasks(
         mode,
         has_host: args.host.is_some(),
         run_retry: args.retry.as_ref(),
+        max_body_bytes: args.max_body_bytes,
     };
     let mut tasks: Vec<Task> = task_values
         .into_iter()
@@ -500,6 +511,11 @@ mod tests {
             );
         }
         valid("LD_start_test", args(json!({"spawn_rate": 0.5})));
+        one(
+            json!({"user_count": 10, "spawn_rate": 1e-300}),
+            "actions[0].args.spawn_rate",
+            "would start the last user more than 1e9 s after the test starts",
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub(super) struct TestCx<'a> {
     pub has_host: bool,
     /// The test's run-wide retry policy, which a task's own overrides.
     pub run_retry: Option<&'a RetryArg>,
+    /// The test's `max_body_bytes`, which a task's own overrides.
+    pub max_body_bytes: u64,
 }
 
 /// One task's JSON and where it stands.
@@ -81,6 +83,7 @@ pub(super) fn compile_task(
         headers,
         body,
         timeout: units::secs(timeout),
+        max_body_bytes: t.max_body_bytes.unwrap_or(test.max_body_bytes),
         assertions,
         extract,
         weight: t.weight.unwrap_or(1),
@@ -220,6 +223,25 @@ impl Compiler<'_, '_> {
         headers: &IndexMap<String, String>,
         has_auth: bool,
     ) -> Vec<(String, Template)> {
+        for (k, val) in headers {
+            // RFC 9110 token characters only; a value is one line.
+            let bad_name = k.is_empty()
+                || !k
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if bad_name {
+                self.problem(
+                    &format!("headers.{k}"),
+                    &format!("header name {k:?} must be a non-empty HTTP token (letters, digits, - and a few other marks)"),
+                );
+            }
+            if val.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                self.problem(
+                    &format!("headers.{k}"),
+                    &format!("header {k:?} has a line break or NUL in its value"),
+                );
+            }
+        }
         let compiled = headers
             .iter()
             .map(|(k, val)| (k.clone(), self.template(&format!("headers.{k}"), val)))
@@ -557,6 +579,26 @@ mod tests {
             "data.n",
             "unterminated `${`",
         );
+    }
+
+    #[test]
+    fn header_names_and_values_are_checked() {
+        one(
+            task(json!({"headers": {"X-A\r\nInjected": "v"}})),
+            "headers.X-A\r\nInjected",
+            "must be a non-empty HTTP token",
+        );
+        one(
+            task(json!({"headers": {"": "v"}})),
+            "headers.",
+            "must be a non-empty HTTP token",
+        );
+        one(
+            task(json!({"headers": {"X-A": "v\r\nX-Injected: 1"}})),
+            "headers.X-A",
+            "has a line break or NUL in its value",
+        );
+        assert!(!with_task(task(json!({"headers": {"X-Request-Id": "${uuid()}"}}))).is_empty());
     }
 
     #[test]
