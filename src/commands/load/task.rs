@@ -232,13 +232,13 @@ impl Compiler<'_, '_> {
             if bad_name {
                 self.problem(
                     &format!("headers.{k}"),
-                    &format!("header name {k:?} must be a non-empty HTTP token (letters, digits, - and a few other marks)"),
+                    format!("header name {k:?} must be a non-empty HTTP token (letters, digits, - and a few other marks)"),
                 );
             }
             if val.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
                 self.problem(
                     &format!("headers.{k}"),
-                    &format!("header {k:?} has a line break or NUL in its value"),
+                    format!("header {k:?} has a line break or NUL in its value"),
                 );
             }
         }
