@@ -10,4 +10,5 @@ mod docs_sync;
 mod engine;
 mod pool;
 mod retry;
+mod secrets;
 mod supervisor;
