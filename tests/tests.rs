@@ -11,4 +11,5 @@ mod docs_sync;
 mod engine;
 mod pool;
 mod retry;
+mod secrets;
 mod supervisor;

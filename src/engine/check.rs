@@ -80,7 +80,7 @@ pub fn judge(
         if !contains(resp.body, needle.as_bytes()) {
             return Err((
                 FailKind::Assertion,
-                format!("expected the body to contain {needle:?}"),
+                format!("expected the body to contain {}", quote(&needle)),
             ));
         }
     }
@@ -89,7 +89,7 @@ pub fn judge(
         if contains(resp.body, needle.as_bytes()) {
             return Err((
                 FailKind::Assertion,
-                format!("expected the body not to contain {needle:?}"),
+                format!("expected the body not to contain {}", quote(&needle)),
             ));
         }
     }
@@ -98,10 +98,15 @@ pub fn judge(
         match resp.header(name) {
             Some(v) if v.contains(want.as_str()) => {}
             Some(v) => {
+                let (want, got) = if is_secret_name(name) {
+                    (REDACTED.to_string(), REDACTED.to_string())
+                } else {
+                    (quote(&want), quote(v))
+                };
                 return Err((
                     FailKind::Assertion,
-                    format!("expected header {name} to contain {want:?}, got {v:?}"),
-                ))
+                    format!("expected header {name} to contain {want}, got {got}"),
+                ));
             }
             None => {
                 return Err((
@@ -123,10 +128,15 @@ pub fn judge(
             match lookup(doc, path) {
                 Some(got) if loosely_equal(got, &want) => {}
                 Some(got) => {
+                    let (want, got) = if path_is_secret(path) {
+                        (REDACTED.to_string(), REDACTED.to_string())
+                    } else {
+                        (shown_json(&want), shown_json(got))
+                    };
                     return Err((
                         FailKind::Assertion,
                         format!("expected json_path {path} = {want}, got {got}"),
-                    ))
+                    ));
                 }
                 None => {
                     return Err((
@@ -183,6 +193,70 @@ pub fn judge(
 fn render(t: &Template, scope: &mut dyn Lookup) -> Result<String, (FailKind, String)> {
     t.render_to_string(scope)
         .map_err(|e| (FailKind::Request, e.to_string()))
+}
+
+/// What a message shows instead of a credential's value.
+const REDACTED: &str = "\"***\"";
+
+/// How many characters of a value a message quotes before `…`.
+pub const QUOTE_LIMIT: usize = 64;
+
+/// Whether a header (or JSON key) named `name` carries a credential:
+/// `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie`,
+/// `X-Api-Key`, or any name containing `token`, `secret`, `password` or
+/// `api-key` / `api_key` / `apikey` (any case). Its values are never quoted in
+/// a message.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    matches!(
+        n.as_str(),
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "x-api-key"
+    ) || [
+        "token", "secret", "password", "api-key", "api_key", "apikey",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+/// Whether any segment of a dotted JSON path names a credential.
+fn path_is_secret(path: &str) -> bool {
+    path.split(['.', '[', ']']).any(is_secret_name)
+}
+
+/// `s` quoted for a message, cut to [`QUOTE_LIMIT`] characters plus `…`.
+pub fn quote(s: &str) -> String {
+    match s.char_indices().nth(QUOTE_LIMIT) {
+        Some((i, _)) => format!("{:?}", format!("{}…", &s[..i])),
+        None => format!("{s:?}"),
+    }
+}
+
+/// A JSON value for a message: the values of credential-named keys, at any
+/// depth, replaced by `"***"`, and the text cut to [`QUOTE_LIMIT`]
+/// characters plus `…`.
+fn shown_json(v: &Value) -> String {
+    fn redact(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    if is_secret_name(k) {
+                        *x = Value::from("***");
+                    } else {
+                        redact(x);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(redact),
+            _ => {}
+        }
+    }
+    let mut v = v.clone();
+    redact(&mut v);
+    let text = v.to_string();
+    match text.char_indices().nth(QUOTE_LIMIT) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
 }
 
 fn list(codes: &[u16]) -> String {
@@ -250,5 +324,130 @@ mod tests {
         assert!(loosely_equal(&json!(true), &json!("true")));
         assert!(!loosely_equal(&json!("5"), &json!(6)));
         assert!(!loosely_equal(&json!([1]), &json!("[1]")));
+    }
+
+    /// The failure message of `asserts` on a 200 response with `head` and `body`.
+    fn message(head: &str, body: &str, asserts: &Assertions) -> String {
+        let resp = Response {
+            status: 200,
+            head: head.as_bytes(),
+            body: body.as_bytes(),
+        };
+        let vars = crate::resolver::Vars::default();
+        let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(0);
+        let mut scope = crate::resolver::Scope::new(&vars, &mut rng);
+        match judge(&resp, asserts, &[], &mut scope, &mut Vec::new()) {
+            Err((_, m)) => m,
+            Ok(()) => panic!("expected a failure"),
+        }
+    }
+
+    fn header(name: &str, want: &str) -> Assertions {
+        Assertions {
+            header: vec![(name.to_string(), Template::parse(want).unwrap())],
+            ..Assertions::default()
+        }
+    }
+
+    fn json_path(path: &str, want: Value) -> Assertions {
+        Assertions {
+            json_path: vec![(path.to_string(), CompiledValue::compile(&want).unwrap())],
+            ..Assertions::default()
+        }
+    }
+
+    #[test]
+    fn credential_names() {
+        for n in [
+            "Authorization",
+            "proxy-authorization",
+            "COOKIE",
+            "Set-Cookie",
+            "x-api-key",
+            "X-Auth-Token",
+            "client_secret",
+            "Password",
+            "refresh_token",
+        ] {
+            assert!(is_secret_name(n), "{n}");
+        }
+        for n in ["Content-Type", "host", "x-request-id", "status", "headers"] {
+            assert!(!is_secret_name(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn credential_header_values_are_redacted_in_messages() {
+        for name in [
+            "Authorization",
+            "set-cookie",
+            "X-Api-Key",
+            "X-Session-Token",
+        ] {
+            let head = format!("{name}: Bearer SECRETVALUE\r\nContent-Type: text/plain\r\n");
+            let m = message(&head, "", &header(name, "OTHERSECRET"));
+            assert_eq!(
+                m,
+                format!("expected header {name} to contain \"***\", got \"***\"")
+            );
+        }
+        // Other headers are quoted as they are.
+        let m = message(
+            "Content-Type: text/plain\r\n",
+            "",
+            &header("content-type", "json"),
+        );
+        assert_eq!(
+            m,
+            "expected header content-type to contain \"json\", got \"text/plain\""
+        );
+    }
+
+    #[test]
+    fn credential_json_values_are_redacted_in_messages() {
+        let body = r#"{"headers": {"authorization": "Bearer SECRETVALUE", "host": "h"},
+                       "data": {"access_token": "SECRETVALUE", "n": 1}}"#;
+        let m = message("", body, &json_path("headers.authorization", json!("x")));
+        assert_eq!(
+            m,
+            "expected json_path headers.authorization = \"***\", got \"***\""
+        );
+        let m = message("", body, &json_path("headers", json!("x")));
+        assert_eq!(
+            m,
+            r#"expected json_path headers = "x", got {"authorization":"***","host":"h"}"#
+        );
+        let m = message("", body, &json_path("data", json!([])));
+        assert!(!m.contains("SECRETVALUE"), "{m}");
+        assert!(m.contains(r#""access_token":"***""#), "{m}");
+    }
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        let long = "é".repeat(100);
+        let head = format!("X-Long: {long}\r\n");
+        let m = message(&head, "", &header("X-Long", "nope"));
+        let got = format!("got \"{}…\"", "é".repeat(QUOTE_LIMIT));
+        assert!(m.ends_with(&got), "{m}");
+        let m = message(
+            "",
+            &format!("{{\"a\": \"{long}\"}}"),
+            &json_path("a", json!(1)),
+        );
+        assert!(m.ends_with('…') && m.chars().count() < 120, "{m}");
+        let needle = "n".repeat(200);
+        let asserts = Assertions {
+            contains: vec![Template::parse(&needle).unwrap()],
+            ..Assertions::default()
+        };
+        let m = message("", "body", &asserts);
+        assert_eq!(
+            m,
+            format!(
+                "expected the body to contain \"{}…\"",
+                "n".repeat(QUOTE_LIMIT)
+            )
+        );
+        assert_eq!(quote("short"), "\"short\"");
     }
 }

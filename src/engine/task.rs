@@ -3,8 +3,10 @@
 
 use super::check::{Assertions, Extract};
 use super::predicate::Predicate;
+use crate::http::url::redact_userinfo;
 use crate::http::{HttpError, Method, Url};
 use crate::resolver::{CompiledValue, Lookup, ResolveError, Template};
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// A task's body.
@@ -54,6 +56,8 @@ pub struct Task {
 #[derive(Debug, Clone, Default)]
 pub struct Prepared {
     pub url: Option<Url>,
+    /// The URL as built, for statistics, `record_csv` and the conditioner's
+    /// filter; its user info redacted (`user:***@`), never the password.
     pub full_url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -108,6 +112,11 @@ impl Task {
         p.full_url.clear();
         let mut url = std::mem::take(&mut p.full_url);
         let r = self.build_into(scope, p, &mut url);
+        // A URL with user info never parses (so never leaves), but the string
+        // is stored and printed: keep its password out.
+        if let Cow::Owned(redacted) = redact_userinfo(&url) {
+            url = redacted;
+        }
         p.full_url = url;
         r
     }

@@ -1,5 +1,6 @@
 //! Absolute `http://` / `https://` URLs, parsed once per task.
 use super::HttpError;
+use std::borrow::Cow;
 use std::fmt;
 
 /// The two schemes the client speaks.
@@ -41,7 +42,36 @@ pub struct Url {
 }
 
 fn invalid(input: &str, why: &str) -> HttpError {
-    HttpError::InvalidUrl(format!("{why} in {input:?}"))
+    HttpError::InvalidUrl(format!("{why} in {:?}", redact_userinfo(input)))
+}
+
+/// `s` with the user info of its URL hidden, for printing or storing: the
+/// password of `scheme://user:password@host/...` becomes `***`
+/// (`scheme://user:***@host/...`), and a user info without a password (often
+/// a token: `https://TOKEN@host/`) becomes `***` as a whole. Text without
+/// user info comes back borrowed, as is.
+pub fn redact_userinfo(s: &str) -> Cow<'_, str> {
+    let Some(i) = s.find("://") else {
+        return Cow::Borrowed(s);
+    };
+    let start = i + 3;
+    let rest = &s[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return Cow::Borrowed(s);
+    };
+    let userinfo = &authority[..at];
+    let mut out = String::with_capacity(s.len());
+    out.push_str(&s[..start]);
+    match userinfo.split_once(':') {
+        Some((user, _)) => {
+            out.push_str(user);
+            out.push_str(":***");
+        }
+        None => out.push_str("***"),
+    }
+    out.push_str(&s[start + at..]);
+    Cow::Owned(out)
 }
 
 impl Url {
@@ -275,7 +305,25 @@ mod tests {
         assert!(err("http://[nothex]/").contains("IPv6"));
         assert!(err("http://[::1]x/").contains("after IPv6"));
         assert!(err("http://u:p@h/").contains("user info"));
+        assert!(err("http://u:p@h/").contains("\"http://u:***@h/\""));
         assert!(err("http://h%41/").contains("not allowed"));
         assert!(err("http://a:1:2/").contains("bad port"));
+    }
+
+    #[test]
+    fn user_info_is_redacted() {
+        assert_eq!(redact_userinfo("http://h:1/a@b"), "http://h:1/a@b");
+        assert_eq!(redact_userinfo("no url"), "no url");
+        assert_eq!(
+            redact_userinfo("https://user:s3cret@h:8080/p?q=a@b#f"),
+            "https://user:***@h:8080/p?q=a@b#f"
+        );
+        assert_eq!(redact_userinfo("http://tok@h"), "http://***@h");
+        // The last '@' of the authority ends the user info; ':' may repeat.
+        assert_eq!(redact_userinfo("http://u:p@ss:w@h/"), "http://u:***@h/");
+        assert_eq!(redact_userinfo("http://:p@h?x"), "http://:***@h?x");
+        // Rejected for another reason first: still redacted.
+        let m = err("http://u:pass word@h/");
+        assert!(m.contains("u:***@h") && !m.contains("pass"), "{m}");
     }
 }

@@ -323,7 +323,10 @@ impl StartTest {
         let host = match &self.host {
             Some(h) => {
                 let h = ctx.resolve_str(h)?;
-                Url::parse(&h).map_err(|e| anyhow::anyhow!("host {h:?}: {e}"))?;
+                Url::parse(&h).map_err(|e| {
+                    let shown = crate::http::url::redact_userinfo(&h);
+                    anyhow::anyhow!("host {shown:?}: {e}")
+                })?;
                 Some(h)
             }
             None => None,
