@@ -332,6 +332,7 @@ mod tests {
             status: 200,
             head: head.as_bytes(),
             body: body.as_bytes(),
+            body_bytes: body.len() as u64,
         };
         let vars = crate::resolver::Vars::default();
         let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(0);
