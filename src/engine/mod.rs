@@ -209,4 +209,4 @@ pub fn run_test(
 
 /// The most grace in-flight requests get once a watchdog fired or a signal
 /// came: then they are cancelled, so the run ends within a second.
-pub const INTERRUPT_STOP_GRACE: Duration = Duration::from_millis(250);
+pub const INTERRUPT_STOP_GRACE: Duration = Duration::from_millis(100);
