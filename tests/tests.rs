@@ -8,6 +8,7 @@ mod cli_plans;
 mod conditioner;
 mod docs_sync;
 mod engine;
+mod output;
 mod pool;
 mod retry;
 mod supervisor;
