@@ -1,8 +1,10 @@
 //! Console output and report files: a broken stdout or stderr never ends a
-//! run nor loses its reports.
+//! run nor loses its reports; an orphan stopped by the prelude still writes
+//! its summary.
 
-use crate::common::{self, Plan};
+use crate::common::{self, Plan, Run};
 use loaddensity::demo_server::DemoServer;
+use loaddensity::supervisor::marker::MARKER_ENV;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -69,4 +71,92 @@ fn a_closed_pipe_on_stdout_and_stderr_never_ends_the_run() {
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["exit_code"], 0, "{summary}");
+}
+/// Whether the process carries its run marker (it has re-executed itself).
+fn marked(pid: u32) -> bool {
+    let prefix = format!("{MARKER_ENV}=");
+    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+        env.split(|&b| b == 0)
+            .any(|v| v.starts_with(prefix.as_bytes()))
+    })
+}
+
+/// The binary under another path (a hard link, else a copy). The prelude only
+/// stops runs of its own executable, so runs of this one and the orphan test
+/// of `supervisor` never stop each other's orphans.
+fn private_binary(d: &std::path::Path) -> PathBuf {
+    let bin = d.join("loaddensity-private");
+    let _ = std::fs::remove_file(&bin);
+    let original = env!("CARGO_BIN_EXE_loaddensity");
+    if std::fs::hard_link(original, &bin).is_err() {
+        std::fs::copy(original, &bin).unwrap();
+    }
+    // A copy may be briefly "text file busy" while another test forks.
+    common::wait_for("the private binary runs", Duration::from_secs(10), || {
+        Command::new(&bin)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    bin
+}
+
+#[test]
+fn an_orphan_hung_on_a_request_writes_its_summary_when_the_prelude_stops_it() {
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("hung_orphan");
+    let bin = private_binary(&d);
+    // Hung on `/hang` with the default stop_timeout (5 s): the prelude's
+    // SIGTERM caps its grace, and it writes its summary before the SIGKILL.
+    let hung = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 1, "test_time": 30, "tasks": [{{"request_url": "{}/hang"}}]}}]"#,
+        srv.base_url()
+    ))
+    .then(r#"["LD_generate_summary_report", {"report_name": "orphan"}]"#)
+    .no_summary();
+    // Started through a shell that exits once the run has marked itself, so
+    // the marker names the shell as the parent that then goes away.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' run-str --no-kill-orphans --quiet '{}' >/dev/null 2>&1 & pid=$!; echo $pid; i=0
+             until tr '\\0' '\\n' < /proc/$pid/environ 2>/dev/null | grep -q '^{MARKER_ENV}='; do
+               i=$((i + 1)); [ $i -ge 1000 ] && break; sleep 0.01
+             done",
+            bin.display(),
+            hung.text()
+        ))
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    let orphan: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(marked(orphan), "the orphan marked itself");
+    common::wait_for("the orphan hangs on /hang", Duration::from_secs(30), || {
+        srv.hits("/hang") >= 1
+    });
+
+    let mut prelude = Command::new(&bin);
+    prelude
+        .args(["run-str", "--seed", "7"])
+        .arg(Plan::new("").text())
+        .current_dir(&d);
+    let r = Run::of(prelude);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let killed = &r.summary()["supervisor"]["orphans_killed"];
+    let entry = killed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["pid"] == orphan)
+        .unwrap_or_else(|| panic!("the orphan was not stopped: {killed}"));
+    assert_eq!(
+        entry["signal"], "SIGTERM",
+        "it exited within the grace: {killed}"
+    );
+    // It wrote its summary on its way out: stopped by SIGTERM (143).
+    let text = std::fs::read_to_string(d.join("orphan.json"))
+        .unwrap_or_else(|e| panic!("the orphan left no summary ({e}); prelude: {}", r.stderr));
+    let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(summary["exit_code"], 143, "{summary}");
+    let _ = std::fs::remove_file(&bin);
 }
