@@ -1,6 +1,6 @@
 //! Console output and report files: a broken stdout or stderr never ends a
-//! run nor loses its reports; an orphan stopped by the prelude still writes
-//! its summary.
+//! run nor loses its reports; a report never replaces a folder or a device;
+//! an orphan stopped by the prelude still writes its summary.
 
 use crate::common::{self, Plan, Run};
 use loaddensity::demo_server::DemoServer;
@@ -159,4 +159,61 @@ fn an_orphan_hung_on_a_request_writes_its_summary_when_the_prelude_stops_it() {
     let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(summary["exit_code"], 143, "{summary}");
     let _ = std::fs::remove_file(&bin);
+}
+#[test]
+fn empty_and_folder_report_names_are_refused_before_anything_runs() {
+    for (i, name) in ["", "dir/", "${var.d}/", "out/.."].into_iter().enumerate() {
+        let d = scratch(&format!("bad_name_{i}"));
+        let r = Plan::new(format!(
+            r#"["LD_generate_summary_report", {{"report_name": {name:?}}}]"#
+        ))
+        .no_summary()
+        .run_in(&d);
+        assert_eq!(r.code, 2, "{name:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("actions[0].args.report_name")
+                && r.stderr.contains("nothing was run"),
+            "{name:?}: {}",
+            r.stderr
+        );
+        let left: Vec<_> = std::fs::read_dir(&d).unwrap().collect();
+        assert!(left.is_empty(), "{name:?} wrote {left:?}");
+    }
+}
+
+#[test]
+fn a_report_never_replaces_a_folder_a_pipe_or_a_device() {
+    let d = scratch("not_regular");
+    std::fs::create_dir(d.join("folder.json")).unwrap();
+    let fifo = Command::new("mkfifo")
+        .arg(d.join("pipe.json"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    let stray = std::path::Path::new("/dev/null.json");
+    let stray_before = stray.exists();
+    let cases = [
+        ("folder", "report path folder.json is a folder"),
+        ("pipe", "report path pipe.json is a pipe"),
+        ("/dev/null", "the report name /dev/null is a device"),
+        // Resolved at run time to an empty name.
+        ("${var.empty}", "the report name is empty"),
+    ];
+    for (name, message) in cases {
+        let r = Plan::new(r#"["LD_register_variable", {"name": "empty", "value": ""}]"#)
+            .then(format!(
+                r#"["LD_generate_summary_report", {{"report_name": "{name}"}}]"#
+            ))
+            .flags(&["--keep-going"])
+            .run_in(&d);
+        assert_eq!(r.code, 1, "{name}: {}", r.stderr);
+        assert!(r.stderr.contains(message), "{name}: {}", r.stderr);
+        // The rest of the plan ran: its summary is there.
+        assert_eq!(r.summary()["exit_code"], 1, "{name}");
+    }
+    assert!(d.join("folder.json").is_dir());
+    let pipe = std::fs::symlink_metadata(d.join("pipe.json")).unwrap();
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&pipe.file_type()));
+    assert!(stray_before || !stray.exists(), "wrote /dev/null.json");
+    assert!(!d.join(".json").exists());
 }
