@@ -1,8 +1,9 @@
 //! Console output and report files: a broken stdout or stderr never ends a
-//! run nor loses its reports; a report never replaces a folder or a device;
-//! an orphan stopped by the prelude still writes its summary.
+//! run nor loses its reports; a report never replaces a plan of the run, a
+//! folder or a device; an orphan stopped by the prelude still writes its
+//! summary.
 
-use crate::common::{self, Plan, Run};
+use crate::common::{self, ld, Plan, Run};
 use loaddensity::demo_server::DemoServer;
 use loaddensity::supervisor::marker::MARKER_ENV;
 use std::path::PathBuf;
@@ -72,6 +73,7 @@ fn a_closed_pipe_on_stdout_and_stderr_never_ends_the_run() {
         serde_json::from_slice(&std::fs::read(d.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["exit_code"], 0, "{summary}");
 }
+
 /// Whether the process carries its run marker (it has re-executed itself).
 fn marked(pid: u32) -> bool {
     let prefix = format!("{MARKER_ENV}=");
@@ -160,6 +162,30 @@ fn an_orphan_hung_on_a_request_writes_its_summary_when_the_prelude_stops_it() {
     assert_eq!(summary["exit_code"], 143, "{summary}");
     let _ = std::fs::remove_file(&bin);
 }
+
+#[test]
+fn a_report_name_resolved_to_the_running_plan_fails_and_overwrites_nothing() {
+    let d = scratch("overwrite_plan");
+    let text = r#"{"load_density": [
+        ["LD_register_variable", {"name": "n", "value": "plan"}],
+        ["LD_generate_summary_report", {"report_name": "${var.n}"}]
+    ]}"#;
+    std::fs::write(d.join("plan.json"), text).unwrap();
+    let r = Run::of({
+        let mut c = ld("run");
+        c.arg("plan.json").current_dir(&d);
+        c
+    });
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("report path plan.json would overwrite a plan file of this run"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read_to_string(d.join("plan.json")).unwrap(), text);
+}
+
 #[test]
 fn empty_and_folder_report_names_are_refused_before_anything_runs() {
     for (i, name) in ["", "dir/", "${var.d}/", "out/.."].into_iter().enumerate() {

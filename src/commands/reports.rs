@@ -132,8 +132,8 @@ impl Command for WriteReport {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         let name = ctx.resolve_str(&self.name)?;
         let path = reports::report_path(&name, self.format.ext());
-        // Again with the placeholders resolved: `${var.n}` may be empty or
-        // name a folder or a device.
+        // Again with the placeholders resolved: `${var.n}` may name a plan of
+        // the run, be empty or name a folder or a device.
         reports::check_target(&name, &path)?;
         let summary = ctx.summary();
         let text = match self.format {

@@ -24,6 +24,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 pub mod csv;
 pub mod html;
@@ -80,10 +81,25 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The plan files of this run (canonical paths): no report may replace one.
+static PLAN_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Adds the run's plan files (canonical paths, as validation found them) to
+/// those no report may replace, even through a name resolved at run time.
+pub fn protect_plan_files(files: &[PathBuf]) {
+    let mut known = PLAN_FILES.lock().unwrap_or_else(|e| e.into_inner());
+    for f in files {
+        if !known.contains(f) {
+            known.push(f.clone());
+        }
+    }
+}
+
 /// Checks, at run time, that the report named `name` may be written to
 /// `path` (see [`report_path`]): the name is a file name ([`check_name`]) and
 /// not a device, pipe or socket (`/dev/null` would otherwise become
-/// `/dev/null.json`), and if `path` exists it is a regular file (never a folder or a device to replace).
+/// `/dev/null.json`), `path` is not a plan file of this run, and if `path`
+/// exists it is a regular file (never a folder or a device to replace).
 pub fn check_target(name: &str, path: &Path) -> anyhow::Result<()> {
     check_name(name).map_err(anyhow::Error::msg)?;
     if let Ok(m) = fs::metadata(name) {
@@ -94,6 +110,15 @@ pub fn check_target(name: &str, path: &Path) -> anyhow::Result<()> {
             );
         }
     }
+    let canonical = crate::plan::validate::absolute(path);
+    let protected = PLAN_FILES.lock().unwrap_or_else(|e| e.into_inner());
+    if protected.contains(&canonical) {
+        anyhow::bail!(
+            "report path {} would overwrite a plan file of this run; give the report another name",
+            path.display()
+        );
+    }
+    drop(protected);
     if let Ok(m) = fs::metadata(path) {
         if !m.is_file() {
             anyhow::bail!(
