@@ -9,6 +9,7 @@ use crate::exit::Outcome;
 use crate::interpreter::{Context, RunOptions};
 use crate::plan::{Plan, Problem, Source, Validator};
 use crate::supervisor::{orphans, WatchdogGuard};
+use crate::ui::{stderr_line, stdout_text};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -141,36 +142,39 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
         Cmd::Validate { plans } => match validate_files(&plans) {
             Ok(ps) => {
                 let actions: usize = ps.iter().map(|p| p.actions.len()).sum();
-                eprintln!("ok: {} plan(s), {actions} action(s) valid", ps.len());
+                stderr_line(&format!(
+                    "ok: {} plan(s), {actions} action(s) valid",
+                    ps.len()
+                ));
                 Outcome::Pass
             }
             Err(code) => code,
         },
         Cmd::Commands { json } => {
-            print!("{}", commands_listing(json));
+            stdout_text(&commands_listing(json));
             Outcome::Pass
         }
         Cmd::Init { dir } => match init(&dir) {
             Ok(()) => Outcome::Pass,
             Err(e) => {
-                eprintln!("error: {e:#}");
+                stderr_line(&format!("error: {e:#}"));
                 Outcome::Invalid
             }
         },
         Cmd::Orphans => {
             let orphans = orphans::find_orphans();
             if orphans.is_empty() {
-                eprintln!("no orphaned loaddensity runs");
+                stderr_line("no orphaned loaddensity runs");
             }
             for o in orphans {
-                println!("{}\t{}s\t{}", o.pid, o.age_s, o.command);
+                stdout_text(&format!("{}\t{}s\t{}\n", o.pid, o.age_s, o.command));
             }
             Outcome::Pass
         }
         Cmd::DemoServer { port } => match crate::demo_server::serve_forever(port) {
             Ok(()) => Outcome::Pass,
             Err(e) => {
-                eprintln!("error: cannot serve on 127.0.0.1:{port}: {e}");
+                stderr_line(&format!("error: cannot serve on 127.0.0.1:{port}: {e}"));
                 Outcome::ActionFailed
             }
         },
@@ -202,20 +206,23 @@ fn finish_validation(v: Validator, plans: Vec<Plan>) -> Result<Vec<Plan>, Outcom
 
 fn invalid(problems: &[Problem]) -> Outcome {
     for p in problems {
-        eprintln!("error: {p}");
+        stderr_line(&format!("error: {p}"));
     }
     if problems.len() > 1 {
-        eprintln!("{} problems found; nothing was run.", problems.len());
+        stderr_line(&format!(
+            "{} problems found; nothing was run.",
+            problems.len()
+        ));
     } else {
-        eprintln!("nothing was run.");
+        stderr_line("nothing was run.");
     }
     Outcome::Invalid
 }
 
 fn run(flags: &RunFlags, plans: &[Plan]) -> Outcome {
     if let Err(msg) = check_capacity(plans) {
-        eprintln!("error: {msg}");
-        eprintln!("nothing was run.");
+        stderr_line(&format!("error: {msg}"));
+        stderr_line("nothing was run.");
         return Outcome::Invalid;
     }
     let seed = flags.seed.unwrap_or_else(crate::units::fresh_random_u64);
@@ -382,7 +389,11 @@ fn init(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("actions"))?;
     std::fs::write(&plan, INIT_PLAN)?;
     std::fs::write(&readme, INIT_README)?;
-    eprintln!("created {} and {}", plan.display(), readme.display());
-    eprintln!("next: loaddensity run {}", plan.display());
+    stderr_line(&format!(
+        "created {} and {}",
+        plan.display(),
+        readme.display()
+    ));
+    stderr_line(&format!("next: loaddensity run {}", plan.display()));
     Ok(())
 }

@@ -1,8 +1,27 @@
 //! What the user sees on the terminal, outside the progress display: notes go to
 //! stderr (silenced by `--quiet`), errors to stderr always, the plan's own
 //! `LD_log` output to stdout always.
+//!
+//! Every write ignores its error: a closed pipe (`| head`), a full disk
+//! (`2>/dev/full`) or a closed terminal never ends a run nor loses its
+//! reports. Rust ignores SIGPIPE, so such writes fail with `EPIPE` here, and
+//! `println!` / `eprintln!` would panic on them: the run path uses
+//! [`stdout_text`] and [`stderr_line`] instead.
 
 use std::io::Write;
+
+/// Writes `text` to stdout as is and flushes it, ignoring errors.
+pub fn stdout_text(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Writes `msg` and a newline to stderr, ignoring errors.
+pub fn stderr_line(msg: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{msg}");
+}
 
 #[derive(Debug, Clone)]
 pub struct Ui {
@@ -21,35 +40,31 @@ impl Ui {
     /// Progress notes and results (stderr), unless `--quiet`.
     pub fn note(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("{msg}");
+            stderr_line(msg);
         }
     }
 
     /// Warnings (stderr), unless `--quiet`.
     pub fn warn(&self, msg: &str) {
         if !self.quiet {
-            eprintln!("warning: {msg}");
+            stderr_line(&format!("warning: {msg}"));
         }
     }
 
     /// Errors (stderr), always.
     pub fn error(&self, msg: &str) {
-        eprintln!("error: {msg}");
+        stderr_line(&format!("error: {msg}"));
     }
 
     /// The plan's own output (`LD_log`): stdout, always.
     pub fn log(&self, msg: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{msg}");
-        let _ = out.flush();
+        stdout_text(&format!("{msg}\n"));
     }
 
     /// Result tables (stdout), unless `--quiet`.
     pub fn result(&self, text: &str) {
         if !self.quiet {
-            let mut out = std::io::stdout().lock();
-            let _ = write!(out, "{text}");
-            let _ = out.flush();
+            stdout_text(text);
         }
     }
 }

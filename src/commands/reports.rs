@@ -3,6 +3,7 @@
 
 use crate::interpreter::Context;
 use crate::plan::validate::{Args, Validator};
+use crate::plan::Problem;
 use crate::registry::{parse_typed, Command, CommandSpec, Param, Role};
 use crate::reports;
 use serde::Deserialize;
@@ -51,9 +52,17 @@ macro_rules! report_spec {
                     Some($default.to_string())
                 }
                 let args = v.typed::<$args>(a)?;
+                let name = args.name.unwrap_or_else(|| $default.to_string());
+                if let Err(msg) = reports::check_name(&name) {
+                    v.problem(
+                        Problem::new(a.at.child(concat!("args.", $param)), msg)
+                            .hint("give a file name, e.g. \"reports/result\" (the extension is appended)"),
+                    );
+                    return None;
+                }
                 Some(Box::new(WriteReport {
                     format: $format,
-                    name: args.name.unwrap_or_else(|| $default.to_string()),
+                    name,
                 }) as Box<dyn Command>)
             },
         };
@@ -123,6 +132,9 @@ impl Command for WriteReport {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         let name = ctx.resolve_str(&self.name)?;
         let path = reports::report_path(&name, self.format.ext());
+        // Again with the placeholders resolved: `${var.n}` may name a plan of
+        // the run, be empty or name a folder or a device.
+        reports::check_target(&name, &path)?;
         let summary = ctx.summary();
         let text = match self.format {
             Format::Summary => reports::summary_json(&summary),

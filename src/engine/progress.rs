@@ -65,7 +65,7 @@ impl Progress {
             }
             View::Plain { last: prev, index } => {
                 if t_s - *prev >= PLAIN_EVERY_S && !last {
-                    eprintln!("[test {index} {t_s:6.1}s] {msg}");
+                    crate::ui::stderr_line(&format!("[test {index} {t_s:6.1}s] {msg}"));
                     *prev = t_s;
                 }
             }

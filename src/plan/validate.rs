@@ -361,6 +361,9 @@ impl Validator {
 
     /// Ends validation: the problems of the whole run, if any.
     pub fn finish(mut self) -> Vec<Problem> {
+        // A report name resolved at run time is checked against them then
+        // (`reports::check_target`).
+        crate::reports::protect_plan_files(&self.plan_files);
         // Without plan files (a plan given as text) there is nothing to overwrite.
         if self.plan_files.is_empty() {
             return self.problems;

@@ -10,7 +10,9 @@
 //! | [`render_table`] | console end-of-test table | — |
 //! | [`RequestLog`] | streamed per-request CSV | `LD_start_test` `record_csv: "path"` |
 //!
-//! Callers build the file name with [`report_path`] and write it with
+//! Callers check the name with [`check_name`] (when the plan is validated, and
+//! again once its placeholders are resolved), build the file name with
+//! [`report_path`], check it with [`check_target`] and write it with
 //! [`write_report`] (atomic). The formats are described in `docs/reports.md`.
 //!
 //! [`RunSummary`]: crate::stats::RunSummary
@@ -22,6 +24,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 pub mod csv;
 pub mod html;
@@ -60,6 +63,88 @@ pub fn report_path(name: &str, ext: &str) -> PathBuf {
         PathBuf::from(name)
     } else {
         PathBuf::from(format!("{name}{suffix}"))
+    }
+}
+
+/// Why `name` cannot name a report file, if it cannot: it is empty, or it
+/// names a folder (ends with `/`, or its last part is `.` or `..`).
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the report name is empty".to_string());
+    }
+    let last = name.rsplit('/').next().unwrap_or(name);
+    if last.is_empty() || last == "." || last == ".." {
+        return Err(format!(
+            "the report name {name:?} names a folder, not a file"
+        ));
+    }
+    Ok(())
+}
+
+/// The plan files of this run (canonical paths): no report may replace one.
+static PLAN_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Adds the run's plan files (canonical paths, as validation found them) to
+/// those no report may replace, even through a name resolved at run time.
+pub fn protect_plan_files(files: &[PathBuf]) {
+    let mut known = PLAN_FILES.lock().unwrap_or_else(|e| e.into_inner());
+    for f in files {
+        if !known.contains(f) {
+            known.push(f.clone());
+        }
+    }
+}
+
+/// Checks, at run time, that the report named `name` may be written to
+/// `path` (see [`report_path`]): the name is a file name ([`check_name`]) and
+/// not a device, pipe or socket (`/dev/null` would otherwise become
+/// `/dev/null.json`), `path` is not a plan file of this run, and if `path`
+/// exists it is a regular file (never a folder or a device to replace).
+pub fn check_target(name: &str, path: &Path) -> anyhow::Result<()> {
+    check_name(name).map_err(anyhow::Error::msg)?;
+    if let Ok(m) = fs::metadata(name) {
+        if !m.is_file() && !m.is_dir() {
+            anyhow::bail!(
+                "the report name {name} is {}, not a file name; reports are written to regular files",
+                kind(&m)
+            );
+        }
+    }
+    let canonical = crate::plan::validate::absolute(path);
+    let protected = PLAN_FILES.lock().unwrap_or_else(|e| e.into_inner());
+    if protected.contains(&canonical) {
+        anyhow::bail!(
+            "report path {} would overwrite a plan file of this run; give the report another name",
+            path.display()
+        );
+    }
+    drop(protected);
+    if let Ok(m) = fs::metadata(path) {
+        if !m.is_file() {
+            anyhow::bail!(
+                "report path {} is {}, not a regular file; nothing was written",
+                path.display(),
+                kind(&m)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What a non-regular file is, for messages.
+fn kind(m: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_fifo() {
+        "a pipe"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
     }
 }
 
@@ -155,6 +240,41 @@ mod tests {
         ));
         let _ = fs::remove_dir_all(&d);
         d
+    }
+
+    #[test]
+    fn check_name_refuses_empty_and_folder_names() {
+        for bad in ["", "/", "dir/", "out/.", "out/..", ".", ".."] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        for ok in [
+            "result",
+            "out/result",
+            ".hidden",
+            "out/r.json",
+            "a..b",
+            "${var.n}",
+        ] {
+            assert!(check_name(ok).is_ok(), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn check_target_refuses_what_is_not_a_regular_file() {
+        let dir = temp_dir("target");
+        fs::create_dir_all(dir.join("folder.json")).unwrap();
+        let folder = dir.join("folder.json");
+        let msg = format!("{:#}", check_target("x", &folder).unwrap_err());
+        assert!(msg.contains("is a folder"), "{msg}");
+        let msg = format!(
+            "{:#}",
+            check_target("/dev/null", Path::new("/dev/null.json")).unwrap_err()
+        );
+        assert!(msg.contains("is a device"), "{msg}");
+        fs::write(dir.join("old.json"), b"x").unwrap();
+        check_target("old", &dir.join("old.json")).unwrap();
+        check_target("new", &dir.join("new.json")).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -149,16 +149,17 @@ impl WatchdogGuard {
                 .map_or(Duration::MAX, |at| at.saturating_duration_since(Instant::now()));
             if !wait_cancelled(&c2, left) {
                 f2.store(true, Ordering::SeqCst);
-                eprintln!(
+                // Never `eprintln!`: a panic on a closed stderr would kill this thread.
+                crate::ui::stderr_line(&format!(
                     "error: watchdog: {:.1} s elapsed; stopping the run (reports are still written)",
                     timeout.as_secs_f64()
-                );
+                ));
                 ctl.interrupt(Interrupt::Watchdog);
                 if !wait_cancelled(&c2, hard_grace) {
-                    eprintln!(
+                    crate::ui::stderr_line(&format!(
                         "error: watchdog: the run did not stop within {:.0} s of the limit; exiting",
                         hard_grace.as_secs_f64()
-                    );
+                    ));
                     // The most specific interrupt decides (a signal outranks the watchdog).
                     let why = ctl.interrupted().unwrap_or(Interrupt::Watchdog);
                     std::process::exit(Outcome::from(why).code());
@@ -166,7 +167,9 @@ impl WatchdogGuard {
             }
         });
         if let Err(e) = spawned {
-            eprintln!("warning: could not start the watchdog thread: {e}");
+            crate::ui::stderr_line(&format!(
+                "warning: could not start the watchdog thread: {e}"
+            ));
         }
         WatchdogGuard { cancel, fired }
     }

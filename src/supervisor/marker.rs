@@ -91,7 +91,9 @@ pub fn ensure_marked() {
             .env(MARKER_ENV, marker.render())
             .exec();
         // exec only returns on failure: run unmarked rather than not at all.
-        eprintln!("warning: could not mark this run for the orphan check ({err})");
+        crate::ui::stderr_line(&format!(
+            "warning: could not mark this run for the orphan check ({err})"
+        ));
     }
 }
 

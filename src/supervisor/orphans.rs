@@ -5,13 +5,22 @@
 //! loaddensity` or a sibling job's live run never matches.
 
 use super::marker::{start_ticks, Marker};
+use crate::engine::INTERRUPT_STOP_GRACE;
 use crate::stats::KilledOrphan;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use sysinfo::{Pid, Process, ProcessRefreshKind, ProcessesToUpdate, Signal, System, UpdateKind};
 
-/// Grace between SIGTERM and SIGKILL.
-pub const GRACE: Duration = Duration::from_secs(2);
+/// Time an orphan gets after its SIGTERM to write its reports and exit.
+/// SIGTERM interrupts it, so its in-flight requests get at most
+/// `INTERRUPT_STOP_GRACE` before they are cancelled; the rest is the margin
+/// for the rest of its stop and its report actions on a loaded machine.
+pub const REPORT_MARGIN: Duration = Duration::from_secs(5);
+
+/// Grace between SIGTERM and SIGKILL: the orphan's own stop grace after a
+/// signal plus [`REPORT_MARGIN`]. The prelude stops waiting as soon as the
+/// orphan has exited, so only an orphan that ignores SIGTERM costs all of it.
+pub const GRACE: Duration = INTERRUPT_STOP_GRACE.saturating_add(REPORT_MARGIN);
 
 /// An orphaned loaddensity run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,4 +165,19 @@ fn signal(sys: &System, o: &Orphan, s: Signal) -> bool {
     sys.process(Pid::from_u32(o.pid))
         .and_then(|p| p.kill_with(s))
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grace_covers_an_orphans_own_stop_and_its_reports() {
+        // An orphan hung on a request stops within INTERRUPT_STOP_GRACE of
+        // its SIGTERM; the prelude waits that long and seconds more.
+        assert!(
+            GRACE >= INTERRUPT_STOP_GRACE + Duration::from_secs(4),
+            "{GRACE:?}"
+        );
+    }
 }
