@@ -433,3 +433,61 @@ fn loaddensity_task_maps_keep_file_order() {
         .expect(&o.stderr);
     assert!(post < get, "{}", o.stderr);
 }
+
+/// Hostile inputs must end fast: generous, but far below a hang.
+const HOSTILE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `cmd`, expects exit 2 within [`HOSTILE_LIMIT`] and `needle` in stderr.
+#[track_caller]
+fn refused_fast(cmd: std::process::Command, needle: &str) -> Run {
+    let o = common::start(cmd).finish(std::time::Duration::from_secs(30));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.took < HOSTILE_LIMIT, "took {:?}", o.took);
+    assert!(
+        o.stderr.contains(needle),
+        "missing {needle:?} in:\n{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+    o
+}
+
+#[test]
+fn devices_and_fifos_are_not_plans() {
+    for dev in ["/dev/zero", "/dev/full"] {
+        let mut cmd = ld("validate");
+        cmd.arg(dev);
+        refused_fast(cmd, &format!("{dev}: is a device, not a plan file"));
+    }
+    let d = scratch("fifo");
+    let fifo = d.join("plan.json");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut cmd = ld("run");
+    cmd.arg(&fifo);
+    refused_fast(cmd, "is a FIFO (named pipe), not a plan file");
+    // Named by another plan, too.
+    let p = write(
+        &d,
+        "uses.json",
+        r#"[["LD_execute_files", {"execute_files_list": ["/dev/zero", "plan.json"]}]]"#,
+    );
+    let mut cmd = ld("validate");
+    cmd.arg(&p);
+    let o = refused_fast(cmd, "/dev/zero: is a device, not a plan file");
+    assert!(o.stderr.contains("is a FIFO"), "{}", o.stderr);
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let d = scratch("bom");
+    let p = d.join("bom.json");
+    std::fs::write(
+        &p,
+        b"\xef\xbb\xbf[[\"LD_log\", {\"message\": \"bom ok\"}]]\n",
+    )
+    .unwrap();
+    let o = Run::of(ld("run").arg(&p));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.trim(), "bom ok");
+}
