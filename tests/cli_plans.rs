@@ -148,9 +148,8 @@ fn hostile_input_gives_a_clear_error_not_a_crash() {
     let o = Run::of(ld("validate").arg(&deep));
     assert_eq!(o.code, 2);
     assert!(
-        o.stderr.contains(
-            "deep.json:1: actions[0]: an action starts with its command name, found a list"
-        ),
+        o.stderr
+            .contains("deep.json:1:129: the plan nests more than 128 levels deep"),
         "{}",
         o.stderr
     );
@@ -490,4 +489,65 @@ fn a_byte_order_mark_is_accepted() {
     let o = Run::of(ld("run").arg(&p));
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout.trim(), "bom ok");
+}
+
+/// `n` levels of `LD_execute_action` around one `LD_log`.
+fn nested_execute_action(n: usize) -> String {
+    format!(
+        "[{}[\"LD_log\", [\"x\"]]{}]",
+        r#"["LD_execute_action", {"action_list": ["#.repeat(n),
+        "]}]".repeat(n)
+    )
+}
+
+#[test]
+fn deeply_nested_actions_are_refused_before_recursing() {
+    let d = scratch("deep_actions");
+    // 20 000 levels, about 1 MB: once a stack overflow (exit 134).
+    let p = write(&d, "deep.json", &nested_execute_action(20_000));
+    let mut cmd = ld("validate");
+    cmd.arg(&p);
+    let o = refused_fast(cmd, "deep.json:1:");
+    assert!(
+        o.stderr
+            .contains("the plan nests more than 128 levels deep"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains("hint: each nested LD_execute_action"),
+        "{}",
+        o.stderr
+    );
+    let mut cmd = ld("run-str");
+    cmd.arg(nested_execute_action(2_000)); // a single argument holds at most 128 KiB
+    refused_fast(cmd, "<run-str>:1:");
+    // Within the limit they still run.
+    let o = Run::of(ld("run-str").arg(nested_execute_action(40)));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.trim(), "x");
+}
+
+#[test]
+fn execute_files_fan_out_is_validated_once_and_capped() {
+    let d = scratch("fanout");
+    // Nine tiny plans, each running the one before ten times: 10^8 leaves.
+    write(&d, "p0.json", r#"[["LD_log", ["x"]]]"#);
+    for i in 1..=8 {
+        let list = vec![format!("p{}.json", i - 1); 10];
+        let text = serde_json::json!([["LD_execute_files", { "execute_files_list": list }]]);
+        write(&d, &format!("p{i}.json"), &text.to_string());
+    }
+    let mut cmd = ld("validate");
+    cmd.arg(d.join("p8.json"));
+    refused_fast(cmd, "the run expands to more than 100000 actions");
+    // A plan run twice runs twice.
+    let p = write(
+        &d,
+        "twice.json",
+        r#"[["LD_execute_files", {"execute_files_list": ["p0.json", "p0.json"]}]]"#,
+    );
+    let o = Run::of(ld("run").arg(&p));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["x", "x"]);
 }
