@@ -289,18 +289,43 @@ fn kill_orphans(ctx: &mut Context) {
     ctx.supervisor.orphans_killed = killed;
 }
 
-/// Every `*.json` below `dir`, sorted.
+/// Every `*.json` below `dir`, sorted, each real file once. Links to folders
+/// are followed, except to a folder already searched or to one that holds
+/// `dir`: two links to `.`, or one to `..`, would otherwise never end.
 fn plans_in_dir(dir: &Path) -> Result<Vec<PathBuf>, Problem> {
-    fn walk(d: &Path, out: &mut Vec<PathBuf>, depth: usize) -> std::io::Result<()> {
+    use std::collections::HashSet;
+    #[derive(Default)]
+    struct Walk {
+        dirs: HashSet<PathBuf>,
+        files: HashSet<PathBuf>,
+        out: Vec<PathBuf>,
+    }
+    fn walk(w: &mut Walk, root: &Path, d: &Path, depth: usize) -> std::io::Result<()> {
         if depth > 32 {
             return Ok(());
         }
-        for entry in std::fs::read_dir(d)? {
-            let path = entry?.path();
+        let mut entries = std::fs::read_dir(d)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        entries.sort();
+        for path in entries {
             if path.is_dir() {
-                walk(&path, out, depth + 1)?;
+                let real = std::fs::canonicalize(&path)?;
+                if root.starts_with(&real) || !w.dirs.insert(real.clone()) {
+                    eprintln!(
+                        "note: {} leads to {}, a folder already searched or one that holds \
+                         the run's folder; skipped",
+                        path.display(),
+                        real.display()
+                    );
+                    continue;
+                }
+                walk(w, root, &path, depth + 1)?;
             } else if path.extension().is_some_and(|e| e == "json") {
-                out.push(path);
+                let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                if w.files.insert(real) {
+                    w.out.push(path);
+                }
             }
         }
         Ok(())
@@ -309,9 +334,13 @@ fn plans_in_dir(dir: &Path) -> Result<Vec<PathBuf>, Problem> {
     if !dir.is_dir() {
         return Err(Problem::file(&name, "is not a directory"));
     }
-    let mut out = Vec::new();
-    walk(dir, &mut out, 0)
-        .map_err(|e| Problem::file(&name, format!("cannot read directory: {e}")))?;
+    let read_error =
+        |e: std::io::Error| Problem::file(&name, format!("cannot read directory: {e}"));
+    let root = std::fs::canonicalize(dir).map_err(read_error)?;
+    let mut w = Walk::default();
+    w.dirs.insert(root.clone());
+    walk(&mut w, &root, dir, 0).map_err(read_error)?;
+    let mut out = w.out;
     if out.is_empty() {
         return Err(Problem::file(&name, "contains no *.json plans"));
     }

@@ -551,3 +551,37 @@ fn execute_files_fan_out_is_validated_once_and_capped() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["x", "x"]);
 }
+
+#[test]
+fn run_dir_survives_link_loops_and_runs_each_file_once() {
+    use std::os::unix::fs::symlink;
+    // Two links to `.`: once a hang with memory growing.
+    let d = scratch("loop");
+    write(&d, "plan.json", r#"[["LD_lgo", ["x"]]]"#);
+    symlink(".", d.join("again")).unwrap();
+    symlink(".", d.join("more")).unwrap();
+    let mut cmd = ld("run-dir");
+    cmd.arg(&d);
+    let o = refused_fast(cmd, "plan.json:1: actions[0]: unknown command `LD_lgo`");
+    assert_eq!(
+        o.stderr.matches("unknown command").count(),
+        1,
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("already searched"), "{}", o.stderr);
+
+    // A link up (`..`), one back to the top and one to a sibling folder:
+    // each real plan runs once.
+    let d = scratch("up");
+    std::fs::create_dir_all(d.join("a/b")).unwrap();
+    write(&d, "a/plan.json", r#"[["LD_log", ["once"]]]"#);
+    write(&d, "a/b/deep.json", r#"[["LD_log", ["deep"]]]"#);
+    symlink("..", d.join("a/up")).unwrap();
+    symlink("..", d.join("a/b/top")).unwrap();
+    symlink("b", d.join("a/c")).unwrap();
+    let o = Run::of(ld("run-dir").arg(d.join("a")));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.took < HOSTILE_LIMIT, "took {:?}", o.took);
+    assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["deep", "once"]);
+}
