@@ -11,8 +11,9 @@ use crate::plan::{Plan, Problem, Source, Validator};
 use crate::supervisor::{orphans, WatchdogGuard};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -127,16 +128,23 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
         }
     };
     match cli.command {
-        Cmd::Run { flags, plans } => run_files(&flags, &plans),
-        Cmd::RunDir { flags, dir } => match plans_in_dir(&dir) {
-            Ok(plans) => run_files(&flags, &plans),
-            Err(p) => invalid(&[p]),
-        },
+        Cmd::Run { flags, plans } => {
+            let loading = LoadWatch::arm(flags.timeout);
+            run_files(&flags, &plans, loading)
+        }
+        Cmd::RunDir { flags, dir } => {
+            let loading = LoadWatch::arm(flags.timeout);
+            match plans_in_dir(&dir) {
+                Ok(plans) => run_files(&flags, &plans, loading),
+                Err(p) => invalid(&[p]),
+            }
+        }
         Cmd::RunStr { flags, json } => {
+            let loading = LoadWatch::arm(flags.timeout);
             let mut v = Validator::new(COMMANDS);
             let plan = v.plan_source(&Source::from_string("<run-str>", json));
             finish_validation(v, plan.into_iter().collect())
-                .map_or_else(|c| c, |plans| run(&flags, &plans))
+                .map_or_else(|c| c, |plans| run(&flags, &plans, loading))
         }
         Cmd::Validate { plans } => match validate_files(&plans) {
             Ok(ps) => {
@@ -177,10 +185,52 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
     }
 }
 
-fn run_files(flags: &RunFlags, files: &[PathBuf]) -> Outcome {
+fn run_files(flags: &RunFlags, files: &[PathBuf], loading: LoadWatch) -> Outcome {
     match validate_files(files) {
-        Ok(plans) => run(flags, &plans),
+        Ok(plans) => run(flags, &plans, loading),
         Err(code) => code,
+    }
+}
+
+/// `--timeout` until the run's own watchdog is armed: while plans are found,
+/// read and validated nothing has run and there is nothing to wind down, so
+/// when it fires the process ends at once with 124. Dropping it disarms it.
+struct LoadWatch {
+    started: Instant,
+    disarmed: Arc<AtomicBool>,
+}
+
+impl LoadWatch {
+    fn arm(timeout: Option<Duration>) -> LoadWatch {
+        let watch = LoadWatch {
+            started: Instant::now(),
+            disarmed: Arc::new(AtomicBool::new(false)),
+        };
+        if let Some(t) = timeout {
+            let disarmed = Arc::clone(&watch.disarmed);
+            let spawned = std::thread::Builder::new()
+                .name("watchdog-load".into())
+                .spawn(move || {
+                    std::thread::sleep(t);
+                    if !disarmed.load(Ordering::SeqCst) {
+                        eprintln!(
+                            "error: watchdog: {:.1} s elapsed while loading the plans; nothing was run",
+                            t.as_secs_f64()
+                        );
+                        std::process::exit(Outcome::Watchdog.code());
+                    }
+                });
+            if let Err(e) = spawned {
+                eprintln!("warning: could not start the watchdog thread: {e}");
+            }
+        }
+        watch
+    }
+}
+
+impl Drop for LoadWatch {
+    fn drop(&mut self) {
+        self.disarmed.store(true, Ordering::SeqCst);
     }
 }
 
@@ -212,7 +262,7 @@ fn invalid(problems: &[Problem]) -> Outcome {
     Outcome::Invalid
 }
 
-fn run(flags: &RunFlags, plans: &[Plan]) -> Outcome {
+fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
     if let Err(msg) = check_capacity(plans) {
         eprintln!("error: {msg}");
         eprintln!("nothing was run.");
@@ -241,10 +291,12 @@ fn run(flags: &RunFlags, plans: &[Plan]) -> Outcome {
     }
     if let Some(t) = flags.timeout {
         // Counted from the start of the process, like a CI job's limit.
-        let guard = WatchdogGuard::arm(&ctx.control, ctx.started, t, HARD_GRACE);
+        let guard = WatchdogGuard::arm(&ctx.control, loading.started, t, HARD_GRACE);
         ctx.supervisor.watchdog_timeout_s = Some(t.as_secs_f64());
         ctx.watchdogs.push((guard, Arc::new(Vec::new())));
     }
+    // The run's watchdog has taken over.
+    drop(loading);
     for plan in plans {
         if ctx.run_actions(&plan.actions).is_err() && !ctx.opts.keep_going {
             break;

@@ -585,3 +585,31 @@ fn run_dir_survives_link_loops_and_runs_each_file_once() {
     assert!(o.took < HOSTILE_LIMIT, "took {:?}", o.took);
     assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["deep", "once"]);
 }
+
+#[test]
+fn the_timeout_covers_finding_reading_and_validating_plans() {
+    let d = scratch("load_timeout");
+    // 12 MB: reading and validating it takes far longer than 1 ms.
+    let text = serde_json::json!([["LD_log", { "message": "x".repeat(12_000_000) }]]);
+    let p = write(&d, "big.json", &text.to_string());
+    for sub in ["run", "run-dir"] {
+        let mut cmd = ld(sub);
+        cmd.args(["--timeout", "1ms"]);
+        cmd.arg(if sub == "run" {
+            p.as_path()
+        } else {
+            d.as_path()
+        });
+        let o = common::start(cmd).finish(std::time::Duration::from_secs(30));
+        assert_eq!(o.code, 124, "{sub}: {}", o.stderr);
+        assert!(o.took < HOSTILE_LIMIT, "{sub}: took {:?}", o.took);
+        assert!(
+            o.stderr
+                .contains("error: watchdog: 0.0 s elapsed while loading the plans"),
+            "{sub}: {}",
+            o.stderr
+        );
+        assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+        assert!(o.stdout.is_empty(), "{sub}: something ran: {}", o.stdout);
+    }
+}
