@@ -103,7 +103,9 @@ impl Source {
         if at < base || at > base + self.text.len() {
             return None;
         }
-        Some(self.line_col(at - base).0)
+        // The line alone: counting the column would rescan the line, and a
+        // plan written on one line would take quadratic time.
+        Some(self.line_starts.partition_point(|&s| s <= at - base).max(1))
     }
 
     /// The folder relative plan paths are resolved against.
@@ -184,6 +186,23 @@ mod tests {
         assert_eq!(s.line_col(3), (2, 1));
         assert_eq!(s.line_col(7), (4, 1));
         assert_eq!(s.line_of(&s.text[4..]), Some(2));
+        assert_eq!(s.line_of(&s.text[..0]), Some(1));
+        assert_eq!(s.line_of(&s.text[9..]), Some(4));
+    }
+
+    #[test]
+    fn a_plan_on_one_line_validates_in_linear_time() {
+        let plan: Vec<String> = (0..50_000)
+            .map(|i| format!(r#"["LD_log", {{"message": "m{i}"}}]"#))
+            .collect();
+        let t = std::time::Instant::now();
+        let found = crate::plan::validate_str(&format!("[{}]", plan.join(",")));
+        assert!(found.is_empty(), "{found:?}");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]
