@@ -12,8 +12,9 @@ use crate::supervisor::{orphans, WatchdogGuard};
 use crate::ui::{stderr_line, stdout_text};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -128,16 +129,23 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
         }
     };
     match cli.command {
-        Cmd::Run { flags, plans } => run_files(&flags, &plans),
-        Cmd::RunDir { flags, dir } => match plans_in_dir(&dir) {
-            Ok(plans) => run_files(&flags, &plans),
-            Err(p) => invalid(&[p]),
-        },
+        Cmd::Run { flags, plans } => {
+            let loading = LoadWatch::arm(flags.timeout);
+            run_files(&flags, &plans, loading)
+        }
+        Cmd::RunDir { flags, dir } => {
+            let loading = LoadWatch::arm(flags.timeout);
+            match plans_in_dir(&dir) {
+                Ok(plans) => run_files(&flags, &plans, loading),
+                Err(p) => invalid(&[p]),
+            }
+        }
         Cmd::RunStr { flags, json } => {
+            let loading = LoadWatch::arm(flags.timeout);
             let mut v = Validator::new(COMMANDS);
             let plan = v.plan_source(&Source::from_string("<run-str>", json));
             finish_validation(v, plan.into_iter().collect())
-                .map_or_else(|c| c, |plans| run(&flags, &plans))
+                .map_or_else(|c| c, |plans| run(&flags, &plans, loading))
         }
         Cmd::Validate { plans } => match validate_files(&plans) {
             Ok(ps) => {
@@ -181,10 +189,52 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
     }
 }
 
-fn run_files(flags: &RunFlags, files: &[PathBuf]) -> Outcome {
+fn run_files(flags: &RunFlags, files: &[PathBuf], loading: LoadWatch) -> Outcome {
     match validate_files(files) {
-        Ok(plans) => run(flags, &plans),
+        Ok(plans) => run(flags, &plans, loading),
         Err(code) => code,
+    }
+}
+
+/// `--timeout` until the run's own watchdog is armed: while plans are found,
+/// read and validated nothing has run and there is nothing to wind down, so
+/// when it fires the process ends at once with 124. Dropping it disarms it.
+struct LoadWatch {
+    started: Instant,
+    disarmed: Arc<AtomicBool>,
+}
+
+impl LoadWatch {
+    fn arm(timeout: Option<Duration>) -> LoadWatch {
+        let watch = LoadWatch {
+            started: Instant::now(),
+            disarmed: Arc::new(AtomicBool::new(false)),
+        };
+        if let Some(t) = timeout {
+            let disarmed = Arc::clone(&watch.disarmed);
+            let spawned = std::thread::Builder::new()
+                .name("watchdog-load".into())
+                .spawn(move || {
+                    std::thread::sleep(t);
+                    if !disarmed.load(Ordering::SeqCst) {
+                        eprintln!(
+                            "error: watchdog: {:.1} s elapsed while loading the plans; nothing was run",
+                            t.as_secs_f64()
+                        );
+                        std::process::exit(Outcome::Watchdog.code());
+                    }
+                });
+            if let Err(e) = spawned {
+                eprintln!("warning: could not start the watchdog thread: {e}");
+            }
+        }
+        watch
+    }
+}
+
+impl Drop for LoadWatch {
+    fn drop(&mut self) {
+        self.disarmed.store(true, Ordering::SeqCst);
     }
 }
 
@@ -219,7 +269,7 @@ fn invalid(problems: &[Problem]) -> Outcome {
     Outcome::Invalid
 }
 
-fn run(flags: &RunFlags, plans: &[Plan]) -> Outcome {
+fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
     if let Err(msg) = check_capacity(plans) {
         stderr_line(&format!("error: {msg}"));
         stderr_line("nothing was run.");
@@ -248,10 +298,12 @@ fn run(flags: &RunFlags, plans: &[Plan]) -> Outcome {
     }
     if let Some(t) = flags.timeout {
         // Counted from the start of the process, like a CI job's limit.
-        let guard = WatchdogGuard::arm(&ctx.control, ctx.started, t, HARD_GRACE);
+        let guard = WatchdogGuard::arm(&ctx.control, loading.started, t, HARD_GRACE);
         ctx.supervisor.watchdog_timeout_s = Some(t.as_secs_f64());
         ctx.watchdogs.push((guard, Arc::new(Vec::new())));
     }
+    // The run's watchdog has taken over.
+    drop(loading);
     for plan in plans {
         if ctx.run_actions(&plan.actions).is_err() && !ctx.opts.keep_going {
             break;
@@ -296,18 +348,43 @@ fn kill_orphans(ctx: &mut Context) {
     ctx.supervisor.orphans_killed = killed;
 }
 
-/// Every `*.json` below `dir`, sorted.
+/// Every `*.json` below `dir`, sorted, each real file once. Links to folders
+/// are followed, except to a folder already searched or to one that holds
+/// `dir`: two links to `.`, or one to `..`, would otherwise never end.
 fn plans_in_dir(dir: &Path) -> Result<Vec<PathBuf>, Problem> {
-    fn walk(d: &Path, out: &mut Vec<PathBuf>, depth: usize) -> std::io::Result<()> {
+    use std::collections::HashSet;
+    #[derive(Default)]
+    struct Walk {
+        dirs: HashSet<PathBuf>,
+        files: HashSet<PathBuf>,
+        out: Vec<PathBuf>,
+    }
+    fn walk(w: &mut Walk, root: &Path, d: &Path, depth: usize) -> std::io::Result<()> {
         if depth > 32 {
             return Ok(());
         }
-        for entry in std::fs::read_dir(d)? {
-            let path = entry?.path();
+        let mut entries = std::fs::read_dir(d)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        entries.sort();
+        for path in entries {
             if path.is_dir() {
-                walk(&path, out, depth + 1)?;
+                let real = std::fs::canonicalize(&path)?;
+                if root.starts_with(&real) || !w.dirs.insert(real.clone()) {
+                    eprintln!(
+                        "note: {} leads to {}, a folder already searched or one that holds \
+                         the run's folder; skipped",
+                        path.display(),
+                        real.display()
+                    );
+                    continue;
+                }
+                walk(w, root, &path, depth + 1)?;
             } else if path.extension().is_some_and(|e| e == "json") {
-                out.push(path);
+                let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                if w.files.insert(real) {
+                    w.out.push(path);
+                }
             }
         }
         Ok(())
@@ -316,9 +393,13 @@ fn plans_in_dir(dir: &Path) -> Result<Vec<PathBuf>, Problem> {
     if !dir.is_dir() {
         return Err(Problem::file(&name, "is not a directory"));
     }
-    let mut out = Vec::new();
-    walk(dir, &mut out, 0)
-        .map_err(|e| Problem::file(&name, format!("cannot read directory: {e}")))?;
+    let read_error =
+        |e: std::io::Error| Problem::file(&name, format!("cannot read directory: {e}"));
+    let root = std::fs::canonicalize(dir).map_err(read_error)?;
+    let mut w = Walk::default();
+    w.dirs.insert(root.clone());
+    walk(&mut w, &root, dir, 0).map_err(read_error)?;
+    let mut out = w.out;
     if out.is_empty() {
         return Err(Problem::file(&name, "contains no *.json plans"));
     }

@@ -148,9 +148,8 @@ fn hostile_input_gives_a_clear_error_not_a_crash() {
     let o = Run::of(ld("validate").arg(&deep));
     assert_eq!(o.code, 2);
     assert!(
-        o.stderr.contains(
-            "deep.json:1: actions[0]: an action starts with its command name, found a list"
-        ),
+        o.stderr
+            .contains("deep.json:1:129: the plan nests more than 128 levels deep"),
         "{}",
         o.stderr
     );
@@ -432,4 +431,185 @@ fn loaddensity_task_maps_keep_file_order() {
         .find("args.tasks.get.extract: variable name \"no good\"")
         .expect(&o.stderr);
     assert!(post < get, "{}", o.stderr);
+}
+
+/// Hostile inputs must end fast: generous, but far below a hang.
+const HOSTILE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `cmd`, expects exit 2 within [`HOSTILE_LIMIT`] and `needle` in stderr.
+#[track_caller]
+fn refused_fast(cmd: std::process::Command, needle: &str) -> Run {
+    let o = common::start(cmd).finish(std::time::Duration::from_secs(30));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.took < HOSTILE_LIMIT, "took {:?}", o.took);
+    assert!(
+        o.stderr.contains(needle),
+        "missing {needle:?} in:\n{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+    o
+}
+
+#[test]
+fn devices_and_fifos_are_not_plans() {
+    for dev in ["/dev/zero", "/dev/full"] {
+        let mut cmd = ld("validate");
+        cmd.arg(dev);
+        refused_fast(cmd, &format!("{dev}: is a device, not a plan file"));
+    }
+    let d = scratch("fifo");
+    let fifo = d.join("plan.json");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut cmd = ld("run");
+    cmd.arg(&fifo);
+    refused_fast(cmd, "is a FIFO (named pipe), not a plan file");
+    // Named by another plan, too.
+    let p = write(
+        &d,
+        "uses.json",
+        r#"[["LD_execute_files", {"execute_files_list": ["/dev/zero", "plan.json"]}]]"#,
+    );
+    let mut cmd = ld("validate");
+    cmd.arg(&p);
+    let o = refused_fast(cmd, "/dev/zero: is a device, not a plan file");
+    assert!(o.stderr.contains("is a FIFO"), "{}", o.stderr);
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let d = scratch("bom");
+    let p = d.join("bom.json");
+    std::fs::write(
+        &p,
+        b"\xef\xbb\xbf[[\"LD_log\", {\"message\": \"bom ok\"}]]\n",
+    )
+    .unwrap();
+    let o = Run::of(ld("run").arg(&p));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.trim(), "bom ok");
+}
+
+/// `n` levels of `LD_execute_action` around one `LD_log`.
+fn nested_execute_action(n: usize) -> String {
+    format!(
+        "[{}[\"LD_log\", [\"x\"]]{}]",
+        r#"["LD_execute_action", {"action_list": ["#.repeat(n),
+        "]}]".repeat(n)
+    )
+}
+
+#[test]
+fn deeply_nested_actions_are_refused_before_recursing() {
+    let d = scratch("deep_actions");
+    // 20 000 levels, about 1 MB: once a stack overflow (exit 134).
+    let p = write(&d, "deep.json", &nested_execute_action(20_000));
+    let mut cmd = ld("validate");
+    cmd.arg(&p);
+    let o = refused_fast(cmd, "deep.json:1:");
+    assert!(
+        o.stderr
+            .contains("the plan nests more than 128 levels deep"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains("hint: each nested LD_execute_action"),
+        "{}",
+        o.stderr
+    );
+    let mut cmd = ld("run-str");
+    cmd.arg(nested_execute_action(2_000)); // a single argument holds at most 128 KiB
+    refused_fast(cmd, "<run-str>:1:");
+    // Within the limit they still run.
+    let o = Run::of(ld("run-str").arg(nested_execute_action(40)));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.trim(), "x");
+}
+
+#[test]
+fn execute_files_fan_out_is_validated_once_and_capped() {
+    let d = scratch("fanout");
+    // Nine tiny plans, each running the one before ten times: 10^8 leaves.
+    write(&d, "p0.json", r#"[["LD_log", ["x"]]]"#);
+    for i in 1..=8 {
+        let list = vec![format!("p{}.json", i - 1); 10];
+        let text = serde_json::json!([["LD_execute_files", { "execute_files_list": list }]]);
+        write(&d, &format!("p{i}.json"), &text.to_string());
+    }
+    let mut cmd = ld("validate");
+    cmd.arg(d.join("p8.json"));
+    refused_fast(cmd, "the run expands to more than 100000 actions");
+    // A plan run twice runs twice.
+    let p = write(
+        &d,
+        "twice.json",
+        r#"[["LD_execute_files", {"execute_files_list": ["p0.json", "p0.json"]}]]"#,
+    );
+    let o = Run::of(ld("run").arg(&p));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["x", "x"]);
+}
+
+#[test]
+fn run_dir_survives_link_loops_and_runs_each_file_once() {
+    use std::os::unix::fs::symlink;
+    // Two links to `.`: once a hang with memory growing.
+    let d = scratch("loop");
+    write(&d, "plan.json", r#"[["LD_lgo", ["x"]]]"#);
+    symlink(".", d.join("again")).unwrap();
+    symlink(".", d.join("more")).unwrap();
+    let mut cmd = ld("run-dir");
+    cmd.arg(&d);
+    let o = refused_fast(cmd, "plan.json:1: actions[0]: unknown command `LD_lgo`");
+    assert_eq!(
+        o.stderr.matches("unknown command").count(),
+        1,
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("already searched"), "{}", o.stderr);
+
+    // A link up (`..`), one back to the top and one to a sibling folder:
+    // each real plan runs once.
+    let d = scratch("up");
+    std::fs::create_dir_all(d.join("a/b")).unwrap();
+    write(&d, "a/plan.json", r#"[["LD_log", ["once"]]]"#);
+    write(&d, "a/b/deep.json", r#"[["LD_log", ["deep"]]]"#);
+    symlink("..", d.join("a/up")).unwrap();
+    symlink("..", d.join("a/b/top")).unwrap();
+    symlink("b", d.join("a/c")).unwrap();
+    let o = Run::of(ld("run-dir").arg(d.join("a")));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.took < HOSTILE_LIMIT, "took {:?}", o.took);
+    assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["deep", "once"]);
+}
+
+#[test]
+fn the_timeout_covers_finding_reading_and_validating_plans() {
+    let d = scratch("load_timeout");
+    // 12 MB: reading and validating it takes far longer than 1 ms.
+    let text = serde_json::json!([["LD_log", { "message": "x".repeat(12_000_000) }]]);
+    let p = write(&d, "big.json", &text.to_string());
+    for sub in ["run", "run-dir"] {
+        let mut cmd = ld(sub);
+        cmd.args(["--timeout", "1ms"]);
+        cmd.arg(if sub == "run" {
+            p.as_path()
+        } else {
+            d.as_path()
+        });
+        let o = common::start(cmd).finish(std::time::Duration::from_secs(30));
+        assert_eq!(o.code, 124, "{sub}: {}", o.stderr);
+        assert!(o.took < HOSTILE_LIMIT, "{sub}: took {:?}", o.took);
+        assert!(
+            o.stderr
+                .contains("error: watchdog: 0.0 s elapsed while loading the plans"),
+            "{sub}: {}",
+            o.stderr
+        );
+        assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+        assert!(o.stdout.is_empty(), "{sub}: something ran: {}", o.stdout);
+    }
 }

@@ -8,8 +8,18 @@ use crate::registry::{self, CommandSpec, Role};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// How deep action lists may nest: a plan's own list is level 1, each nested
+/// list (`LD_execute_action`, `LD_with_watchdog`) and each plan run by
+/// `LD_execute_files` one more.
+pub const MAX_NESTING: usize = 128;
+
+/// How many actions a run may expand to: every action of every plan, nested
+/// ones included, a plan named N times by `LD_execute_files` counted N times.
+pub const MAX_ACTIONS: u64 = 100_000;
 
 /// A validated action: its command, ready to run, and where it stands.
 #[derive(Debug)]
@@ -25,11 +35,22 @@ impl Action {
     }
 }
 
-/// One validated plan file (or string).
-#[derive(Debug)]
+/// One validated plan file (or string). Cloning shares the actions: a plan
+/// named several times is validated once.
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub name: Arc<str>,
-    pub actions: Vec<Action>,
+    pub actions: Arc<[Action]>,
+}
+
+/// A plan file already validated in this run.
+struct Done {
+    /// `None` when it had problems (already reported).
+    plan: Option<Plan>,
+    /// Actions it expands to, nested ones and the plans it runs included.
+    actions: u64,
+    /// Levels of nesting it adds below the level it stands at.
+    height: usize,
 }
 
 /// The arguments of one action as the command's parser sees them.
@@ -51,6 +72,15 @@ pub struct Validator {
     plan_files: Vec<PathBuf>,
     /// Report files the plan writes, with the action that writes each.
     outputs: Vec<(PathBuf, Position)>,
+    /// The current level of nesting (see [`MAX_NESTING`]) and the deepest so far.
+    depth: usize,
+    deepest: usize,
+    /// Actions expanded so far (see [`MAX_ACTIONS`]), and whether that went
+    /// over the limit.
+    expanded: u64,
+    too_many: bool,
+    /// Plan files validated so far, by canonical path.
+    done: HashMap<PathBuf, Done>,
 }
 
 impl Validator {
@@ -63,18 +93,86 @@ impl Validator {
             stack: Vec::new(),
             plan_files: Vec::new(),
             outputs: Vec::new(),
+            depth: 0,
+            deepest: 0,
+            expanded: 0,
+            too_many: false,
+            done: HashMap::new(),
         }
     }
 
-    /// Loads and validates a plan file.
+    /// Loads and validates a plan file, once per run: a file named again
+    /// (on the command line or by `LD_execute_files`) shares the plan
+    /// validated the first time, and its problems are not reported again.
     pub fn plan_file(&mut self, path: &Path) -> Option<Plan> {
-        match Source::load(path) {
+        let name = path.display().to_string();
+        let key = std::fs::canonicalize(path).ok();
+        if let Some(done) = key.as_ref().and_then(|k| self.done.get(k)) {
+            let (plan, actions, height) = (done.plan.clone(), done.actions, done.height);
+            let plan = plan?;
+            // `height` counts the plan's own level.
+            let fits = self.depth + height <= MAX_NESTING;
+            self.deepest = self.deepest.max(self.depth + height);
+            if !fits {
+                self.problems
+                    .push(too_deep_problem(Problem::file(&name, "")));
+                return None;
+            }
+            return self
+                .count(actions, || Problem::file(&name, ""))
+                .then_some(plan);
+        }
+        let (deepest, expanded) = (self.deepest, self.expanded);
+        self.deepest = self.depth;
+        let plan = match Source::load(path) {
             Ok(src) => self.plan_source(&src),
             Err(p) => {
                 self.problems.push(p);
                 None
             }
+        };
+        if let Some(key) = key {
+            let done = Done {
+                plan: plan.clone(),
+                actions: self.expanded.saturating_sub(expanded),
+                height: self.deepest - self.depth,
+            };
+            self.done.insert(key, done);
         }
+        self.deepest = self.deepest.max(deepest);
+        plan
+    }
+
+    /// Goes one level of nesting deeper, unless that passes [`MAX_NESTING`]
+    /// (then the problem `at` gives is recorded); `depth` is left as it was
+    /// when this says no.
+    fn enter(&mut self, at: impl FnOnce() -> Problem) -> bool {
+        if self.depth >= MAX_NESTING {
+            self.problems.push(too_deep_problem(at()));
+            return false;
+        }
+        self.depth += 1;
+        self.deepest = self.deepest.max(self.depth);
+        true
+    }
+
+    /// Counts `n` more actions; past [`MAX_ACTIONS`] records the problem `at`
+    /// gives (once per run) and says no.
+    fn count(&mut self, n: u64, at: impl FnOnce() -> Problem) -> bool {
+        self.expanded = self.expanded.saturating_add(n);
+        if self.expanded <= MAX_ACTIONS {
+            return true;
+        }
+        if !self.too_many {
+            self.too_many = true;
+            let mut p = at();
+            p.message = format!("the run expands to more than {MAX_ACTIONS} actions");
+            self.problems.push(p.hint(
+                "nested lists count every action they hold, and a plan named N times by \
+                 LD_execute_files counts N times; run fewer or smaller plans",
+            ));
+        }
+        false
     }
 
     /// Validates a plan from its source text.
@@ -96,10 +194,15 @@ impl Validator {
                 );
                 return None;
             }
-            self.stack.push(p.clone());
             if !self.plan_files.contains(p) {
                 self.plan_files.push(p.clone());
             }
+        }
+        if !self.enter(|| Problem::file(&src.name, "")) {
+            return None;
+        }
+        if let Some(p) = &src.path {
+            self.stack.push(p.clone());
         }
         let actions = match parse::parse_plan(src) {
             Ok(raw) => self.raw_actions(src, raw),
@@ -111,9 +214,10 @@ impl Validator {
         if src.path.is_some() {
             self.stack.pop();
         }
+        self.depth -= 1;
         actions.map(|actions| Plan {
             name: src.name.clone(),
-            actions,
+            actions: actions.into(),
         })
     }
 
@@ -127,6 +231,10 @@ impl Validator {
     }
 
     fn action(&mut self, src: &Source, raw: RawAction<'_>) -> Option<Action> {
+        // Past the limit nothing more is validated: the run is refused anyway.
+        if self.too_many || !self.count(1, || Problem::new(raw.at.clone(), "")) {
+            return None;
+        }
         let Some(spec) = registry::find(self.commands, &raw.name) else {
             let mut p = Problem::new(raw.at.clone(), format!("unknown command `{}`", raw.name));
             p = match registry::closest(self.commands, &raw.name) {
@@ -324,13 +432,18 @@ impl Validator {
             return Some(Vec::new());
         };
         let at = a.at.child(&format!("args.{name}"));
-        match parse::parse_action_list(a.src, raw, &at) {
+        if !self.enter(|| Problem::new(at.clone(), "")) {
+            return None;
+        }
+        let actions = match parse::parse_action_list(a.src, raw, &at) {
             Ok(list) => self.raw_actions(a.src, list),
             Err(problems) => {
                 self.problems.extend(problems);
                 None
             }
-        }
+        };
+        self.depth -= 1;
+        actions
     }
 
     /// Records a command's own `(field, message)` problems under `prefix`
@@ -385,6 +498,15 @@ impl Validator {
         }
         self.problems
     }
+}
+
+/// The nesting problem at `p`'s position.
+fn too_deep_problem(mut p: Problem) -> Problem {
+    p.message = format!("actions nest more than {MAX_NESTING} levels deep");
+    p.hint(
+        "each nested action list and each plan run by LD_execute_files is one level; \
+         flatten the plan",
+    )
 }
 
 /// A path made absolute against the current directory, `..` and `.` folded,
@@ -694,5 +816,95 @@ mod tests {
         let p = serde_problem("LD_x", &at, "args", Some(10), err);
         assert_eq!(p.at.line, Some(12));
         assert_eq!(p.message, "LD_x: invalid type: boolean `true`, expected u8");
+    }
+
+    /// Writes `name` in `d`: a plan that runs the plans `files`.
+    fn runs_files(d: &Path, name: &str, files: &[String]) {
+        let text = json!([["LD_execute_files", {"execute_files_list": files}]]);
+        std::fs::write(d.join(name), text.to_string()).unwrap();
+    }
+
+    #[test]
+    fn plans_run_by_each_other_nest_at_most_128_levels() {
+        let d = scratch("chain");
+        // c0 → c1 → ... → c129 → leaf: 131 levels.
+        std::fs::write(d.join("leaf.json"), r#"[["LD_log", ["x"]]]"#).unwrap();
+        for i in 0..130 {
+            let next = if i == 129 {
+                "leaf.json".to_string()
+            } else {
+                format!("c{}.json", i + 1)
+            };
+            runs_files(&d, &format!("c{i}.json"), &[next]);
+        }
+        let t = std::time::Instant::now();
+        let mut v = Validator::new(COMMANDS);
+        assert!(v.plan_file(&d.join("c0.json")).is_none());
+        let found = v.finish();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].message, "actions nest more than 128 levels deep");
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        // 128 levels are fine: c3 → ... → leaf.
+        let mut v = Validator::new(COMMANDS);
+        assert!(v.plan_file(&d.join("c3.json")).is_some());
+        assert!(v.finish().is_empty());
+        // A plan validated where it fits still counts its height where it
+        // is named again, deeper.
+        let mut v = Validator::new(COMMANDS);
+        runs_files(&d, "top.json", &["c100.json".into(), "c2.json".into()]);
+        assert!(v.plan_file(&d.join("top.json")).is_none());
+        let found = v.finish();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].message, "actions nest more than 128 levels deep");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_plan_named_many_times_is_validated_once_and_the_expansion_is_capped() {
+        let d = scratch("fanout");
+        // p0 logs; p(i) runs p(i-1) ten times: p8 expands to over 10^8 actions.
+        std::fs::write(d.join("p0.json"), r#"[["LD_log", ["x"]]]"#).unwrap();
+        for i in 1..=8 {
+            runs_files(
+                &d,
+                &format!("p{i}.json"),
+                &vec![format!("p{}.json", i - 1); 10],
+            );
+        }
+        let t = std::time::Instant::now();
+        let mut v = Validator::new(COMMANDS);
+        assert!(v.plan_file(&d.join("p8.json")).is_none());
+        let found = v.finish();
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(
+            found[0].message,
+            "the run expands to more than 100000 actions"
+        );
+        assert!(found[0].hint.as_deref().unwrap().contains("counts N times"));
+        // p4 expands to 11 111 actions and is shared, not copied.
+        let mut v = Validator::new(COMMANDS);
+        let plan = v.plan_file(&d.join("p4.json")).unwrap();
+        assert!(v.finish().is_empty());
+        assert_eq!(v_expanded(&d.join("p4.json")), 11_111);
+        drop(plan);
+        // A broken plan named twice is reported once.
+        std::fs::write(d.join("bad.json"), r#"[["LD_lgo"]]"#).unwrap();
+        runs_files(&d, "twice.json", &["bad.json".into(), "bad.json".into()]);
+        let mut v = Validator::new(COMMANDS);
+        assert!(v.plan_file(&d.join("twice.json")).is_none());
+        assert_eq!(v.finish().len(), 1);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// How many actions the plan file expands to.
+    fn v_expanded(path: &Path) -> u64 {
+        let mut v = Validator::new(COMMANDS);
+        v.plan_file(path).unwrap();
+        v.expanded
     }
 }
