@@ -154,7 +154,9 @@ fn a_timeout_fires_on_time_and_is_recorded_as_such() {
     assert_eq!(n(&total["failures_by_kind"]["timeout"]), 40, "{total}");
     let lat = &total["latency_ms"];
     let (min, max) = (lat["min"].as_f64().unwrap(), lat["max"].as_f64().unwrap());
-    assert!(min >= 300.0, "fired early: {min} ms");
+    // The histograms keep 3 significant digits: 300 ms lands in a bucket
+    // reported as 299.776 ms, so "not early" allows that bucket.
+    assert!(min >= 299.7, "fired early: {min} ms");
     assert!(max < 320.0, "fired late: {max} ms");
 }
 
