@@ -115,6 +115,9 @@ pub enum TemplateError {
 /// An error while rendering (the template itself was valid).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
+    /// A resolved string longer than [`MAX_RESOLVED_BYTES`].
+    #[error("a resolved value is longer than 16 MiB (does a variable include itself, e.g. \"${{var.a}}${{var.a}}\"?)")]
+    TooLarge,
     /// `${var.NAME}` with no such variable in scope.
     #[error("undefined variable `{0}`: register it with LD_register_variable or extract it in an earlier task")]
     UndefinedVar(String),
@@ -139,6 +142,9 @@ fn at_path(path: &str) -> String {
         format!("at `{path}`: ")
     }
 }
+
+/// The longest string a template may resolve to (the size of the largest plan).
+pub const MAX_RESOLVED_BYTES: usize = 16 * 1024 * 1024;
 
 /// Where placeholders get their values from.
 ///
@@ -360,15 +366,25 @@ impl Template {
     /// On error `out` is left as it was.
     pub fn render(&self, ctx: &mut dyn Lookup, out: &mut String) -> Result<(), ResolveError> {
         let mark = out.len();
-        let result = self.render_inner(ctx, out);
+        let result = self.render_inner(ctx, out, mark);
         if result.is_err() {
             out.truncate(mark);
         }
         result
     }
 
-    fn render_inner(&self, ctx: &mut dyn Lookup, out: &mut String) -> Result<(), ResolveError> {
+    fn render_inner(
+        &self,
+        ctx: &mut dyn Lookup,
+        out: &mut String,
+        mark: usize,
+    ) -> Result<(), ResolveError> {
         for piece in &self.pieces {
+            // A value that doubles itself (`${var.a}${var.a}` registered again
+            // and again) stops here, not at the end of memory.
+            if out.len() - mark > MAX_RESOLVED_BYTES {
+                return Err(ResolveError::TooLarge);
+            }
             match piece {
                 Piece::Literal(s) => out.push_str(s),
                 Piece::Var(name) => match ctx.var(name) {
@@ -394,6 +410,9 @@ impl Template {
                     write!(out, "{n}").expect("writing to a String");
                 }
             }
+        }
+        if out.len() - mark > MAX_RESOLVED_BYTES {
+            return Err(ResolveError::TooLarge);
         }
         Ok(())
     }

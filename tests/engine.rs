@@ -432,3 +432,20 @@ fn a_header_built_with_a_line_break_fails_the_request_not_the_response() {
         "nothing with a line break was sent"
     );
 }
+
+#[test]
+fn a_variable_that_doubles_itself_stops_at_the_cap() {
+    let d = scratch("doubling");
+    let mut plan = Plan::new(r#"["LD_register_variable", {"name": "a", "value": "x"}]"#);
+    for _ in 0..40 {
+        plan = plan.then(r#"["LD_register_variable", {"name": "a", "value": "${var.a}${var.a}"}]"#);
+    }
+    let r = plan.run_in(&d);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("a resolved value is longer than 16 MiB"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.took < Duration::from_secs(10), "{:?}", r.took);
+}
