@@ -449,3 +449,64 @@ fn a_variable_that_doubles_itself_stops_at_the_cap() {
     );
     assert!(r.took < Duration::from_secs(10), "{:?}", r.took);
 }
+
+#[test]
+fn record_csv_survives_a_kill_with_whole_rows() {
+    let _machine = common::exclusive();
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("record_kill");
+    let mut run = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 2, "test_time": 30, "wait_time": 0.01, "record_csv": "rows",
+            "tasks": [{{"request_url": "{}/ok"}}]}}]"#,
+        srv.base_url()
+    ))
+    .spawn_in(&d);
+    common::wait_for(
+        "a second and a half of requests",
+        Duration::from_secs(10),
+        || srv.total_requests() > 50 && run.is_running(),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    run.signal("-KILL");
+    let _ = run.finish(Duration::from_secs(10));
+    let rows = std::fs::read_to_string(d.join("rows.csv")).unwrap();
+    assert!(rows.lines().count() > 10, "rows of the last second: {rows}");
+    assert!(rows.ends_with('\n'), "a torn last row");
+}
+
+#[test]
+fn a_record_csv_write_error_fails_the_run_and_keeps_the_reports() {
+    use std::os::unix::process::CommandExt;
+    let srv = DemoServer::start(0).unwrap();
+    let d = scratch("record_full");
+    let plan = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 2, "test_time": 1.5, "record_csv": "rows",
+            "tasks": [{{"request_url": "{}/ok"}}]}}]"#,
+        srv.base_url()
+    ));
+    let mut cmd = plan.command(&d);
+    // Files may grow to 200 KB: the rows outgrow that, the summary does not.
+    // SAFETY: setrlimit and signal in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let lim = libc::rlimit {
+                rlim_cur: 200_000,
+                rlim_max: 200_000,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &lim);
+            Ok(())
+        });
+    }
+    let r = common::Run::of(cmd);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("record_csv"), "{}", r.stderr);
+    assert_eq!(r.summary()["exit_reason"], "action_failed");
+    let rows = std::fs::read(d.join("rows.csv")).unwrap();
+    assert!(
+        rows.len() <= 200_000 && rows.len() > 1000,
+        "{} bytes",
+        rows.len()
+    );
+    assert_eq!(rows.last(), Some(&b'\n'), "a torn last row");
+}

@@ -27,6 +27,9 @@ pub struct TestClock<'a> {
     /// When the test began to stop (its end condition held).
     pub stopping_since: Option<Instant>,
     ended_by: EndedBy,
+    ui: Ui,
+    /// The per-request file's write error was printed.
+    log_error_said: bool,
 }
 
 impl<'a> TestClock<'a> {
@@ -34,6 +37,8 @@ impl<'a> TestClock<'a> {
         TestClock {
             shared,
             progress: Progress::new(ui, shared.plan),
+            ui: ui.clone(),
+            log_error_said: false,
             timeline: Vec::new(),
             prev: Tally::default(),
             prev_t: 0.0,
@@ -91,6 +96,7 @@ impl<'a> TestClock<'a> {
             if now.duration_since(self.last_sample) >= Duration::from_secs(1) {
                 self.tick(false);
             }
+            self.flush_request_log(now);
             if self.stopping_since.is_none() {
                 s.stop.sleep(wait);
             } else {
@@ -108,6 +114,22 @@ impl<'a> TestClock<'a> {
             s.stop.stop();
         }
         self.ended_by
+    }
+
+    /// Writes the per-request rows at least once a second; says at once when
+    /// the file cannot be written.
+    fn flush_request_log(&mut self, now: Instant) {
+        let Some(log) = &self.shared.request_log else {
+            return;
+        };
+        let mut log = crate::sync::lock(log);
+        log.flush_if_due(now);
+        if let (Some(e), false) = (log.error(), self.log_error_said) {
+            self.log_error_said = true;
+            self.ui.error(&format!(
+                "record_csv: writing the per-request file failed ({e}); no more rows are written, the test goes on and its action fails"
+            ));
+        }
     }
 
     /// Why the test must end now, if it must: the one place that decides.

@@ -105,6 +105,8 @@ pub struct TestOutcome {
     pub trip: Option<Trip>,
     /// A worker thread panicked (its message); the measurements still stand.
     pub panic: Option<String>,
+    /// Writing `record_csv` failed (the first error).
+    pub log_error: Option<String>,
 }
 
 /// Runs one test to its end and returns what it measured.
@@ -162,14 +164,14 @@ pub fn run_test(
     clock.tick(true);
     let timeline = std::mem::take(&mut clock.timeline);
     drop(clock);
-    if let Some(log) = shared.request_log {
-        // The measurements stand even when the per-request file cannot be finished.
-        if let Err(e) = log.into_inner().unwrap_or_else(|e| e.into_inner()).finish() {
-            ui.error(&format!(
-                "record_csv: could not finish the per-request file: {e}"
-            ));
-        }
-    }
+    // The measurements stand even when the per-request file failed; the
+    // failure fails the test's action once its reports are in.
+    let log_error = shared.request_log.and_then(|log| {
+        log.into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish()
+            .err()
+    });
     let panic_msg = lock(&shared.panicked).take();
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     for r in &shared.recorders {
@@ -204,6 +206,7 @@ pub fn run_test(
         record: TestRecord { report, tallies },
         trip,
         panic: panic_msg,
+        log_error,
     })
 }
 

@@ -737,7 +737,7 @@ impl<'a> User<'a> {
                 response_length: a.bytes,
                 error: failure.map(|(_, m)| m),
             };
-            let _ = crate::sync::lock(log).write_row(&row);
+            crate::sync::lock(log).write_row(&row);
         }
         if failure.is_none() {
             for (k, v) in self.extracted.drain(..) {

@@ -7,8 +7,9 @@
 
 use anyhow::Context;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Header of the [`RequestLog`] file.
 pub const REQUEST_HEADER: &str =
@@ -75,15 +76,27 @@ pub struct RequestRow<'a> {
 
 /// A streaming per-request CSV writer (`record_csv: "path"`).
 ///
-/// Buffered; rows are escaped straight into the buffer, so writing a row does
-/// not allocate. `RequestLog` is `Send`: each worker thread may own one
-/// (each to its own file), or the workers may share one behind a
-/// `Mutex<RequestLog>`. Call [`finish`](RequestLog::finish) at the end to see
-/// write errors; dropping it flushes too but ignores errors.
+/// Rows are escaped into an in-memory buffer (no allocation per row) and the
+/// buffer goes to the file whole: when it passes 64 KiB, and at least once a
+/// second ([`RequestLog::flush_if_due`], called by the test's clock), so a
+/// killed run leaves its rows up to the last second and never a torn row.
+/// The first write error is kept ([`RequestLog::error`]): later rows are
+/// dropped, the file is cut back to its last whole row, and the test reports
+/// it at once and fails its action.
 #[derive(Debug)]
 pub struct RequestLog {
-    out: BufWriter<File>,
+    file: File,
+    buf: Vec<u8>,
+    /// Bytes of whole rows in the file.
+    written: u64,
+    last_flush: Instant,
+    error: Option<String>,
 }
+
+/// How much a log buffers before it writes.
+const FLUSH_BYTES: usize = 64 * 1024;
+/// The longest rows stay in memory only.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 impl RequestLog {
     /// Creates (or truncates) the file at `path`, creating parent folders as
@@ -95,45 +108,95 @@ impl RequestLog {
                 fs::create_dir_all(dir)
                     .with_context(|| format!("creating folder {}", dir.display()))?;
             }
-            let file = File::create(path)?;
-            let mut out = BufWriter::with_capacity(64 * 1024, file);
-            out.write_all(REQUEST_HEADER.as_bytes())?;
-            out.write_all(b"\n")?;
-            Ok(RequestLog { out })
+            let mut log = RequestLog {
+                file: File::create(path)?,
+                buf: Vec::with_capacity(FLUSH_BYTES + 1024),
+                written: 0,
+                last_flush: Instant::now(),
+                error: None,
+            };
+            log.buf.extend_from_slice(REQUEST_HEADER.as_bytes());
+            log.buf.push(b'\n');
+            log.flush();
+            match log.error.take() {
+                Some(e) => Err(anyhow::anyhow!(e)),
+                None => Ok(log),
+            }
         })()
         .with_context(|| format!("creating request log {}", path.display()))
     }
 
-    /// Appends one row.
-    pub fn write_row(&mut self, row: &RequestRow<'_>) -> io::Result<()> {
-        let w = &mut self.out;
-        w.write_all(row.outcome.as_str().as_bytes())?;
-        w.write_all(b",")?;
-        write_field(w, row.method)?;
-        w.write_all(b",")?;
-        write_field(w, row.url)?;
-        w.write_all(b",")?;
-        write_field(w, row.name)?;
-        w.write_all(b",")?;
-        if let Some(code) = row.status_code {
-            write!(w, "{code}")?;
+    /// Appends one row (dropped once a write has failed).
+    pub fn write_row(&mut self, row: &RequestRow<'_>) {
+        if self.error.is_some() {
+            return;
         }
-        let ms = if row.response_time_ms.is_finite() {
-            row.response_time_ms
-        } else {
-            0.0
-        };
-        write!(w, ",{ms:.3},{},", row.response_length)?;
-        if let Some(e) = row.error {
-            write_field(w, e)?;
+        let w = &mut self.buf;
+        // Writing into a Vec cannot fail.
+        let _ = (|| -> io::Result<()> {
+            w.write_all(row.outcome.as_str().as_bytes())?;
+            w.write_all(b",")?;
+            write_field(w, row.method)?;
+            w.write_all(b",")?;
+            write_field(w, row.url)?;
+            w.write_all(b",")?;
+            write_field(w, row.name)?;
+            w.write_all(b",")?;
+            if let Some(code) = row.status_code {
+                write!(w, "{code}")?;
+            }
+            let ms = if row.response_time_ms.is_finite() {
+                row.response_time_ms
+            } else {
+                0.0
+            };
+            write!(w, ",{ms:.3},{},", row.response_length)?;
+            if let Some(e) = row.error {
+                write_field(w, e)?;
+            }
+            w.write_all(b"\n")
+        })();
+        if self.buf.len() >= FLUSH_BYTES {
+            self.flush();
         }
-        w.write_all(b"\n")
     }
 
-    /// Flushes the buffer to the file, reporting any write error.
-    pub fn finish(self) -> io::Result<()> {
-        self.out.into_inner().map_err(|e| e.into_error())?;
-        Ok(())
+    /// Writes the buffered rows when a second has passed since the last write.
+    pub fn flush_if_due(&mut self, now: Instant) {
+        if now.saturating_duration_since(self.last_flush) >= FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    /// Writes the buffered rows (whole rows only). On an error the file is
+    /// cut back to its last whole row and the error kept.
+    fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        if self.error.is_some() || self.buf.is_empty() {
+            return;
+        }
+        match self.file.write_all(&self.buf) {
+            Ok(()) => self.written += self.buf.len() as u64,
+            Err(e) => {
+                let _ = self.file.set_len(self.written);
+                self.error = Some(e.to_string());
+            }
+        }
+        self.buf.clear();
+    }
+
+    /// The first write error, if any.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Writes what is buffered; the first write error of the whole log, if any.
+    pub fn finish(mut self) -> Result<(), String> {
+        self.flush();
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 
@@ -180,7 +243,7 @@ mod tests {
         ];
         let mut log = RequestLog::create(&path).unwrap();
         for r in &rows {
-            log.write_row(r).unwrap();
+            log.write_row(r);
         }
         log.finish().unwrap();
 
@@ -225,7 +288,7 @@ mod tests {
                             response_length: 1,
                             error: None,
                         };
-                        log.lock().unwrap().write_row(&row).unwrap();
+                        log.lock().unwrap().write_row(&row);
                     }
                 })
             })
@@ -239,6 +302,39 @@ mod tests {
         assert_eq!(recs.len(), 1 + 200);
         assert!(recs.iter().all(|r| r.len() == 8));
         fs::remove_dir_all(path.parent().unwrap().parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn rows_reach_the_file_within_a_second_and_whole() {
+        let path = temp_path("flush");
+        let mut log = RequestLog::create(&path).unwrap();
+        let row = RequestRow {
+            outcome: RowOutcome::Success,
+            method: "GET",
+            url: "http://h/",
+            name: "n",
+            status_code: Some(200),
+            response_time_ms: 1.0,
+            response_length: 2,
+            error: None,
+        };
+        log.write_row(&row);
+        // Buffered until a second has passed since the last write.
+        log.flush_if_due(Instant::now());
+        assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 1);
+        log.flush_if_due(Instant::now() + FLUSH_EVERY);
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.ends_with('\n'), "whole rows only");
+        drop(log);
+        fs::remove_dir_all(path.parent().unwrap().parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_write_error_is_kept_and_later_rows_are_dropped() {
+        // /dev/full takes the open and fails every write.
+        let err = RequestLog::create(Path::new("/dev/full")).unwrap_err();
+        assert!(format!("{err:#}").contains("No space left"), "{err:#}");
     }
 
     #[test]

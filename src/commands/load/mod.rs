@@ -417,6 +417,14 @@ impl Command for StartTest {
             ctx.budget_tripped(cfg, trip, plan.index, &record.report.total.top_errors);
         }
         ctx.records.push(record);
+        if let Some(e) = outcome.log_error {
+            // The test ran and its reports must still be written: the run
+            // fails (exit 1) without stopping the actions that follow.
+            ctx.ui.error(&format!(
+                "LD_start_test: record_csv could not be written ({e}); its rows stop at the last whole row before the error"
+            ));
+            ctx.outcome = ctx.outcome.max(crate::exit::Outcome::ActionFailed);
+        }
         match outcome.panic {
             Some(p) => Err(anyhow::anyhow!(
                 "a worker thread panicked ({p}); what was measured is kept"
