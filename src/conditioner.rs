@@ -93,10 +93,10 @@ impl Conditioner {
         let loss_rate = a.loss_rate.unwrap_or(0.0);
         let bandwidth_kbps = a.bandwidth_kbps.or(preset_bw);
         for (field, v) in [("latency_ms", latency_ms), ("jitter_ms", jitter_ms)] {
-            if !(v >= 0.0 && v.is_finite()) {
+            if !crate::units::valid_seconds(v / 1000.0) {
                 p.push((
                     field,
-                    format!("{field} must be a number of milliseconds >= 0, found {v}"),
+                    format!("{field} must be a number of milliseconds from 0 to 1e12, found {v}"),
                 ));
             }
         }

@@ -190,6 +190,10 @@ fn conditioner_settings_are_validated() {
             "latency_ms must be",
         ),
         (
+            r#"["LD_install_network_conditioner", {"jitter_ms": 1e300}]"#,
+            "jitter_ms must be a number of milliseconds from 0 to 1e12",
+        ),
+        (
             r#"["LD_install_network_conditioner", {"loss_rate": 2}]"#,
             "loss_rate must be a fraction",
         ),
