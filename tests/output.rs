@@ -5,7 +5,6 @@
 
 use crate::common::{self, ld, Plan, Run};
 use loaddensity::demo_server::DemoServer;
-use loaddensity::supervisor::marker::MARKER_ENV;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -74,15 +73,6 @@ fn a_closed_pipe_on_stdout_and_stderr_never_ends_the_run() {
     assert_eq!(summary["exit_code"], 0, "{summary}");
 }
 
-/// Whether the process carries its run marker (it has re-executed itself).
-fn marked(pid: u32) -> bool {
-    let prefix = format!("{MARKER_ENV}=");
-    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
-        env.split(|&b| b == 0)
-            .any(|v| v.starts_with(prefix.as_bytes()))
-    })
-}
-
 /// The binary under another path (a hard link, else a copy). The prelude only
 /// stops runs of its own executable, so runs of this one and the orphan test
 /// of `supervisor` never stop each other's orphans.
@@ -116,23 +106,7 @@ fn an_orphan_hung_on_a_request_writes_its_summary_when_the_prelude_stops_it() {
     ))
     .then(r#"["LD_generate_summary_report", {"report_name": "orphan"}]"#)
     .no_summary();
-    // Started through a shell that exits once the run has marked itself, so
-    // the marker names the shell as the parent that then goes away.
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "'{}' run-str --no-kill-orphans --quiet '{}' >/dev/null 2>&1 & pid=$!; echo $pid; i=0
-             until tr '\\0' '\\n' < /proc/$pid/environ 2>/dev/null | grep -q '^{MARKER_ENV}='; do
-               i=$((i + 1)); [ $i -ge 1000 ] && break; sleep 0.01
-             done",
-            bin.display(),
-            hung.text()
-        ))
-        .current_dir(&d)
-        .output()
-        .unwrap();
-    let orphan: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    assert!(marked(orphan), "the orphan marked itself");
+    let orphan = common::start_orphan(&bin, &hung, &d);
     common::wait_for("the orphan hangs on /hang", Duration::from_secs(30), || {
         srv.hits("/hang") >= 1
     });

@@ -9,8 +9,7 @@
 
 use crate::common::{self, ld, Plan, Run};
 use loaddensity::demo_server::DemoServer;
-use loaddensity::supervisor::marker::MARKER_ENV;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -29,15 +28,6 @@ fn sigint_pending(pid: u32) -> bool {
         let (key, mask) = l.split_once(':').unwrap_or_default();
         matches!(key, "ShdPnd" | "SigPnd")
             && u64::from_str_radix(mask.trim(), 16).is_ok_and(|m| m & (1 << 1) != 0)
-    })
-}
-
-/// Whether the process carries its run marker (it has re-executed itself).
-fn marked(pid: u32) -> bool {
-    let prefix = format!("{MARKER_ENV}=");
-    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
-        env.split(|&b| b == 0)
-            .any(|v| v.starts_with(prefix.as_bytes()))
     })
 }
 
@@ -211,23 +201,7 @@ fn the_prelude_stops_an_orphan_but_not_a_live_run_or_a_bystander() {
     ))
     .no_summary()
     .flags(&["--quiet"]);
-    // The orphan: started through a shell that exits once the run has marked
-    // itself (polling its environment, at most 10 s), so the marker names the
-    // shell as the parent that then goes away.
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "'{}' run-str --no-kill-orphans --quiet '{}' >/dev/null 2>&1 & pid=$!; echo $pid; i=0
-             until tr '\\0' '\\n' < /proc/$pid/environ 2>/dev/null | grep -q '^{MARKER_ENV}='; do
-               i=$((i + 1)); [ $i -ge 1000 ] && break; sleep 0.01
-             done",
-            env!("CARGO_BIN_EXE_loaddensity"),
-            load.text()
-        ))
-        .output()
-        .unwrap();
-    let orphan: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    assert!(marked(orphan), "the orphan marked itself");
+    let orphan = common::start_orphan(Path::new(env!("CARGO_BIN_EXE_loaddensity")), &load, &d);
     // A live run (its parent, this test, is alive) and a bystander whose command line mentions loaddensity.
     let live = load.spawn_in(&d);
     let mut bystander = Command::new("sh")
@@ -236,7 +210,7 @@ fn the_prelude_stops_an_orphan_but_not_a_live_run_or_a_bystander() {
         .spawn()
         .unwrap();
     // The live run carries a marker too, so `orphans` sees it and must pass it over.
-    common::wait_for("the live run marked", READY, || marked(live.pid()));
+    common::wait_for("the live run marked", READY, || common::marked(live.pid()));
     assert!(alive(orphan) && alive(live.pid()) && alive(bystander.id()));
 
     // `orphans` lists it and stops nothing.
