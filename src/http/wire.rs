@@ -1,7 +1,7 @@
 //! Sans-IO HTTP/1.1 for the client side: [`write_request`] builds a request,
 //! [`ResponseReader`] parses a response from whatever pieces the connection
-//! delivers. No I/O happens here, so the same framing serves the blocking
-//! client (`plain.rs`) and an event loop over non-blocking sockets alike.
+//! delivers. No I/O happens here: the pool's sessions (`session.rs`) drive it
+//! over non-blocking sockets, plain or under TLS.
 
 use super::{ClientConfig, HttpError, Method, Request};
 
