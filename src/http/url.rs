@@ -8,7 +8,7 @@ use std::fmt;
 pub enum Scheme {
     /// Plain HTTP/1.1 through the hand-written client.
     Http,
-    /// HTTP over TLS through ureq.
+    /// HTTP over TLS (rustls, driven in the event loop).
     Https,
 }
 
