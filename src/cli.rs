@@ -245,7 +245,10 @@ fn validate_files(files: &[PathBuf]) -> Result<Vec<Plan>, Outcome> {
     finish_validation(v, plans)
 }
 
-fn finish_validation(v: Validator, plans: Vec<Plan>) -> Result<Vec<Plan>, Outcome> {
+fn finish_validation(mut v: Validator, plans: Vec<Plan>) -> Result<Vec<Plan>, Outcome> {
+    for w in v.take_warnings() {
+        stderr_line(&format!("warning: {w}"));
+    }
     let problems = v.finish();
     if problems.is_empty() {
         Ok(plans)

@@ -39,3 +39,11 @@ pub fn plan_str(json: &str) -> Result<Plan, Vec<Problem>> {
 pub fn validate_str(json: &str) -> Vec<Problem> {
     plan_str(json).err().unwrap_or_default()
 }
+
+/// The warnings validating a plan given as text prints (whether or not it is
+/// valid).
+pub fn warnings_str(json: &str) -> Vec<Problem> {
+    let mut v = Validator::new(crate::commands::COMMANDS);
+    v.plan_source(&Source::from_string(STR_PLAN, json.to_string()));
+    v.take_warnings()
+}

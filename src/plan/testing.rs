@@ -1,7 +1,7 @@
 //! Helpers for unit tests of argument checks: validate a one-action plan and
 //! look at its problems.
 
-use super::{plan_str, validate_str, Plan, Problem};
+use super::{plan_str, validate_str, warnings_str, Plan, Problem};
 use serde_json::{json, Value};
 
 /// The problems of the plan `[[name, args]]`.
@@ -42,4 +42,12 @@ pub fn with(mut base: Value, extra: Value) -> Value {
     };
     b.extend(e);
     base
+}
+
+/// The warnings of the plan `[[name, args]]`, as `path: message` lines.
+pub fn warnings(name: &str, args: Value) -> Vec<String> {
+    warnings_str(&json!([[name, args]]).to_string())
+        .into_iter()
+        .map(|w| format!("{}: {}", w.at.path, w.message))
+        .collect()
 }

@@ -66,6 +66,9 @@ pub struct Validator {
     /// The commands a plan may use.
     commands: &'static [CommandSpec],
     problems: Vec<Problem>,
+    /// Things that run but are probably not what the author meant (a
+    /// LoadDensity form taken as LoadDensity takes it); printed, never fatal.
+    warnings: Vec<Problem>,
     /// Plans being validated, innermost last (cycle detection for LD_execute_files).
     stack: Vec<PathBuf>,
     /// Every plan file of the run, so no report overwrites one.
@@ -90,6 +93,7 @@ impl Validator {
         Validator {
             commands,
             problems: Vec::new(),
+            warnings: Vec::new(),
             stack: Vec::new(),
             plan_files: Vec::new(),
             outputs: Vec::new(),
@@ -465,6 +469,16 @@ impl Validator {
     /// Records a problem found by a command's own checks.
     pub fn problem(&mut self, p: Problem) {
         self.problems.push(p);
+    }
+
+    /// Records a warning: the plan runs, but the author should know.
+    pub fn warn(&mut self, p: Problem) {
+        self.warnings.push(p);
+    }
+
+    /// The warnings so far, taken (each is printed once).
+    pub fn take_warnings(&mut self) -> Vec<Problem> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// Number of problems so far.
