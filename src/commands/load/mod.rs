@@ -329,7 +329,7 @@ impl StartTest {
                 })?;
                 Some(h)
             }
-            None => None,
+            None => Some(task::DEFAULT_HOST.to_string()),
         };
         let mut variables = Vars::default();
         for (k, val) in &self.variables {

@@ -19,6 +19,9 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// Where relative URLs go when the test sets no `host` (LoadDensity's rule).
+pub(super) const DEFAULT_HOST: &str = "http://localhost";
+
 /// Default per-request timeout.
 const DEFAULT_TIMEOUT_S: f64 = 30.0;
 
@@ -184,10 +187,11 @@ impl Compiler<'_, '_> {
                     self.problem("request_url", e.to_string());
                 }
             } else if !self.test.has_host {
-                self.v.problem(
+                // LoadDensity sends it to http://localhost; so do we, but say so.
+                self.v.warn(
                     Problem::new(
                         self.at.child("request_url"),
-                        format!("relative URL {u:?} needs `host`"),
+                        format!("relative URL {u:?} without `host` goes to {DEFAULT_HOST}"),
                     )
                     .hint("set LD_start_test's `host`, or write an absolute http:// URL"),
                 );
@@ -426,7 +430,7 @@ fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::{base64, default_name};
-    use crate::plan::testing::{built, one_problem, problems, valid, with};
+    use crate::plan::testing::{built, one_problem, problems, valid, warnings, with};
     use crate::plan::Problem;
     use serde_json::{json, Value};
 
@@ -485,14 +489,11 @@ mod tests {
 
     #[test]
     fn a_constant_url_is_checked_now() {
-        let p = one(
-            task(json!({"request_url": "/health"})),
-            "request_url",
-            "relative URL \"/health\" needs `host`",
-        );
+        let relative = json!({ "tasks": [task(json!({"request_url": "/health"}))] });
+        valid("LD_start_test", relative.clone());
         assert_eq!(
-            p.hint.as_deref(),
-            Some("set LD_start_test's `host`, or write an absolute http:// URL")
+            warnings("LD_start_test", relative),
+            ["actions[0].args.tasks[0].request_url: relative URL \"/health\" without `host` goes to http://localhost"]
         );
         valid(
             "LD_start_test",
