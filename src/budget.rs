@@ -27,17 +27,28 @@ pub const DEFAULT_MIN_SAMPLES: u64 = 50;
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetConfig {
-    #[serde(default = "default_threshold")]
+    #[serde(
+        default = "default_threshold",
+        deserialize_with = "crate::plan::lenient::num"
+    )]
     pub threshold: f64,
-    #[serde(default = "default_window")]
+    #[serde(
+        default = "default_window",
+        deserialize_with = "crate::plan::lenient::num"
+    )]
     pub window_seconds: f64,
-    #[serde(default = "default_min_samples")]
+    #[serde(
+        default = "default_min_samples",
+        deserialize_with = "crate::plan::lenient::num"
+    )]
     pub min_samples: u64,
     /// A call slower than this (ms) counts as slow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::plan::lenient::opt_num")]
     pub slow_call_ms: Option<f64>,
     /// Trip when the share of slow calls in the window exceeds this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "crate::plan::lenient::opt_num")]
     pub slow_call_threshold: Option<f64>,
 }
 

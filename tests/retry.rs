@@ -253,7 +253,10 @@ fn retry_blocks_are_validated() {
             "unknown field `bogus`",
         ),
         (r#""retry": {"jitter": 2}"#, "jitter must be a fraction"),
-        (r#""retry": {"transient": "many"}"#, "invalid type"),
+        (
+            r#""retry": {"transient": "many"}"#,
+            "expected a whole number, found \"many\"",
+        ),
     ] {
         let r = run_test(
             "invalid",

@@ -5,6 +5,7 @@
 //! [`validate_str`] does all of that for a plan given as text, so a check can
 //! be unit-tested beside its code.
 
+pub(crate) mod lenient;
 pub(crate) mod parse;
 pub(crate) mod problem;
 pub(crate) mod source;

@@ -13,24 +13,34 @@ use std::time::{Duration, SystemTime};
 #[serde(deny_unknown_fields)]
 pub struct RetryArg {
     /// Retries allowed for transient failures (default 5).
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub transient: Option<u32>,
     /// Retries allowed for flaky failures (default 2).
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub flaky: Option<u32>,
     /// Retries allowed for permanent failures (default 0).
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub permanent: Option<u32>,
     /// Seconds before the first retry (default 0.1).
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub base_delay: Option<f64>,
     /// Upper bound of any delay, in seconds (default 5.0).
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub max_delay: Option<f64>,
     /// Growth per retry (default 2.0).
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub backoff_factor: Option<f64>,
     /// Spread of a delay as a fraction, ± (default 0.25).
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub jitter: Option<f64>,
     /// Replaces the transient status set (default 429, 502, 503, 504).
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_one_or_many")]
     pub retry_on_status: Option<Vec<u16>>,
     /// Run-wide only: retries may not exceed this × first attempts over 10 s (default 0.2).
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub retry_ratio: Option<f64>,
     /// Run-wide only: plus this many retries per second (default 3).
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub retry_min_per_s: Option<f64>,
 }
 
