@@ -16,10 +16,15 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConditionerArg {
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub latency_ms: Option<f64>,
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub jitter_ms: Option<f64>,
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub loss_rate: Option<f64>,
     pub name_filter: Option<String>,
+    pub name_regex: Option<String>,
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub bandwidth_kbps: Option<f64>,
     pub preset: Option<Preset>,
 }
@@ -70,7 +75,7 @@ enum Filter {
 #[derive(Debug, Clone)]
 pub struct Conditioner {
     pub settings: std::sync::Arc<Settings>,
-    filter: Option<Filter>,
+    filter: Vec<Filter>,
 }
 
 /// What one attempt draws.
@@ -114,22 +119,22 @@ impl Conditioner {
                 ));
             }
         }
-        let filter = match a.name_filter.as_deref() {
-            None | Some("") => None,
-            Some(f) if f.len() >= 2 && f.starts_with('/') && f.ends_with('/') => {
-                match regex::Regex::new(&f[1..f.len() - 1]) {
-                    Ok(r) => Some(Filter::Regex(r)),
-                    Err(e) => {
-                        p.push((
-                            "name_filter",
-                            format!("invalid regular expression {f}: {e}"),
-                        ));
-                        None
-                    }
-                }
+        // A plain substring, as in LoadDensity (`"/api/"` is not a regex);
+        // a regular expression only through `name_regex`. With both, a task
+        // must pass both.
+        let mut filter = Vec::new();
+        if let Some(f) = a.name_filter.as_deref().filter(|f| !f.is_empty()) {
+            filter.push(Filter::Substring(f.to_string()));
+        }
+        if let Some(r) = a.name_regex.as_deref().filter(|r| !r.is_empty()) {
+            match regex::Regex::new(r) {
+                Ok(r) => filter.push(Filter::Regex(r)),
+                Err(e) => p.push((
+                    "name_regex",
+                    format!("invalid regular expression {r:?}: {e}"),
+                )),
             }
-            Some(f) => Some(Filter::Substring(f.to_string())),
-        };
+        }
         if !p.is_empty() {
             return Err(p);
         }
@@ -140,6 +145,7 @@ impl Conditioner {
                 loss_rate,
                 bandwidth_kbps,
                 name_filter: a.name_filter.clone().filter(|f| !f.is_empty()),
+                name_regex: a.name_regex.clone().filter(|f| !f.is_empty()),
                 preset: a.preset.map(|p| p.name().to_string()),
             }),
             filter,
@@ -147,13 +153,12 @@ impl Conditioner {
     }
 
     /// Whether a task is conditioned: its name or its resolved URL contains
-    /// the filter (or matches it, written `/regex/`). No filter: every task.
+    /// `name_filter` and matches `name_regex` (those given). No filter: every task.
     pub fn matches(&self, name: &str, url: &str) -> bool {
-        match &self.filter {
-            None => true,
-            Some(Filter::Substring(f)) => name.contains(f.as_str()) || url.contains(f.as_str()),
-            Some(Filter::Regex(r)) => r.is_match(name) || r.is_match(url),
-        }
+        self.filter.iter().all(|f| match f {
+            Filter::Substring(f) => name.contains(f.as_str()) || url.contains(f.as_str()),
+            Filter::Regex(r) => r.is_match(name) || r.is_match(url),
+        })
     }
 
     /// The draws of one attempt. Always two draws, so the pattern depends only
@@ -251,8 +256,17 @@ mod tests {
         assert!(sub.matches("checkout", "http://h/checkout?x=1"));
         assert!(sub.matches("/checkout", "http://h/"));
         assert!(!sub.matches("cart", "http://h/cart"));
+        let slashes = c(ConditionerArg {
+            name_filter: Some("/api/".into()),
+            ..Default::default()
+        });
+        assert!(slashes.matches("x", "http://h/api/v1"));
+        assert!(
+            !slashes.matches("api", "http://h/apis"),
+            "a substring, not a regex"
+        );
         let re = c(ConditionerArg {
-            name_filter: Some("/^api-[0-9]+$/".into()),
+            name_regex: Some("^api-[0-9]+$".into()),
             ..Default::default()
         });
         assert!(re.matches("api-12", "http://h/"));
@@ -281,7 +295,7 @@ mod tests {
         let bad = Conditioner::compile(&ConditionerArg {
             latency_ms: Some(-1.0),
             loss_rate: Some(1.5),
-            name_filter: Some("/(unclosed/".into()),
+            name_regex: Some("(unclosed".into()),
             bandwidth_kbps: Some(0.0),
             ..Default::default()
         })
@@ -289,7 +303,7 @@ mod tests {
         let fields: Vec<&str> = bad.iter().map(|(f, _)| *f).collect();
         assert_eq!(
             fields,
-            vec!["latency_ms", "loss_rate", "bandwidth_kbps", "name_filter"]
+            vec!["latency_ms", "loss_rate", "bandwidth_kbps", "name_regex"]
         );
     }
 }

@@ -140,7 +140,7 @@ fn latency_lands_on_matching_tasks_only() {
         "regex",
         4,
         format!(
-            r#"["LD_install_network_conditioner", {{"latency_ms": 60, "name_filter": "/st[a-z]+/404$/"}}],
+            r#"["LD_install_network_conditioner", {{"latency_ms": 60, "name_regex": "st[a-z]+/404$"}}],
                ["LD_start_test", {{"user_count": 1, "iterations": 3, "host": "{}",
                  "tasks": [{{"url": "/status/404", "name": "a"}}, {{"url": "/status/500", "name": "b"}}]}}]"#,
             srv.base_url()
@@ -198,7 +198,7 @@ fn conditioner_settings_are_validated() {
             "loss_rate must be a fraction",
         ),
         (
-            r#"["LD_install_network_conditioner", {"name_filter": "/(oops/"}]"#,
+            r#"["LD_install_network_conditioner", {"name_regex": "(oops"}]"#,
             "invalid regular expression",
         ),
         (

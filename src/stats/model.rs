@@ -66,6 +66,8 @@ pub struct ConditionerSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_filter: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_regex: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<String>,
 }
 
