@@ -144,10 +144,10 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
             let loading = LoadWatch::arm(flags.timeout);
             let mut v = Validator::new(COMMANDS);
             let plan = v.plan_source(&Source::from_string("<run-str>", json));
-            finish_validation(v, plan.into_iter().collect())
+            finish_validation(v, plan.into_iter().collect(), Mode::Run)
                 .map_or_else(|c| c, |plans| run(&flags, &plans, loading))
         }
-        Cmd::Validate { plans } => match validate_files(&plans) {
+        Cmd::Validate { plans } => match validate_files(&plans, Mode::Validate) {
             Ok(ps) => {
                 let actions: usize = ps.iter().map(|p| p.actions.len()).sum();
                 stderr_line(&format!(
@@ -190,7 +190,7 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
 }
 
 fn run_files(flags: &RunFlags, files: &[PathBuf], loading: LoadWatch) -> Outcome {
-    match validate_files(files) {
+    match validate_files(files, Mode::Run) {
         Ok(plans) => run(flags, &plans, loading),
         Err(code) => code,
     }
@@ -239,17 +239,37 @@ impl Drop for LoadWatch {
 }
 
 /// Validates every plan; on any problem prints them all and returns exit 2.
-fn validate_files(files: &[PathBuf]) -> Result<Vec<Plan>, Outcome> {
+fn validate_files(files: &[PathBuf], mode: Mode) -> Result<Vec<Plan>, Outcome> {
     let mut v = Validator::new(COMMANDS);
     let plans: Vec<Plan> = files.iter().filter_map(|f| v.plan_file(f)).collect();
-    finish_validation(v, plans)
+    finish_validation(v, plans, mode)
 }
 
-fn finish_validation(mut v: Validator, plans: Vec<Plan>) -> Result<Vec<Plan>, Outcome> {
+/// Whether the plans are about to run or only validated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Run,
+    Validate,
+}
+
+/// Prints the warnings and every problem; before a run, forms it cannot run
+/// yet are problems too (exit 2, nothing run).
+fn finish_validation(mut v: Validator, plans: Vec<Plan>, mode: Mode) -> Result<Vec<Plan>, Outcome> {
     for w in v.take_warnings() {
         stderr_line(&format!("warning: {w}"));
     }
-    let problems = v.finish();
+    let refused = v.take_refusals();
+    let mut problems = v.finish();
+    match mode {
+        Mode::Validate => {
+            for r in &refused {
+                stderr_line(&format!(
+                    "warning: {r}\n  note: `loaddensity run` refuses this plan"
+                ));
+            }
+        }
+        Mode::Run => problems.extend(refused),
+    }
     if problems.is_empty() {
         Ok(plans)
     } else {

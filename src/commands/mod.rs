@@ -110,7 +110,7 @@ mod tests {
             ),
             "LD_install_network_conditioner" => (
                 json!({}),
-                json!({"latency_ms": 10, "jitter_ms": 2, "loss_rate": 0.01, "name_filter": "/a/",
+                json!({"latency_ms": 10, "jitter_ms": 2, "loss_rate": 0.01, "name_filter": "/a/", "name_regex": "^/a",
                        "bandwidth_kbps": 500, "preset": "3g"}),
             ),
             "LD_start_test" => (
@@ -119,6 +119,9 @@ mod tests {
                     "user_detail_dict": {"user": "fast_http_user"},
                     "user_count": 2, "spawn_rate": 5, "test_time": 1,
                     "web_ui_dict": {"port": 8089},
+                    "runner_mode": "local", "master_bind_host": "*", "master_bind_port": 5557,
+                    "master_host": "127.0.0.1", "master_port": 5557, "expected_workers": 0,
+                    "engine": "locust", "load_shape": "stages", "shape_config": {"stages": []},
                     "tasks": [{"request_url": "/"}],
                     "variables": {"id": 1},
                     "host": "http://127.0.0.1:8080",
@@ -268,10 +271,10 @@ mod tests {
                 checked += 1;
             }
         }
-        // user_count, spawn_rate, test_time, stop_timeout, max_body_bytes,
+        // user_count, spawn_rate, test_time, runner_mode, stop_timeout, max_body_bytes,
         // port, variable, three failure-budget and three conditioner fields,
         // five report names.
-        assert_eq!(checked, 18);
+        assert_eq!(checked, 19);
     }
 
     #[test]

@@ -6,26 +6,49 @@ use crate::resolver::{CompiledValue, Lookup, Template};
 use crate::stats::recorder::FailKind;
 use serde_json::Value;
 
-/// A task's assertions, compiled.
+/// One assertion, compiled.
+#[derive(Debug, Clone)]
+pub enum Assertion {
+    /// The status is one of these.
+    Status(Vec<u16>),
+    /// The body contains this text.
+    Contains(Template),
+    /// The body does not contain this text.
+    NotContains(Template),
+    /// This header's value contains this text.
+    Header(String, Template),
+    /// The value at this dotted path equals this one.
+    JsonPath(String, CompiledValue),
+}
+
+/// A task's assertions, compiled, in the order they are checked: the first
+/// that fails is the request's error.
 #[derive(Debug, Clone, Default)]
 pub struct Assertions {
-    pub status_code: Option<Vec<u16>>,
-    pub contains: Vec<Template>,
-    pub not_contains: Vec<Template>,
-    /// Dotted path → expected value.
-    pub json_path: Vec<(String, CompiledValue)>,
-    /// Header name → expected substring of its value.
-    pub header: Vec<(String, Template)>,
+    pub checks: Vec<Assertion>,
 }
 
 impl Assertions {
     fn needs_json(&self) -> bool {
-        !self.json_path.is_empty()
+        self.checks
+            .iter()
+            .any(|c| matches!(c, Assertion::JsonPath(..)))
+    }
+
+    fn has_status(&self) -> bool {
+        self.checks
+            .iter()
+            .any(|c| matches!(c, Assertion::Status(_)))
     }
 
     /// Whether any assertion looks at the body.
     pub fn reads_body(&self) -> bool {
-        self.needs_json() || !self.contains.is_empty() || !self.not_contains.is_empty()
+        self.checks.iter().any(|c| {
+            matches!(
+                c,
+                Assertion::Contains(_) | Assertion::NotContains(_) | Assertion::JsonPath(..)
+            )
+        })
     }
 }
 
@@ -67,89 +90,12 @@ pub fn judge(
     if need_json {
         json = Some(body_json());
     }
-    if let Some(codes) = &asserts.status_code {
-        if !codes.contains(&resp.status) {
-            return Err((
-                FailKind::Assertion,
-                format!("expected status {}, got {}", list(codes), resp.status),
-            ));
-        }
-    }
-    for t in &asserts.contains {
-        let needle = render(t, scope)?;
-        if !contains(resp.body, needle.as_bytes()) {
-            return Err((
-                FailKind::Assertion,
-                format!("expected the body to contain {}", quote(&needle)),
-            ));
-        }
-    }
-    for t in &asserts.not_contains {
-        let needle = render(t, scope)?;
-        if contains(resp.body, needle.as_bytes()) {
-            return Err((
-                FailKind::Assertion,
-                format!("expected the body not to contain {}", quote(&needle)),
-            ));
-        }
-    }
-    for (name, t) in &asserts.header {
-        let want = render(t, scope)?;
-        match resp.header(name) {
-            Some(v) if v.contains(want.as_str()) => {}
-            Some(v) => {
-                let (want, got) = if is_secret_name(name) {
-                    (REDACTED.to_string(), REDACTED.to_string())
-                } else {
-                    (quote(&want), quote(v))
-                };
-                return Err((
-                    FailKind::Assertion,
-                    format!("expected header {name} to contain {want}, got {got}"),
-                ));
-            }
-            None => {
-                return Err((
-                    FailKind::Assertion,
-                    format!("expected header {name}, it is missing"),
-                ))
-            }
-        }
-    }
-    if !asserts.json_path.is_empty() {
-        let doc = match json.as_ref().expect("parsed above") {
-            Ok(v) => v,
-            Err(e) => return Err((FailKind::Assertion, e.clone())),
-        };
-        for (path, expected) in &asserts.json_path {
-            let want = expected
-                .render(scope)
-                .map_err(|e| (FailKind::Request, e.to_string()))?;
-            match lookup(doc, path) {
-                Some(got) if loosely_equal(got, &want) => {}
-                Some(got) => {
-                    let (want, got) = if path_is_secret(path) {
-                        (REDACTED.to_string(), REDACTED.to_string())
-                    } else {
-                        (shown_json(&want), shown_json(got))
-                    };
-                    return Err((
-                        FailKind::Assertion,
-                        format!("expected json_path {path} = {want}, got {got}"),
-                    ));
-                }
-                None => {
-                    return Err((
-                        FailKind::Assertion,
-                        format!("json_path {path} not found in the response"),
-                    ))
-                }
-            }
-        }
+    for check in &asserts.checks {
+        assert_one(resp, check, json.as_ref(), scope)?;
     }
     // Without a status_code assertion, a status >= 400 fails the request once
     // every other assertion held (a failed assertion is the more telling error).
-    if asserts.status_code.is_none() && resp.status >= 400 {
+    if !asserts.has_status() && resp.status >= 400 {
         return Err((FailKind::Status, format!("HTTP {}", resp.status)));
     }
     for e in extract {
@@ -188,6 +134,81 @@ pub fn judge(
         out.push((e.var.clone(), value));
     }
     Ok(())
+}
+
+/// Checks one assertion.
+fn assert_one(
+    resp: &Response<'_>,
+    check: &Assertion,
+    json: Option<&Result<Value, String>>,
+    scope: &mut dyn Lookup,
+) -> Verdict {
+    let fail = |msg: String| Err((FailKind::Assertion, msg));
+    match check {
+        Assertion::Status(codes) if !codes.contains(&resp.status) => fail(format!(
+            "expected status {}, got {}",
+            list(codes),
+            resp.status
+        )),
+        Assertion::Status(_) => Ok(()),
+        Assertion::Contains(t) => {
+            let needle = render(t, scope)?;
+            if contains(resp.body, needle.as_bytes()) {
+                Ok(())
+            } else {
+                fail(format!("expected the body to contain {}", quote(&needle)))
+            }
+        }
+        Assertion::NotContains(t) => {
+            let needle = render(t, scope)?;
+            if contains(resp.body, needle.as_bytes()) {
+                fail(format!(
+                    "expected the body not to contain {}",
+                    quote(&needle)
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        Assertion::Header(name, t) => {
+            let want = render(t, scope)?;
+            match resp.header(name) {
+                Some(v) if v.contains(want.as_str()) => Ok(()),
+                Some(v) => {
+                    let (want, got) = if is_secret_name(name) {
+                        (REDACTED.to_string(), REDACTED.to_string())
+                    } else {
+                        (quote(&want), quote(v))
+                    };
+                    fail(format!(
+                        "expected header {name} to contain {want}, got {got}"
+                    ))
+                }
+                None => fail(format!("expected header {name}, it is missing")),
+            }
+        }
+        Assertion::JsonPath(path, expected) => {
+            let doc = match json.expect("parsed when a json_path is asserted") {
+                Ok(v) => v,
+                Err(e) => return fail(e.clone()),
+            };
+            let want = expected
+                .render(scope)
+                .map_err(|e| (FailKind::Request, e.to_string()))?;
+            match lookup(doc, path) {
+                Some(got) if loosely_equal(got, &want) => Ok(()),
+                Some(got) => {
+                    let (want, got) = if path_is_secret(path) {
+                        (REDACTED.to_string(), REDACTED.to_string())
+                    } else {
+                        (shown_json(&want), shown_json(got))
+                    };
+                    fail(format!("expected json_path {path} = {want}, got {got}"))
+                }
+                None => fail(format!("json_path {path} not found in the response")),
+            }
+        }
+    }
 }
 
 fn render(t: &Template, scope: &mut dyn Lookup) -> Result<String, (FailKind, String)> {
@@ -345,15 +366,19 @@ mod tests {
 
     fn header(name: &str, want: &str) -> Assertions {
         Assertions {
-            header: vec![(name.to_string(), Template::parse(want).unwrap())],
-            ..Assertions::default()
+            checks: vec![Assertion::Header(
+                name.to_string(),
+                Template::parse(want).unwrap(),
+            )],
         }
     }
 
     fn json_path(path: &str, want: Value) -> Assertions {
         Assertions {
-            json_path: vec![(path.to_string(), CompiledValue::compile(&want).unwrap())],
-            ..Assertions::default()
+            checks: vec![Assertion::JsonPath(
+                path.to_string(),
+                CompiledValue::compile(&want).unwrap(),
+            )],
         }
     }
 
@@ -438,8 +463,7 @@ mod tests {
         assert!(m.ends_with('…') && m.chars().count() < 120, "{m}");
         let needle = "n".repeat(200);
         let asserts = Assertions {
-            contains: vec![Template::parse(&needle).unwrap()],
-            ..Assertions::default()
+            checks: vec![Assertion::Contains(Template::parse(&needle).unwrap())],
         };
         let m = message("", "body", &asserts);
         assert_eq!(

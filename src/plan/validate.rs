@@ -69,6 +69,10 @@ pub struct Validator {
     /// Things that run but are probably not what the author meant (a
     /// LoadDensity form taken as LoadDensity takes it); printed, never fatal.
     warnings: Vec<Problem>,
+    /// Forms that are valid LoadDensity but that this tool cannot run yet:
+    /// `validate` shows them as warnings, `run` refuses the plan (exit 2)
+    /// before anything runs.
+    refusals: Vec<Problem>,
     /// Plans being validated, innermost last (cycle detection for LD_execute_files).
     stack: Vec<PathBuf>,
     /// Every plan file of the run, so no report overwrites one.
@@ -94,6 +98,7 @@ impl Validator {
             commands,
             problems: Vec::new(),
             warnings: Vec::new(),
+            refusals: Vec::new(),
             stack: Vec::new(),
             plan_files: Vec::new(),
             outputs: Vec::new(),
@@ -479,6 +484,16 @@ impl Validator {
     /// The warnings so far, taken (each is printed once).
     pub fn take_warnings(&mut self) -> Vec<Problem> {
         std::mem::take(&mut self.warnings)
+    }
+
+    /// Records a form `run` refuses (see [`Validator::take_refusals`]).
+    pub fn refuse(&mut self, p: Problem) {
+        self.refusals.push(p);
+    }
+
+    /// What `run` refuses, taken.
+    pub fn take_refusals(&mut self) -> Vec<Problem> {
+        std::mem::take(&mut self.refusals)
     }
 
     /// Number of problems so far.

@@ -3,36 +3,67 @@
 
 use crate::budget::BudgetConfig;
 use crate::conditioner::ConditionerArg;
-use crate::engine::scenario::Mode;
 use crate::retry::RetryArg;
 use indexmap::IndexMap;
-use serde::de::IgnoredAny;
-use serde::Deserialize;
+use serde::de::{self, IgnoredAny};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 /// `LD_start_test`'s arguments.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StartTestArgs {
-    #[serde(default = "default_users")]
+    #[serde(
+        default = "default_users",
+        deserialize_with = "crate::plan::lenient::num"
+    )]
     pub(super) user_count: u64,
-    #[serde(default = "default_spawn_rate")]
+    #[serde(
+        default = "default_spawn_rate",
+        deserialize_with = "crate::plan::lenient::num"
+    )]
     pub(super) spawn_rate: f64,
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub(super) test_time: Option<f64>,
     pub(super) tasks: Value,
     #[serde(default)]
     pub(super) variables: Map<String, Value>,
-    #[allow(dead_code)]
-    user_detail_dict: Option<UserDetail>,
+    pub(super) user_detail_dict: Option<UserDetail>,
     #[allow(dead_code)]
     web_ui_dict: Option<IgnoredAny>,
+    /// LoadDensity's distributed mode: `local` (the default) runs here.
+    pub(super) runner_mode: Option<RunnerMode>,
+    // LoadDensity's master/worker settings: accepted, used by no mode here.
+    #[allow(dead_code)]
+    master_bind_host: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    master_bind_port: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    master_host: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    master_port: Option<IgnoredAny>,
+    #[allow(dead_code)]
+    expected_workers: Option<IgnoredAny>,
+    /// LoadDensity's choice of Locust engine: accepted, ignored.
+    #[allow(dead_code)]
+    engine: Option<EngineArg>,
+    /// LoadDensity's load shapes: accepted, refused by `run` until supported.
+    pub(super) load_shape: Option<Value>,
+    pub(super) shape_config: Option<Value>,
     pub(super) host: Option<String>,
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub(super) iterations: Option<u64>,
     pub(super) wait_time: Option<WaitArg>,
-    #[serde(default = "default_stop_timeout")]
+    #[serde(
+        default = "default_stop_timeout",
+        deserialize_with = "crate::plan::lenient::num"
+    )]
     pub(super) stop_timeout: f64,
     pub(super) record_csv: Option<String>,
-    #[serde(default = "default_max_body_bytes")]
+    #[serde(
+        default = "default_max_body_bytes",
+        deserialize_with = "crate::plan::lenient::num"
+    )]
     pub(super) max_body_bytes: u64,
     pub(super) retry: Option<RetryArg>,
     pub(super) failure_budget: Option<BudgetConfig>,
@@ -53,54 +84,87 @@ fn default_max_body_bytes() -> u64 {
     10 * 1024 * 1024
 }
 
+/// `user_detail_dict`: the kind of user, and LoadDensity's place for the
+/// base URL.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct UserDetail {
+pub(super) struct UserDetail {
     #[allow(dead_code)]
-    user: UserKind,
+    #[serde(default)]
+    user: Option<UserKind>,
+    pub(super) host: Option<String>,
+    pub(super) base_url: Option<String>,
 }
 
+/// Every LoadDensity HTTP user type runs as the same HTTP user here.
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[allow(clippy::enum_variant_names)] // LoadDensity's names
 enum UserKind {
     FastHttpUser,
     HttpUser,
+    AsyncHttpUser,
+    Http3User,
+}
+
+/// `runner_mode`.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum RunnerMode {
+    Local,
+    Master,
+    Worker,
+}
+
+/// `engine`.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum EngineArg {
+    Locust,
+    Asyncio,
 }
 
 /// `wait_time`: seconds, or `{"between": [a, b]}`.
-#[derive(Deserialize)]
-#[serde(untagged)]
 pub(super) enum WaitArg {
     Seconds(f64),
     Between { between: (f64, f64) },
 }
 
-/// The scenario form of `tasks`: `{"mode": ..., "tasks": [...]}`.
+impl<'de> Deserialize<'de> for WaitArg {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// A number of seconds, leniently read.
+        struct S(f64);
+        impl<'de> Deserialize<'de> for S {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                crate::plan::lenient::num(d).map(S)
+            }
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Between {
+            between: (S, S),
+        }
+        match Value::deserialize(d)? {
+            m @ Value::Object(_) => Between::deserialize(m)
+                .map(|b| WaitArg::Between {
+                    between: (b.between.0 .0, b.between.1 .0),
+                })
+                .map_err(de::Error::custom),
+            v => S::deserialize(v)
+                .map(|s| WaitArg::Seconds(s.0))
+                .map_err(|_| {
+                    de::Error::custom("expected a number of seconds or {\"between\": [a, b]}")
+                }),
+        }
+    }
+}
+
+/// The scenario form of `tasks`: `{"mode": ..., "tasks": [...] or {method: task}}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ScenarioArg {
-    #[serde(default)]
-    pub(super) mode: ModeArg,
-    pub(super) tasks: Vec<Value>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub(super) enum ModeArg {
-    #[default]
-    Sequence,
-    Weighted,
-    Conditional,
-}
-
-impl From<ModeArg> for Mode {
-    fn from(m: ModeArg) -> Mode {
-        match m {
-            ModeArg::Sequence => Mode::Sequence,
-            ModeArg::Weighted => Mode::Weighted,
-            ModeArg::Conditional => Mode::Conditional,
-        }
-    }
+    pub(super) mode: Option<String>,
+    pub(super) tasks: Value,
 }
 
 /// One task as written.
@@ -115,38 +179,97 @@ pub(super) struct TaskArg {
     #[serde(default)]
     pub(super) headers: IndexMap<String, String>,
     #[serde(default)]
-    pub(super) params: IndexMap<String, Scalar>,
+    pub(super) params: Pairs,
     pub(super) json: Option<Value>,
     pub(super) data: Option<Value>,
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub(super) timeout: Option<f64>,
     pub(super) auth: Option<AuthArg>,
-    #[serde(default)]
-    pub(super) assertions: AssertionsArg,
+    pub(super) assertions: Option<Value>,
     #[serde(default)]
     pub(super) extract: Vec<ExtractArg>,
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub(super) weight: Option<u32>,
     pub(super) run_if: Option<Value>,
     pub(super) skip_if: Option<Value>,
     pub(super) retry: Option<RetryArg>,
     pub(super) network: Option<ConditionerArg>,
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub(super) max_body_bytes: Option<u64>,
+    /// LoadDensity's per-task pacing: accepted, refused by `run` until supported.
+    pub(super) throttle: Option<Value>,
+    pub(super) think_time: Option<Value>,
 }
 
-/// A query parameter value: string, number or boolean.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub(super) enum Scalar {
-    S(String),
-    N(serde_json::Number),
-    B(bool),
+/// A text value: a string, or a number or boolean written for one (as
+/// LoadDensity's `str(value)` takes it).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Text(pub(super) String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Text(s)),
+            v @ (Value::Number(_) | Value::Bool(_)) => Ok(Text(v.to_string())),
+            other => Err(de::Error::custom(format!(
+                "expected a string (or a number), found {}",
+                super::kind(&other)
+            ))),
+        }
+    }
 }
 
-impl Scalar {
-    pub(super) fn text(&self) -> String {
-        match self {
-            Scalar::S(s) => s.clone(),
-            Scalar::N(n) => n.to_string(),
-            Scalar::B(b) => b.to_string(),
+/// One text or a list of them.
+#[derive(Default)]
+pub(super) struct Texts(pub(super) Vec<String>);
+
+impl<'de> Deserialize<'de> for Texts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Array(items) => items
+                .into_iter()
+                .map(|v| Text::deserialize(v).map(|t| t.0).map_err(de::Error::custom))
+                .collect::<Result<_, _>>()
+                .map(Texts),
+            v => Text::deserialize(v)
+                .map(|t| Texts(vec![t.0]))
+                .map_err(de::Error::custom),
+        }
+    }
+}
+
+/// Name/value pairs: an object, or LoadDensity's (requests') list of
+/// `[name, value]` pairs, which may repeat a name.
+#[derive(Default)]
+pub(super) struct Pairs(pub(super) Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for Pairs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = |v: Value| Text::deserialize(v).map(|t| t.0).map_err(de::Error::custom);
+        match Value::deserialize(d)? {
+            Value::Object(m) => m
+                .into_iter()
+                .map(|(k, v)| Ok((k, text(v)?)))
+                .collect::<Result<_, D::Error>>()
+                .map(Pairs),
+            Value::Array(items) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Array(mut kv) if kv.len() == 2 => {
+                        let v = kv.pop().expect("two");
+                        let k = kv.pop().expect("two");
+                        Ok((text(k)?, text(v)?))
+                    }
+                    _ => Err(de::Error::custom(
+                        "expected a list of [name, value] pairs, e.g. [[\"q\", \"rust\"], [\"page\", 2]]",
+                    )),
+                })
+                .collect::<Result<_, D::Error>>()
+                .map(Pairs),
+            other => Err(de::Error::custom(format!(
+                "expected an object or a list of [name, value] pairs, found {}",
+                super::kind(&other)
+            ))),
         }
     }
 }
@@ -159,34 +282,44 @@ pub(super) enum AuthArg {
     Bearer { token: String },
 }
 
-/// One value or a list of them.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub(super) enum OneOrMany<T> {
-    One(T),
-    Many(Vec<T>),
-}
-
-impl<T> OneOrMany<T> {
-    pub(super) fn into_vec(self) -> Vec<T> {
-        match self {
-            OneOrMany::One(t) => vec![t],
-            OneOrMany::Many(v) => v,
-        }
-    }
-}
-
-/// A task's `assertions`.
+/// A task's `assertions` in the object form.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub(super) struct AssertionsArg {
-    pub(super) status_code: Option<OneOrMany<u16>>,
-    pub(super) contains: Option<OneOrMany<String>>,
-    pub(super) not_contains: Option<OneOrMany<String>>,
+pub(super) struct AssertionsObj {
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_one_or_many")]
+    pub(super) status_code: Option<Vec<u16>>,
+    #[serde(default)]
+    pub(super) contains: Texts,
+    #[serde(default)]
+    pub(super) not_contains: Texts,
     #[serde(default)]
     pub(super) json_path: IndexMap<String, Value>,
     #[serde(default)]
-    pub(super) header: IndexMap<String, String>,
+    pub(super) header: IndexMap<String, Text>,
+}
+
+/// One assertion in LoadDensity's list form: `{"type": ..., ...}`.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub(super) enum AssertionItem {
+    StatusCode {
+        #[serde(deserialize_with = "crate::plan::lenient::one_or_many")]
+        value: Vec<u16>,
+    },
+    Contains {
+        value: Text,
+    },
+    NotContains {
+        value: Text,
+    },
+    JsonPath {
+        path: String,
+        value: Value,
+    },
+    Header {
+        name: String,
+        value: Text,
+    },
 }
 
 /// One entry of a task's `extract`.

@@ -24,7 +24,7 @@ use crate::reports;
 use crate::resolver::{self, fold, valid_var_name, Piece, Scope, Template, Vars};
 use crate::retry::RetryBudgetConfig;
 use crate::units;
-use args::{ScenarioArg, StartTestArgs, WaitArg};
+use args::{RunnerMode, ScenarioArg, StartTestArgs, WaitArg};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -35,11 +35,17 @@ pub const START_TEST: CommandSpec = CommandSpec {
     name: "LD_start_test",
     summary: "Run HTTP load: users running tasks for a time or a number of passes",
     params: &[
-        Param { name: "user_detail_dict", kind: "object", required: false, doc: "`{\"user\": \"fast_http_user\" | \"http_user\"}`; both use the same engine." },
+        Param { name: "user_detail_dict", kind: "object", required: false, doc: "`{\"user\": ..., \"host\": ..., \"base_url\": ...}`: the user types `http_user`, `fast_http_user`, `async_http_user` and `http3_user` all run as the same HTTP user; `host` or `base_url` is the same as the test's `host`." },
         Param { name: "user_count", kind: "number = 50", required: false, doc: "Concurrent users, 1 to 1,000,000." },
         Param { name: "spawn_rate", kind: "number = 10", required: false, doc: "Users started per second (> 0)." },
         Param { name: "test_time", kind: "number = 60", required: false, doc: "Seconds to run (> 0). Without it and with `iterations`, users stop after their passes." },
         Param { name: "web_ui_dict", kind: "object", required: false, doc: "Accepted for LoadDensity plans and ignored (there is no web UI)." },
+        Param { name: "runner_mode", kind: "string = \"local\"", required: false, doc: "LoadDensity's runner: `local` runs here; `master` and `worker` (Locust's distributed runners) are accepted by `validate` and refused by `run` (exit 2)." },
+        Param { name: "master_bind_host", kind: "string", required: false, doc: "LoadDensity's master/worker setting: accepted, unused." },
+        Param { name: "master_bind_port", kind: "number", required: false, doc: "LoadDensity's master/worker setting: accepted, unused." },
+        Param { name: "master_host", kind: "string", required: false, doc: "LoadDensity's master/worker setting: accepted, unused." },
+        Param { name: "master_port", kind: "number", required: false, doc: "LoadDensity's master/worker setting: accepted, unused." },
+        Param { name: "expected_workers", kind: "number", required: false, doc: "LoadDensity's master/worker setting: accepted, unused." },
         Param { name: "tasks", kind: "list | object", required: true, doc: "The tasks: a list, a `{method: task}` map, or `{\"mode\": ..., \"tasks\": [...]}` (see below)." },
         Param { name: "variables", kind: "object", required: false, doc: "Each user's starting variables (`${var.NAME}`), private to that user." },
         Param { name: "host", kind: "string", required: false, doc: "Base URL for relative task URLs, e.g. `http://127.0.0.1:8080`." },
@@ -50,6 +56,9 @@ pub const START_TEST: CommandSpec = CommandSpec {
         Param { name: "retry", kind: "object", required: false, doc: "Run-wide retry policy for every task (a task's own `retry` overrides it field by field); see `Retry`." },
         Param { name: "failure_budget", kind: "object", required: false, doc: "A failure budget for this test only, over an installed one (same fields as LD_install_failure_budget)." },
         Param { name: "max_body_bytes", kind: "number = 10485760", required: false, doc: "Most bytes of a response body kept in memory for assertions and extract (10 MiB); a larger body fails the request. Bodies nothing reads are counted and discarded. A task's own `max_body_bytes` overrides it." },
+        Param { name: "engine", kind: "string", required: false, doc: "LoadDensity's Locust engine (`locust` or `asyncio`): accepted and ignored; there is one engine here." },
+        Param { name: "load_shape", kind: "string | object", required: false, doc: "LoadDensity's load shape (stages, spike, soak): accepted by `validate`, refused by `run` (exit 2) until open-model shapes are supported." },
+        Param { name: "shape_config", kind: "object", required: false, doc: "The load shape's settings: as `load_shape`." },
     ],
     parse: parse_start_test,
 };
@@ -80,8 +89,9 @@ pub struct StartTest {
 }
 
 fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
-    let args = v.typed::<StartTestArgs>(a)?;
+    let mut args = v.typed::<StartTestArgs>(a)?;
     let before = v.problem_count();
+    loaddensity_forms(v, &a.at, &mut args);
     let wait = check_test_args(v, &a.at, &args);
     let (mode, tasks, names) = compile_tasks(v, &a.at, &args)?;
     if v.problem_count() != before {
@@ -115,12 +125,57 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
     }))
 }
 
-/// Checks the test's own arguments (everything but `tasks`); returns its
-/// think time.
+/// LoadDensity's own ways of saying things: the base URL in
+/// `user_detail_dict`, its distributed mode and load shapes (refused by `run`,
+/// with what to do instead).
+fn loaddensity_forms(v: &mut Validator, at: &Position, args: &mut StartTestArgs) {
+    if let Some(d) = &args.user_detail_dict {
+        let given: Vec<(&str, &String)> = [
+            ("args.host", args.host.as_ref()),
+            ("args.user_detail_dict.host", d.host.as_ref()),
+            ("args.user_detail_dict.base_url", d.base_url.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, h)| h.map(|h| (k, h)))
+        .collect();
+        if let Some((_, first)) = given.first() {
+            if let Some((path, other)) = given.iter().find(|(_, h)| h != first) {
+                v.problem(
+                    Problem::new(at.child(path), format!("{other:?} differs from the base URL {first:?} given before"))
+                        .hint("give the base URL once: `host`, or user_detail_dict's `host` or `base_url`"),
+                );
+            }
+            args.host = Some((*first).clone());
+        }
+    }
+    if let Some(mode @ (RunnerMode::Master | RunnerMode::Worker)) = args.runner_mode {
+        v.refuse(
+            Problem::new(
+                at.child("args.runner_mode"),
+                format!("runner_mode {:?} (LoadDensity's distributed Locust runners) is not supported", format!("{mode:?}").to_lowercase()),
+            )
+            .hint("one loaddensity process drives many users on every core; to spread load over machines, run one loaddensity per machine with its share of users and merge their summaries (see docs/coming-from-loaddensity.md)"),
+        );
+    }
+    for (field, value) in [
+        ("load_shape", &args.load_shape),
+        ("shape_config", &args.shape_config),
+    ] {
+        if value.is_some() {
+            v.refuse(
+                Problem::new(at.child(&format!("args.{field}")), format!("{field} (open-model load shapes: stages, spike, soak) is not supported yet"))
+                    .hint("shape the load with user_count, spawn_rate and test_time, or split it over several LD_start_test actions"),
+            );
+        }
+    }
+}
+
 /// The most users one test may have: each costs about 2 KB while idle, and
 /// one connection (one open file) per origin it talks to.
 pub const MAX_USERS: u64 = 1_000_000;
 
+/// Checks the test's own arguments (everything but `tasks`); returns its
+/// think time.
 fn check_test_args(v: &mut Validator, at: &Position, args: &StartTestArgs) -> Wait {
     let mut bad = |path: &str, msg: String| v.problem(Problem::new(at.child(path), msg));
     if args.user_count == 0 {
@@ -220,7 +275,6 @@ fn compile_tasks(
     }
     let test = TestCx {
         at,
-        mode,
         has_host: args.host.is_some(),
         run_retry: args.retry.as_ref(),
         max_body_bytes: args.max_body_bytes,
@@ -230,6 +284,15 @@ fn compile_tasks(
         .enumerate()
         .filter_map(|(i, task)| compile_task(v, &test, i, task))
         .collect();
+    if mode == Mode::Weighted && !tasks.is_empty() && tasks.iter().all(|t| t.weight == 0) {
+        v.problem(
+            Problem::new(
+                at.child("args.tasks"),
+                "every task has weight 0, so none would ever run",
+            )
+            .hint("give at least one task a weight of 1 or more"),
+        );
+    }
     let mut names: Vec<String> = Vec::new();
     for t in &mut tasks {
         t.slot = match names.iter().position(|n| *n == t.name) {
@@ -250,36 +313,64 @@ fn scenario_shape(
     at: &Position,
     tasks: &Value,
 ) -> Option<(Mode, Vec<TaskJson>)> {
-    let list = |items: Vec<Value>, prefix: &str| -> Vec<TaskJson> {
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(i, value)| TaskJson {
-                path: format!("{prefix}[{i}]"),
-                method_key: None,
-                value,
-            })
-            .collect()
-    };
     match tasks {
-        Value::Array(items) => Some((Mode::Sequence, list(items.clone(), "args.tasks"))),
         Value::Object(m) if m.contains_key("tasks") || m.contains_key("mode") => {
             let s: ScenarioArg = typed_value(v, at, "args.tasks", tasks.clone())?;
-            Some((s.mode.into(), list(s.tasks, "args.tasks.tasks")))
+            let mode = match s.mode.as_deref() {
+                None | Some("sequence") => Mode::Sequence,
+                Some("weighted") => Mode::Weighted,
+                Some("conditional") => Mode::Conditional,
+                Some(other) => {
+                    // LoadDensity runs any other mode as a sequence.
+                    v.warn(
+                        Problem::new(
+                            at.child("args.tasks.mode"),
+                            format!("unknown mode {other:?} runs as \"sequence\""),
+                        )
+                        .hint("use sequence, weighted or conditional"),
+                    );
+                    Mode::Sequence
+                }
+            };
+            let tasks = task_list(v, at, &s.tasks, "args.tasks.tasks")?;
+            Some((mode, tasks))
         }
-        Value::Object(m) => Some((
-            Mode::Sequence,
+        other => Some((Mode::Sequence, task_list(v, at, other, "args.tasks")?)),
+    }
+}
+
+/// A list of tasks, or LoadDensity's `{method: task}` map, each with its path
+/// and (in the map form) the method its key names.
+fn task_list(
+    v: &mut Validator,
+    at: &Position,
+    tasks: &Value,
+    prefix: &str,
+) -> Option<Vec<TaskJson>> {
+    match tasks {
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, value)| TaskJson {
+                    path: format!("{prefix}[{i}]"),
+                    method_key: None,
+                    value: value.clone(),
+                })
+                .collect(),
+        ),
+        Value::Object(m) => Some(
             m.iter()
                 .map(|(k, t)| TaskJson {
-                    path: format!("args.tasks.{k}"),
+                    path: format!("{prefix}.{k}"),
                     method_key: Some(k.clone()),
                     value: t.clone(),
                 })
                 .collect(),
-        )),
+        ),
         other => {
             v.problem(
-                Problem::new(at.child("args.tasks"), format!("tasks must be a list or an object, found {}", kind(other)))
+                Problem::new(at.child(prefix), format!("tasks must be a list or an object, found {}", kind(other)))
                     .hint("e.g. \"tasks\": [{\"method\": \"get\", \"request_url\": \"http://127.0.0.1:8080/\"}]"),
             );
             None
@@ -288,7 +379,7 @@ fn scenario_shape(
 }
 
 /// What kind of JSON value `v` is, for messages.
-fn kind(v: &Value) -> &'static str {
+pub(super) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -476,7 +567,7 @@ fn origin_key(url: &Template) -> String {
 #[cfg(test)]
 mod tests {
     use super::MAX_USERS;
-    use crate::plan::testing::{built, one_problem, problems, valid, with};
+    use crate::plan::testing::{built, one_problem, problems, valid, warnings, with};
     use serde_json::{json, Value};
 
     const URL: &str = "http://127.0.0.1:8080/";
@@ -657,13 +748,19 @@ mod tests {
             "actions[0].args.tasks",
             "tasks is empty",
         );
-        let p = one_problem(
-            "LD_start_test",
-            json!({"tasks": {"mode": "random", "tasks": [{"request_url": URL}]}}),
-            "actions[0].args.tasks.mode",
-            "LD_start_test: unknown variant `random`",
+        let random = json!({"tasks": {"mode": "random", "tasks": [{"request_url": URL}]}});
+        assert!(built("LD_start_test", random.clone()).contains("mode: Sequence"));
+        assert_eq!(
+            warnings("LD_start_test", random),
+            ["actions[0].args.tasks.mode: unknown mode \"random\" runs as \"sequence\""]
         );
-        assert_eq!(p.hint.as_deref(), Some("see `Tasks` in docs/commands.md"));
+        let inner_map =
+            json!({"tasks": {"mode": "weighted", "tasks": {"post": {"request_url": URL}}}});
+        let plan = built("LD_start_test", inner_map);
+        assert!(
+            plan.contains("mode: Weighted") && plan.contains("method: Post"),
+            "{plan}"
+        );
         let map = json!({"tasks": {"post": {"request_url": URL}, "get": {"url": URL}}});
         let plan = built("LD_start_test", map);
         assert!(plan.contains("mode: Sequence"), "{plan}");
@@ -701,6 +798,42 @@ mod tests {
                 "actions[0].args.tasks[0].timeout",
                 "actions[0].args.tasks[1].method",
             ]
+        );
+    }
+
+    #[test]
+    fn loaddensitys_base_url_may_sit_in_user_detail_dict() {
+        let rel = json!([{"request_url": "/x"}]);
+        for key in ["host", "base_url"] {
+            let a = json!({"user_detail_dict": {"user": "http3_user", key: URL}, "tasks": rel});
+            assert!(built("LD_start_test", a.clone())
+                .contains("host: Some(\"http://127.0.0.1:8080/\")"));
+            assert!(warnings("LD_start_test", a).is_empty());
+        }
+        one_problem(
+            "LD_start_test",
+            json!({"host": URL, "user_detail_dict": {"base_url": "http://127.0.0.1:9/"}, "tasks": rel}),
+            "actions[0].args.user_detail_dict.base_url",
+            "\"http://127.0.0.1:9/\" differs from the base URL \"http://127.0.0.1:8080/\" given before",
+        );
+        one_problem(
+            "LD_start_test",
+            json!({"user_detail_dict": {"user": "grpc_user"}, "tasks": rel}),
+            "actions[0].args.user_detail_dict.user",
+            "unknown variant `grpc_user`",
+        );
+    }
+
+    #[test]
+    fn loaddensitys_positional_order_puts_runner_mode_sixth() {
+        let a = json!([{"user": "fast_http_user"}, "5", 2.0, 1, null, "local", "*", 5557, "127.0.0.1", 5557, 0, [{"request_url": URL}]]);
+        let plan = built("LD_start_test", a);
+        assert!(plan.contains("users: 5, spawn_rate: 2.0"), "{plan}");
+        one_problem(
+            "LD_start_test",
+            json!([{}, 1, 1, 1, null, "cluster", "*", 1, "h", 1, 0, [{"request_url": URL}]]),
+            "actions[0].args.runner_mode",
+            "unknown variant `cluster`, expected one of `local`, `master`, `worker`",
         );
     }
 }

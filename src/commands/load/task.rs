@@ -2,12 +2,11 @@
 //! templates compiled, one helper per part of the task. Problems are recorded
 //! in the order the parts are listed in [`compile_task`].
 
-use super::args::{AssertionsArg, AuthArg, ExtractArg, ExtractFrom, OneOrMany, Scalar, TaskArg};
+use super::args::{AssertionItem, AssertionsObj, AuthArg, ExtractArg, ExtractFrom, Pairs, TaskArg};
 use super::{kind, typed_value};
 use crate::conditioner::{Conditioner, ConditionerArg};
-use crate::engine::check::{Assertions, Extract, ExtractSource};
+use crate::engine::check::{Assertion, Assertions, Extract, ExtractSource};
 use crate::engine::predicate::Predicate;
-use crate::engine::scenario::Mode;
 use crate::engine::task::{Body, Task};
 use crate::http::{Method, Url};
 use crate::plan::validate::Validator;
@@ -29,7 +28,6 @@ const DEFAULT_TIMEOUT_S: f64 = 30.0;
 pub(super) struct TestCx<'a> {
     /// Where the `LD_start_test` action stands.
     pub at: &'a Position,
-    pub mode: Mode,
     /// Whether the test sets `host` (relative URLs need it).
     pub has_host: bool,
     /// The test's run-wide retry policy, which a task's own overrides.
@@ -62,7 +60,17 @@ pub(super) fn compile_task(
     let network = c.network(t.network.as_ref());
     let method = c.method(t.method, task.method_key)?;
     let (url_text, url) = c.url(t.request_url, t.url)?;
-    c.weight(t.weight);
+    for (field, value) in [("throttle", &t.throttle), ("think_time", &t.think_time)] {
+        if value.is_some() {
+            c.v.refuse(
+                Problem::new(
+                    at.child(field),
+                    format!("a task's {field} (open-model pacing) is not supported yet"),
+                )
+                .hint("pace users with LD_start_test's wait_time"),
+            );
+        }
+    }
     let timeout = c.timeout(t.timeout);
     c.one_body(&t.json, &t.data);
     let mut headers = c.headers(&t.headers, t.auth.is_some());
@@ -200,12 +208,6 @@ impl Compiler<'_, '_> {
         Some((text, url))
     }
 
-    fn weight(&mut self, weight: Option<u32>) {
-        if self.test.mode == Mode::Weighted && weight == Some(0) {
-            self.problem("weight", "weight must be at least 1");
-        }
-    }
-
     /// The request timeout in seconds.
     fn timeout(&mut self, timeout: Option<f64>) -> f64 {
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT_S);
@@ -278,33 +280,42 @@ impl Compiler<'_, '_> {
         ("Authorization".into(), value)
     }
 
-    fn params(&mut self, params: &IndexMap<String, Scalar>) -> Vec<(String, Template)> {
+    fn params(&mut self, params: &Pairs) -> Vec<(String, Template)> {
         params
+            .0
             .iter()
-            .map(|(k, s)| (k.clone(), self.template(&format!("params.{k}"), &s.text())))
+            .map(|(k, val)| (k.clone(), self.template(&format!("params.{k}"), val)))
             .collect()
     }
 
-    /// `json`, or `data` as raw text (a string) or a form (an object).
+    /// `json`, or `data` as raw text (a string) or a form (an object, or a
+    /// list of `[name, value]` pairs).
     fn body(&mut self, json: &Option<Value>, data: &Option<Value>) -> Body {
         match (json, data) {
             (Some(j), _) => Body::Json(self.compiled("json", j)),
             (None, Some(Value::String(s))) => Body::Raw(self.template("data", s)),
-            (None, Some(Value::Object(m))) => Body::Form(
-                m.iter()
-                    .map(|(k, val)| {
-                        let text = match val {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        };
-                        (k.clone(), self.template(&format!("data.{k}"), &text))
-                    })
-                    .collect(),
-            ),
+            (None, Some(form @ (Value::Object(_) | Value::Array(_)))) => {
+                match serde_json::from_value::<Pairs>(form.clone()) {
+                    Ok(pairs) => Body::Form(
+                        pairs
+                            .0
+                            .iter()
+                            .map(|(k, val)| (k.clone(), self.template(&format!("data.{k}"), val)))
+                            .collect(),
+                    ),
+                    Err(e) => {
+                        self.problem("data", e.to_string());
+                        Body::None
+                    }
+                }
+            }
             (None, Some(other)) => {
                 self.problem(
                     "data",
-                    format!("data must be a string or an object, found {}", kind(other)),
+                    format!(
+                        "data must be a string, an object or a list of [name, value] pairs, found {}",
+                        kind(other)
+                    ),
                 );
                 Body::None
             }
@@ -312,35 +323,72 @@ impl Compiler<'_, '_> {
         }
     }
 
-    fn assertions(&mut self, a: AssertionsArg) -> Assertions {
-        let texts = |c: &mut Self, field: &str, list: Option<OneOrMany<String>>| {
-            list.map(OneOrMany::into_vec)
-                .unwrap_or_default()
-                .iter()
-                .map(|s| c.template(field, s))
-                .collect()
-        };
-        Assertions {
-            status_code: a.status_code.map(OneOrMany::into_vec),
-            contains: texts(self, "assertions.contains", a.contains),
-            not_contains: texts(self, "assertions.not_contains", a.not_contains),
-            json_path: a
-                .json_path
-                .iter()
-                .map(|(p, val)| {
+    /// `assertions`: this project's object form, or LoadDensity's list of
+    /// `{"type": ...}` items (checked in the order written).
+    fn assertions(&mut self, a: Option<Value>) -> Assertions {
+        let mut checks = Vec::new();
+        match a {
+            None => {}
+            Some(Value::Array(items)) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    let path = format!("assertions[{i}]");
+                    let Some(item) = self.typed::<AssertionItem>(&path, item) else {
+                        continue;
+                    };
+                    checks.push(match item {
+                        AssertionItem::StatusCode { value } => Assertion::Status(value),
+                        AssertionItem::Contains { value } => {
+                            Assertion::Contains(self.template(&path, &value.0))
+                        }
+                        AssertionItem::NotContains { value } => {
+                            Assertion::NotContains(self.template(&path, &value.0))
+                        }
+                        AssertionItem::Header { name, value } => {
+                            Assertion::Header(name, self.template(&path, &value.0))
+                        }
+                        AssertionItem::JsonPath { path: p, value } => {
+                            Assertion::JsonPath(p, self.compiled(&path, &value))
+                        }
+                    });
+                }
+            }
+            Some(obj @ Value::Object(_)) => {
+                let Some(a) = self.typed::<AssertionsObj>("assertions", obj) else {
+                    return Assertions::default();
+                };
+                if let Some(codes) = a.status_code {
+                    checks.push(Assertion::Status(codes));
+                }
+                for t in &a.contains.0 {
+                    checks.push(Assertion::Contains(self.template("assertions.contains", t)));
+                }
+                for t in &a.not_contains.0 {
+                    let t = self.template("assertions.not_contains", t);
+                    checks.push(Assertion::NotContains(t));
+                }
+                for (n, val) in a.header {
+                    let t = self.template(&format!("assertions.header.{n}"), &val.0);
+                    checks.push(Assertion::Header(n, t));
+                }
+                for (p, val) in &a.json_path {
                     let path = format!("assertions.json_path.{p}");
-                    (p.clone(), self.compiled(&path, val))
-                })
-                .collect(),
-            header: a
-                .header
-                .iter()
-                .map(|(n, val)| {
-                    let path = format!("assertions.header.{n}");
-                    (n.clone(), self.template(&path, val))
-                })
-                .collect(),
+                    checks.push(Assertion::JsonPath(p.clone(), self.compiled(&path, val)));
+                }
+            }
+            Some(other) => self.problem(
+                "assertions",
+                format!(
+                    "assertions must be an object or a list of {{\"type\": ...}} items, found {}",
+                    kind(&other)
+                ),
+            ),
         }
+        Assertions { checks }
+    }
+
+    /// Part of the task read into `T`, or a problem at `path`.
+    fn typed<T: serde::de::DeserializeOwned>(&mut self, path: &str, value: Value) -> Option<T> {
+        typed_value(self.v, &self.at.child(path), "", value)
     }
 
     /// Extracted values land in variables, so their names must be usable.
@@ -534,16 +582,16 @@ mod tests {
     }
 
     #[test]
-    fn weight_zero_is_an_error_only_in_weighted_mode() {
+    fn weight_zero_is_never_picked_but_one_task_must_run() {
+        valid(
+            "LD_start_test",
+            json!({"tasks": {"mode": "weighted", "tasks": [task(json!({"weight": 0})), task(json!({}))]}}),
+        );
         one_problem(
             "LD_start_test",
             json!({"tasks": {"mode": "weighted", "tasks": [task(json!({"weight": 0}))]}}),
-            "actions[0].args.tasks.tasks[0].weight",
-            "weight must be at least 1",
-        );
-        valid(
-            "LD_start_test",
-            json!({"tasks": [task(json!({"weight": 0}))]}),
+            "actions[0].args.tasks",
+            "every task has weight 0, so none would ever run",
         );
     }
 
@@ -570,8 +618,15 @@ mod tests {
         one(
             task(json!({"data": [1, 2]})),
             "data",
-            "data must be a string or an object, found a list",
+            "expected a list of [name, value] pairs",
         );
+        one(
+            task(json!({"data": 5})),
+            "data",
+            "data must be a string, an object or a list of [name, value] pairs, found a number",
+        );
+        assert!(with_task(task(json!({"data": [["a", 1], ["a", "b"]]})))
+            .contains("body: Form([(\"a\", Template { pieces: [Literal(\"1\")] }), (\"a\", Template { pieces: [Literal(\"b\")] })])"));
         assert!(with_task(task(json!({"data": "raw"}))).contains("body: Raw("));
         assert!(with_task(task(json!({"data": {"n": 1}})))
             .contains("body: Form([(\"n\", Template { pieces: [Literal(\"1\")] })])"));
@@ -776,5 +831,81 @@ mod tests {
         assert_eq!(base64(b"a"), "YQ==");
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b""), "");
+    }
+
+    #[test]
+    fn assertions_in_load_densitys_list_form_keep_their_order() {
+        let b = with_task(task(json!({"assertions": [
+            {"type": "contains", "value": "ok"},
+            {"type": "status_code", "value": "200"},
+            {"type": "not_contains", "value": 404},
+            {"type": "json_path", "path": "data.items.0.id", "value": 7},
+            {"type": "header", "name": "Content-Type", "value": "application/json"},
+        ]})));
+        let order: Vec<usize> = [
+            "Contains(",
+            "Status([200])",
+            "NotContains(",
+            "JsonPath(\"data.items.0.id\"",
+            "Header(\"Content-Type\"",
+        ]
+        .iter()
+        .map(|k| b.find(k).unwrap_or_else(|| panic!("{k} in {b}")))
+        .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{b}");
+    }
+
+    #[test]
+    fn an_unknown_assertion_type_names_the_five() {
+        let p = one(
+            task(json!({"assertions": [{"type": "status_code", "value": 200}, {"type": "regex", "value": "x"}]})),
+            "assertions[1].type",
+            "unknown variant `regex`, expected one of `status_code`, `contains`, `not_contains`, `json_path`, `header`",
+        );
+        assert!(!p.message.contains("untagged"), "{p}");
+        one(
+            task(json!({"assertions": [{"type": "header", "value": "x"}]})),
+            "assertions[0]",
+            "missing field `name`",
+        );
+        one(
+            task(json!({"assertions": {"status_code": "ok"}})),
+            "assertions.status_code",
+            "expected a whole number, found \"ok\"",
+        );
+        one(
+            task(json!({"assertions": 5})),
+            "assertions",
+            "assertions must be an object or a list",
+        );
+    }
+
+    #[test]
+    fn params_are_an_object_or_a_list_of_pairs() {
+        let b = with_task(task(
+            json!({"params": [["q", "rust"], ["page", 2], ["q", "go"]]}),
+        ));
+        assert!(b.contains("params: [(\"q\", Template { pieces: [Literal(\"rust\")] }), (\"page\", Template { pieces: [Literal(\"2\")] }), (\"q\""), "{b}");
+        one(
+            task(json!({"params": [["q"]]})),
+            "params",
+            "expected a list of [name, value] pairs",
+        );
+        one(
+            task(json!({"params": {"q": [1]}})),
+            "params",
+            "expected a string (or a number), found a list",
+        );
+    }
+
+    #[test]
+    fn numbers_may_be_written_as_strings_or_integral_floats() {
+        assert!(with_task(task(json!({"timeout": "5"}))).contains("timeout: 5s"));
+        assert!(with_task(task(json!({"weight": 2.0}))).contains("weight: 2"));
+        one(
+            task(json!({"weight": "heavy"})),
+            "weight",
+            "expected a whole number, found \"heavy\"",
+        );
     }
 }
