@@ -266,6 +266,23 @@ fn execute_files_is_relative_validated_first_and_cycle_safe() {
         ["main ran", "child ran"]
     );
 
+    // Not beside the plan: the working folder is tried next (LoadDensity's
+    // rule), and a path found in neither names both places.
+    let elsewhere = write(
+        &d,
+        "sub/main2.json",
+        r#"[["LD_execute_files", {"execute_files_list": ["sub/child.json", "sub/none.json"]}]]"#,
+    );
+    let o = Run::of(ld("validate").arg(&elsewhere).current_dir(&d));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    let tried = format!(
+        "plan \"sub/none.json\" not found; tried {} and {}",
+        d.join("sub/sub/none.json").display(),
+        d.join("sub/none.json").display()
+    );
+    assert!(o.stderr.contains(&tried), "{}", o.stderr);
+    assert!(!o.stderr.contains("child.json"), "{}", o.stderr);
+
     // A broken child stops the whole run before anything runs.
     write(&d, "sub/broken.json", r#"[["LD_lgo", {"message": "x"}]]"#);
     let p = write(

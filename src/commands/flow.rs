@@ -7,6 +7,7 @@ use crate::plan::validate::{Args, Validator};
 use crate::plan::{Action, Plan, Problem};
 use crate::registry::{Command, CommandSpec, Param};
 use serde::Deserialize;
+use std::path::{Path, PathBuf};
 
 pub const EXECUTE_ACTION: CommandSpec = CommandSpec {
     name: "LD_execute_action",
@@ -27,7 +28,7 @@ pub const EXECUTE_FILES: CommandSpec = CommandSpec {
         name: "execute_files_list",
         kind: "list of strings",
         required: true,
-        doc: "Plan paths, relative to the plan that names them. Cycles are an error.",
+        doc: "Plan paths: a relative one is looked up beside the plan that names it, then in the working folder (LoadDensity's rule). Cycles are an error.",
     }],
     parse: parse_execute_files,
 };
@@ -85,7 +86,32 @@ fn parse_execute_files(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Comman
             );
             continue;
         }
-        if let Some(p) = v.plan_file(&base.join(file)) {
+        // LoadDensity's rule: beside the plan first, then the working folder.
+        let tried: Vec<PathBuf> = if Path::new(file).is_absolute() {
+            vec![PathBuf::from(file)]
+        } else {
+            let mut t = vec![base.join(file)];
+            if let Ok(cwd) = std::env::current_dir() {
+                let here = cwd.join(file);
+                if crate::plan::validate::absolute(&here) != crate::plan::validate::absolute(&t[0])
+                {
+                    t.push(here);
+                }
+            }
+            t
+        };
+        let Some(found) = tried.iter().find(|p| p.exists()) else {
+            let places: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+            v.problem(
+                Problem::new(
+                    a.at.child(&format!("args.execute_files_list[{i}]")),
+                    format!("plan {file:?} not found; tried {}", places.join(" and ")),
+                )
+                .hint("a relative path is looked up beside the plan that names it, then in the working folder"),
+            );
+            continue;
+        };
+        if let Some(p) = v.plan_file(found) {
             plans.push(p);
         }
     }
@@ -133,8 +159,13 @@ mod tests {
             json!({ "execute_files_list": [missing] }),
         );
         assert_eq!(found.len(), 1, "{found:#?}");
-        assert!(found[0].at.file.ends_with(missing), "{}", found[0]);
-        assert_eq!(found[0].message, "cannot read plan: no such file");
+        assert_eq!(found[0].at.path, "actions[0].args.execute_files_list[0]");
+        // A plan given as text sits in the working folder: one place to try.
+        let cwd = std::env::current_dir().unwrap().join(missing);
+        assert_eq!(
+            found[0].message,
+            format!("plan {missing:?} not found; tried {}", cwd.display())
+        );
     }
 
     #[test]

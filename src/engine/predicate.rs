@@ -34,6 +34,8 @@ impl Predicate {
         };
         match v {
             Value::Bool(b) => Ok(Predicate::Const(*b)),
+            // LoadDensity's `run_if: 1`: a number is true unless it is zero.
+            Value::Number(n) => Ok(Predicate::Const(n.as_f64() != Some(0.0))),
             Value::String(_) => Ok(Predicate::Truthy(c(v)?)),
             Value::Object(m) if m.len() == 1 => {
                 let (op, arg) = m.iter().next().expect("one entry");
@@ -47,7 +49,7 @@ impl Predicate {
                     )),
                 }
             }
-            _ => Err("a predicate is true/false, \"${var.x}\", or {\"equals\"|\"not_equals\"|\"in\": [a, b]} or {\"truthy\": v}".to_string()),
+            _ => Err("a predicate is true/false (or a number: 0 is false), \"${var.x}\", or {\"equals\"|\"not_equals\"|\"in\": [a, b]} or {\"truthy\": v}".to_string()),
         }
     }
 

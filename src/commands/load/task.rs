@@ -744,10 +744,12 @@ mod tests {
             "unknown predicate `bogus`: use equals, not_equals, in or truthy",
         );
         one(
-            task(json!({"skip_if": 5})),
+            task(json!({"skip_if": [1]})),
             "skip_if",
             "a predicate is true/false",
         );
+        assert!(with_task(task(json!({"run_if": 1, "skip_if": 0})))
+            .contains("run_if: Some(Const(true)), skip_if: Some(Const(false))"));
         one(
             task(json!({"run_if": {"equals": [1]}})),
             "run_if",
