@@ -127,6 +127,14 @@ mod tests {
         assert!(!holds(json!({"truthy": 0}), &v));
         assert!(Predicate::compile(&json!({"bogus": 1})).is_err());
         assert!(Predicate::compile(&json!({"equals": [1]})).is_err());
-        assert!(Predicate::compile(&json!(5)).is_err());
+        assert!(Predicate::compile(&json!([5])).is_err());
+        assert!(matches!(
+            Predicate::compile(&json!(5)),
+            Ok(Predicate::Const(true))
+        ));
+        assert!(matches!(
+            Predicate::compile(&json!(0.0)),
+            Ok(Predicate::Const(false))
+        ));
     }
 }

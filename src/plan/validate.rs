@@ -287,14 +287,34 @@ impl Validator {
                 let mut de = serde_json::Deserializer::from_str(raw.get());
                 serde_path_to_error::deserialize::<_, T>(&mut de)
             }
-            _ => serde_path_to_error::deserialize::<_, T>(value),
+            _ => serde_path_to_error::deserialize::<_, T>(value.clone()),
         };
         match result {
             Ok(t) if self.problems.len() == before => Some(t),
             Ok(_) => None,
             Err(e) => {
+                let more = unknown_field_path(&e).map(|path| (path, value.clone()));
                 self.problems
                     .push(serde_problem(a.spec.name, &a.at, "args", line_base, e));
+                if let Some((path, mut value)) = more {
+                    // Every other unknown field too, each with its line.
+                    remove_at(&mut value, &path);
+                    let text = match a.raw {
+                        RawArgs::Keyword(raw) => Some(raw.get()),
+                        _ => None,
+                    };
+                    let (rest, cleaned) = other_unknown_fields::<T>(value, |e| {
+                        let mut p = serde_problem(a.spec.name, &a.at, "args", None, e);
+                        if let (Some(text), Some(base)) = (text, line_base) {
+                            p.at.line = key_line(text, &p.at.path).map(|l| base + l);
+                        }
+                        p
+                    });
+                    self.problems.extend(rest);
+                    // The plan is invalid already; the command is built only
+                    // so that its own checks report their problems too.
+                    return cleaned;
+                }
                 None
             }
         }
@@ -527,6 +547,85 @@ impl Validator {
         }
         self.problems
     }
+}
+
+/// Where an "unknown field" error points (the field itself), if it is one.
+pub fn unknown_field_path(
+    e: &serde_path_to_error::Error<serde_json::Error>,
+) -> Option<Vec<serde_path_to_error::Segment>> {
+    e.inner()
+        .to_string()
+        .starts_with("unknown field")
+        .then(|| e.path().iter().cloned().collect())
+}
+
+/// Removes the object key `path` points to from `value`.
+pub fn remove_at(value: &mut Value, path: &[serde_path_to_error::Segment]) {
+    use serde_path_to_error::Segment;
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = value;
+    for seg in parents {
+        let next = match (seg, cur) {
+            (Segment::Map { key }, Value::Object(m)) => m.get_mut(key),
+            (Segment::Seq { index }, Value::Array(a)) => a.get_mut(*index),
+            _ => None,
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return,
+        }
+    }
+    if let (Segment::Map { key }, Value::Object(m)) = (last, cur) {
+        m.shift_remove(key);
+    }
+}
+
+/// After a first unknown field: every other one, found by taking each out
+/// and reading the value again (serde stops at the first); and the value
+/// read without them, when nothing else is wrong, so the checks that follow
+/// can still find their problems. The field list serde's message gives is
+/// kept for the first unknown field only.
+pub fn other_unknown_fields<T: DeserializeOwned>(
+    mut value: Value,
+    mut problem: impl FnMut(serde_path_to_error::Error<serde_json::Error>) -> Problem,
+) -> (Vec<Problem>, Option<T>) {
+    let mut out = Vec::new();
+    // Bounded: each round removes one key.
+    for _ in 0..64 {
+        let e = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(t) => return (out, Some(t)),
+            Err(e) => e,
+        };
+        let Some(path) = unknown_field_path(&e) else {
+            break;
+        };
+        remove_at(&mut value, &path);
+        let mut p = problem(e);
+        if let Some(i) = p.message.find(", expected one of") {
+            p.message.truncate(i);
+        }
+        out.push(p);
+    }
+    (out, None)
+}
+
+/// The line (counting from 0) of the last key of a dotted problem path in
+/// the JSON `text`: the first `"key"` followed by a colon.
+fn key_line(text: &str, path: &str) -> Option<usize> {
+    let key = path.rsplit('.').next()?;
+    let needle = format!("{:?}", key);
+    let mut from = 0;
+    while let Some(i) = text[from..].find(&needle) {
+        let at = from + i;
+        let after = text[at + needle.len()..].trim_start();
+        if after.starts_with(':') {
+            return Some(text[..at].matches('\n').count());
+        }
+        from = at + needle.len();
+    }
+    None
 }
 
 /// The nesting problem at `p`'s position.

@@ -199,6 +199,12 @@ pub(super) struct TaskArg {
     /// LoadDensity's per-task pacing: accepted, refused by `run` until supported.
     pub(super) throttle: Option<Value>,
     pub(super) think_time: Option<Value>,
+    /// LoadDensity's (requests') request options: the ones this client
+    /// cannot honour yet are refused by `run`.
+    pub(super) cookies: Option<Value>,
+    pub(super) files: Option<Value>,
+    pub(super) allow_redirects: Option<bool>,
+    pub(super) verify: Option<bool>,
 }
 
 /// A text value: a string, or a number or boolean written for one (as

@@ -17,7 +17,10 @@ use crate::engine::task::Task;
 use crate::engine::{self, TestPlan, Wait};
 use crate::http::Url;
 use crate::interpreter::Context;
-use crate::plan::validate::{serde_problem, Args, Validator};
+use crate::plan::parse::RawArgs;
+use crate::plan::validate::{
+    other_unknown_fields, remove_at, serde_problem, unknown_field_path, Args, Validator,
+};
 use crate::plan::{Position, Problem};
 use crate::registry::{Command, CommandSpec, Param, Role};
 use crate::reports;
@@ -25,9 +28,13 @@ use crate::resolver::{self, fold, valid_var_name, Piece, Scope, Template, Vars};
 use crate::retry::RetryBudgetConfig;
 use crate::units;
 use args::{RunnerMode, ScenarioArg, StartTestArgs, WaitArg};
+use indexmap::IndexMap;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::time::Duration;
 use task::{compile_task, TaskJson, TestCx};
 
@@ -93,7 +100,7 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
     let before = v.problem_count();
     loaddensity_forms(v, &a.at, &mut args);
     let wait = check_test_args(v, &a.at, &args);
-    let (mode, tasks, names) = compile_tasks(v, &a.at, &args)?;
+    let (mode, tasks, names) = compile_tasks(v, &a.at, &args, &task_lines(a))?;
     if v.problem_count() != before {
         return None;
     }
@@ -265,8 +272,12 @@ fn compile_tasks(
     v: &mut Validator,
     at: &Position,
     args: &StartTestArgs,
+    lines: &HashMap<String, usize>,
 ) -> Option<(Mode, Vec<Task>, Vec<String>)> {
-    let (mode, task_values) = scenario_shape(v, at, &args.tasks)?;
+    let (mode, mut task_values) = scenario_shape(v, at, &args.tasks)?;
+    for t in &mut task_values {
+        t.line = lines.get(&t.path).copied();
+    }
     if task_values.is_empty() {
         v.problem(Problem::new(
             at.child("args.tasks"),
@@ -356,6 +367,7 @@ fn task_list(
                     path: format!("{prefix}[{i}]"),
                     method_key: None,
                     value: value.clone(),
+                    line: None,
                 })
                 .collect(),
         ),
@@ -365,6 +377,7 @@ fn task_list(
                     path: format!("{prefix}.{k}"),
                     method_key: Some(k.clone()),
                     value: t.clone(),
+                    line: None,
                 })
                 .collect(),
         ),
@@ -398,14 +411,75 @@ fn typed_value<T: DeserializeOwned>(
     path: &str,
     value: Value,
 ) -> Option<T> {
-    serde_path_to_error::deserialize::<_, T>(value)
-        .map_err(|e| {
-            v.problem(
-                serde_problem(START_TEST.name, at, path, None, e)
-                    .hint("see `Tasks` in docs/commands.md"),
-            );
-        })
-        .ok()
+    let problem = |e| {
+        serde_problem(START_TEST.name, at, path, None, e).hint("see `Tasks` in docs/commands.md")
+    };
+    match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let more = unknown_field_path(&e);
+            v.problem(problem(e));
+            if let Some(first) = more {
+                let mut value = value;
+                remove_at(&mut value, &first);
+                let (rest, cleaned) = other_unknown_fields::<T>(value, problem);
+                for p in rest {
+                    v.problem(p);
+                }
+                return cleaned;
+            }
+            None
+        }
+    }
+}
+
+/// Records the line of each task of `list` (a list or a `{method: task}`
+/// map) under `prefix`; for a scenario object, returns its inner `tasks`.
+fn add_lines<'s>(
+    a: &Args<'s>,
+    lines: &mut HashMap<String, usize>,
+    prefix: &str,
+    list: &'s RawValue,
+) -> Option<&'s RawValue> {
+    if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(list.get()) {
+        for (i, t) in items.iter().enumerate() {
+            if let Some(l) = a.src.line_of(t.get()) {
+                lines.insert(format!("{prefix}[{i}]"), l);
+            }
+        }
+    } else if let Ok(map) = serde_json::from_str::<IndexMap<String, &RawValue>>(list.get()) {
+        if prefix == "args.tasks" && (map.contains_key("tasks") || map.contains_key("mode")) {
+            return map.get("tasks").copied();
+        }
+        for (k, t) in &map {
+            if let Some(l) = a.src.line_of(t.get()) {
+                lines.insert(format!("{prefix}.{k}"), l);
+            }
+        }
+    }
+    None
+}
+
+/// The line of each task in the plan file, by its path under the action
+/// (`args.tasks[1]`, `args.tasks.get`, `args.tasks.tasks[0]`), when the
+/// arguments are written as an object.
+fn task_lines(a: &Args<'_>) -> HashMap<String, usize> {
+    #[derive(Deserialize)]
+    struct Outer<'a> {
+        #[serde(borrow)]
+        tasks: Option<&'a RawValue>,
+    }
+    let mut lines = HashMap::new();
+    let RawArgs::Keyword(raw) = a.raw else {
+        return lines;
+    };
+    let Ok(Outer { tasks: Some(tasks) }) = serde_json::from_str::<Outer>(raw.get()) else {
+        return lines;
+    };
+    if let Some(inner) = add_lines(a, &mut lines, "args.tasks", tasks) {
+        add_lines(a, &mut lines, "args.tasks.tasks", inner);
+    }
+    lines
 }
 
 impl StartTest {
