@@ -50,6 +50,9 @@ pub struct Task {
     /// The network conditioner for this task (its own block, else the
     /// installed one); it applies when its `name_filter` matches.
     pub network: Option<std::sync::Arc<crate::conditioner::Conditioner>>,
+    /// The CSV sources its placeholders read: each resolution of the task
+    /// takes the next row of each.
+    pub csv: Vec<std::sync::Arc<crate::data_source::CsvFeed>>,
 }
 
 /// A request ready to send.
@@ -83,6 +86,26 @@ impl Task {
                 .extract
                 .iter()
                 .any(|e| matches!(e.from, super::check::ExtractSource::JsonPath(_)))
+    }
+
+    /// Every template of the request and its assertions.
+    pub fn templates(&self) -> Vec<&Template> {
+        let mut out: Vec<&Template> = vec![&self.url];
+        out.extend(self.params.iter().map(|(_, t)| t));
+        out.extend(self.headers.iter().map(|(_, t)| t));
+        match &self.body {
+            Body::None => {}
+            Body::Json(v) => out.extend(v.templates()),
+            Body::Form(f) => out.extend(f.iter().map(|(_, t)| t)),
+            Body::Raw(t) => out.push(t),
+        }
+        let a = &self.assertions;
+        out.extend(a.contains.iter().chain(&a.not_contains));
+        out.extend(a.header.iter().map(|(_, t)| t));
+        for (_, v) in &a.json_path {
+            out.extend(v.templates());
+        }
+        out
     }
 
     /// Prepares the request once when nothing in it varies.
