@@ -62,6 +62,9 @@ pub enum Cmd {
     },
     /// Validate plan files without running anything
     Validate {
+        /// Placeholders that will be undefined are errors, not warnings
+        #[arg(long)]
+        strict: bool,
         #[arg(required = true)]
         plans: Vec<PathBuf>,
     },
@@ -106,6 +109,10 @@ pub struct RunFlags {
     /// Worker threads that drive the users (default: one per available core)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
+    /// An undefined ${...} placeholder is an error (exit 2 when validation can
+    /// tell, else exit 1), not left in place as its text
+    #[arg(long)]
+    pub strict: bool,
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
@@ -142,12 +149,12 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
         }
         Cmd::RunStr { flags, json } => {
             let loading = LoadWatch::arm(flags.timeout);
-            let mut v = Validator::new(COMMANDS);
+            let mut v = Validator::new(COMMANDS).strict(flags.strict);
             let plan = v.plan_source(&Source::from_string("<run-str>", json));
             finish_validation(v, plan.into_iter().collect(), Mode::Run)
                 .map_or_else(|c| c, |plans| run(&flags, &plans, loading))
         }
-        Cmd::Validate { plans } => match validate_files(&plans, Mode::Validate) {
+        Cmd::Validate { strict, plans } => match validate_files(&plans, strict, Mode::Validate) {
             Ok(ps) => {
                 let actions: usize = ps.iter().map(|p| p.actions.len()).sum();
                 stderr_line(&format!(
@@ -190,7 +197,7 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
 }
 
 fn run_files(flags: &RunFlags, files: &[PathBuf], loading: LoadWatch) -> Outcome {
-    match validate_files(files, Mode::Run) {
+    match validate_files(files, flags.strict, Mode::Run) {
         Ok(plans) => run(flags, &plans, loading),
         Err(code) => code,
     }
@@ -239,8 +246,8 @@ impl Drop for LoadWatch {
 }
 
 /// Validates every plan; on any problem prints them all and returns exit 2.
-fn validate_files(files: &[PathBuf], mode: Mode) -> Result<Vec<Plan>, Outcome> {
-    let mut v = Validator::new(COMMANDS);
+fn validate_files(files: &[PathBuf], strict: bool, mode: Mode) -> Result<Vec<Plan>, Outcome> {
+    let mut v = Validator::new(COMMANDS).strict(strict);
     let plans: Vec<Plan> = files.iter().filter_map(|f| v.plan_file(f)).collect();
     finish_validation(v, plans, mode)
 }
@@ -307,6 +314,7 @@ fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
         workers: flags
             .workers
             .map_or_else(crate::engine::pool::default_workers, usize::from),
+        strict: flags.strict,
     });
     ctx.ui.note(&format!(
         "loaddensity {} · seed {seed} (replay with --seed {seed})",

@@ -1,11 +1,13 @@
 //! The interpreter: owns the run state and runs validated actions in order.
 
 use crate::budget::{BudgetConfig, Trip};
+use crate::data_source::CsvFeed;
 use crate::demo_server::DemoServer;
 use crate::exit::Outcome;
 use crate::plan::Action;
 use crate::registry::Role;
 use crate::resolver::{self, Template, Vars};
+use crate::stats::recorder::Recorder;
 use crate::stats::records::Records;
 use crate::stats::{
     BudgetReport, BudgetState, ErrorCount, RunSummary, SlaResult, SupervisorReport, TripReason,
@@ -14,6 +16,7 @@ use crate::supervisor::{Interrupt, RunControl, WatchdogGuard};
 use crate::ui::Ui;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -31,6 +34,8 @@ pub struct RunOptions {
     pub failure_budget: Option<BudgetConfig>,
     /// Worker threads that drive a test's users (`--workers`).
     pub workers: usize,
+    /// `--strict`: an undefined placeholder is an error, not left in place.
+    pub strict: bool,
 }
 
 /// An action failed and its error was already reported.
@@ -79,6 +84,10 @@ pub struct Context {
     pub supervisor: SupervisorReport,
     /// The interrupt already acted on (outcome set, on_timeout run).
     handled: Option<Interrupt>,
+    /// Undefined placeholders the plan's own actions left in place, by key.
+    pub unresolved: BTreeMap<String, u64>,
+    /// CSV sources registered by `LD_register_csv_source(s)`, by name.
+    pub csv_sources: BTreeMap<String, Arc<CsvFeed>>,
 }
 
 impl Context {
@@ -105,6 +114,8 @@ impl Context {
             watchdogs: Vec::new(),
             supervisor: SupervisorReport::default(),
             handled: None,
+            unresolved: BTreeMap::new(),
+            csv_sources: BTreeMap::new(),
         }
     }
 
@@ -204,16 +215,29 @@ impl Context {
     }
 
     /// Resolves every `${...}` in a string against the plan variables.
+    /// An undefined placeholder is left in place and counted (an error
+    /// under `--strict`).
     pub fn resolve_str(&mut self, s: &str) -> anyhow::Result<String> {
         let t = Template::parse(s)?;
-        let mut scope = resolver::Scope::new(&self.vars, &mut self.rng);
-        Ok(t.render_to_string(&mut scope)?)
+        let mut notes = Vec::new();
+        let mut scope = resolver::Scope::new(&self.vars, &mut self.rng)
+            .with_strict(self.opts.strict)
+            .noting(&mut notes);
+        let out = t.render_to_string(&mut scope)?;
+        Recorder::count(&mut self.unresolved, &mut notes);
+        Ok(out)
     }
 
-    /// Resolves every string of a JSON value against the plan variables.
+    /// Resolves every string of a JSON value against the plan variables,
+    /// like [`Context::resolve_str`].
     pub fn resolve_value(&mut self, v: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
-        let mut scope = resolver::Scope::new(&self.vars, &mut self.rng);
-        Ok(resolver::resolve_value(v, &mut scope)?)
+        let mut notes = Vec::new();
+        let mut scope = resolver::Scope::new(&self.vars, &mut self.rng)
+            .with_strict(self.opts.strict)
+            .noting(&mut notes);
+        let out = resolver::resolve_value(v, &mut scope)?;
+        Recorder::count(&mut self.unresolved, &mut notes);
+        Ok(out)
     }
 
     /// Everything measured so far, with the exit code the run would have now.
@@ -229,6 +253,7 @@ impl Context {
         s.budget = self.budget_report.clone();
         s.supervisor = self.supervisor.clone();
         s.sla = self.sla.clone();
+        crate::stats::model::add_counts(&mut s.unresolved, &self.unresolved);
         s
     }
 

@@ -47,6 +47,7 @@ pub(crate) mod budget;
 pub mod cli;
 pub mod commands;
 pub(crate) mod conditioner;
+pub(crate) mod data_source;
 pub mod demo_server;
 pub(crate) mod engine;
 pub(crate) mod exit;

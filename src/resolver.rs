@@ -5,9 +5,13 @@
 //! | Placeholder          | Renders as                                                    |
 //! |----------------------|---------------------------------------------------------------|
 //! | `${var.NAME}`        | the plan or per-user variable `NAME` (see [`Vars`])           |
+//! | `${NAME}`            | the same as `${var.NAME}` (LoadDensity's bare form)           |
+//! | `${session.NAME}`    | the user's own variable `NAME` only (test `variables`, extracts), never the plan's |
 //! | `${env.NAME}`        | the process environment variable `NAME`                       |
+//! | `${csv.SOURCE.COLUMN}` | column `COLUMN` of the row the task took from CSV source `SOURCE` |
 //! | `${uuid()}`          | a fresh random v4 UUID, e.g. `1b4e28ba-2fa1-41d2-883f-0016d3cca427` |
-//! | `${now()}`           | the current time as Unix seconds, an integer string (`1718000000`) |
+//! | `${now()}`           | the local time, ISO 8601 to the second, no offset (`2026-11-29T19:04:24`) |
+//! | `${now_unix()}`      | the current time as Unix seconds, an integer string (`1718000000`) |
 //! | `${randint(a, b)}`   | a uniform integer in `[a, b]` (inclusive, `i64`, `a <= b`)    |
 //! | `$${`                | a literal `${`                                                |
 //!
@@ -20,8 +24,11 @@
 //!   in the variable instead.
 //! * A variable's value is JSON: a string renders as-is, numbers/bools as JSON text,
 //!   `null` as `null`, objects/arrays as compact JSON.
-//! * An undefined variable or environment variable is always an error
-//!   ([`ResolveError`]); a raw `${var.x}` is never sent.
+//! * An undefined variable, session variable, environment variable or CSV
+//!   column is left in place as its original text (LoadDensity's rule: missing
+//!   data is visible) and reported to [`Lookup::unresolved`] under its key
+//!   (`var.x`, `session.x`, `env.X`, `csv.S.C`). A strict lookup
+//!   ([`Lookup::strict`], `--strict`) makes it an error ([`ResolveError`]) instead.
 //!
 //! # Use
 //!
@@ -40,7 +47,7 @@ use serde_json::{Map, Value};
 
 /// The placeholder forms, listed in error messages.
 const VALID_FORMS: &str =
-    "`${var.NAME}`, `${env.NAME}`, `${uuid()}`, `${now()}`, `${randint(a, b)}` (write `$${` for a literal `${`)";
+    "`${var.NAME}`, `${NAME}`, `${session.NAME}`, `${env.NAME}`, `${csv.SOURCE.COLUMN}`, `${uuid()}`, `${now()}`, `${now_unix()}`, `${randint(a, b)}` (write `$${` for a literal `${`)";
 
 /// A syntax error in a template string. `at` is the byte offset of the `${` that
 /// starts the faulty placeholder.
@@ -60,10 +67,10 @@ pub enum TemplateError {
         /// Byte offset of the `${`.
         at: usize,
     },
-    /// `${var.}` or `${env.}`.
+    /// `${var.}`, `${env.}`, `${session.}` or `${csv.}`.
     #[error("empty name in `${{{kind}.}}` at byte {at}")]
     EmptyName {
-        /// `var` or `env`.
+        /// `var`, `env`, `session` or `csv`.
         kind: &'static str,
         /// Byte offset of the `${`.
         at: usize,
@@ -92,7 +99,15 @@ pub enum TemplateError {
         /// Byte offset of the `${`.
         at: usize,
     },
-    /// Anything else, e.g. `${name}` or `${uuid}`.
+    /// `${csv.SOURCE}` without a column.
+    #[error("`${{csv.{name}}}` at byte {at} needs a column: write `${{csv.SOURCE.COLUMN}}`")]
+    CsvColumn {
+        /// What follows `csv.`.
+        name: String,
+        /// Byte offset of the `${`.
+        at: usize,
+    },
+    /// Anything else, e.g. `${uuid}` or `${a b}`.
     #[error("unknown placeholder `${{{text}}}` at byte {at}: expected one of {VALID_FORMS}")]
     UnknownPlaceholder {
         /// The text between the braces.
@@ -103,7 +118,7 @@ pub enum TemplateError {
     /// Wrong arguments to a known function (including `randint` with `a > b`).
     #[error("bad arguments to `{func}()` at byte {at}: {detail}")]
     BadArgs {
-        /// `uuid`, `now` or `randint`.
+        /// `uuid`, `now`, `now_unix` or `randint`.
         func: &'static str,
         /// What is wrong.
         detail: String,
@@ -121,6 +136,12 @@ pub enum ResolveError {
     /// `${var.NAME}` with no such variable in scope.
     #[error("undefined variable `{0}`: register it with LD_register_variable or extract it in an earlier task")]
     UndefinedVar(String),
+    /// `${session.NAME}` with no such variable in the user's own store.
+    #[error("undefined session variable `{0}`: set it in the test's `variables` or extract it in an earlier task")]
+    UndefinedSession(String),
+    /// `${csv.SOURCE.COLUMN}` with no row of that source for this task.
+    #[error("no CSV row for `csv.{0}.{1}`: register the source with LD_register_csv_source(s) or the test's `csv_sources`")]
+    UndefinedCsv(String, String),
     /// `${env.NAME}` with no such environment variable (or one that is not UTF-8).
     #[error("environment variable `{0}` is not set")]
     UndefinedEnv(String),
@@ -153,12 +174,49 @@ pub const MAX_RESOLVED_BYTES: usize = 16 * 1024 * 1024;
 pub trait Lookup {
     /// The value of variable `name`, if defined.
     fn var(&self, name: &str) -> Option<&Value>;
+    /// The user's own variable `name` (`${session.NAME}`); none by default.
+    fn session(&self, _name: &str) -> Option<&Value> {
+        None
+    }
+    /// Column `column` of the current row of CSV source `source`; none by default.
+    fn csv(&self, _source: &str, _column: &str) -> Option<&str> {
+        None
+    }
     /// The environment variable `name`; defaults to the process environment.
     fn env(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
     /// The RNG used by `uuid()` and `randint`. Must be caller-seeded for replayable runs.
     fn rng(&mut self) -> &mut dyn RngCore;
+    /// Whether an undefined placeholder is an error (true by default) rather
+    /// than left in place as its text.
+    fn strict(&self) -> bool {
+        true
+    }
+    /// An undefined placeholder was left in place; `key` is e.g. `var.x`.
+    fn unresolved(&mut self, _key: &str) {}
+}
+
+/// A lookup made strict: an undefined placeholder is an error (predicates
+/// must see "undefined", not the placeholder's text).
+pub struct Strict<'l>(pub &'l mut dyn Lookup);
+
+impl Lookup for Strict<'_> {
+    fn var(&self, name: &str) -> Option<&Value> {
+        self.0.var(name)
+    }
+    fn session(&self, name: &str) -> Option<&Value> {
+        self.0.session(name)
+    }
+    fn csv(&self, source: &str, column: &str) -> Option<&str> {
+        self.0.csv(source, column)
+    }
+    fn env(&self, name: &str) -> Option<String> {
+        self.0.env(name)
+    }
+    fn rng(&mut self) -> &mut dyn RngCore {
+        self.0.rng()
+    }
 }
 
 /// A variable store: names to JSON values.
@@ -230,10 +288,22 @@ impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Vars {
 
 /// The standard [`Lookup`]: a user's variables layered over the plan's, the
 /// process environment, and a caller-provided RNG. Cheap to build per request.
+///
+/// Lenient by default: an undefined placeholder renders as its text and, with
+/// [`Scope::noting`], its key is pushed to a list the caller counts.
 pub struct Scope<'a> {
     plan: &'a Vars,
     user: Option<&'a Vars>,
     rng: &'a mut dyn RngCore,
+    csv: Option<&'a dyn CsvRows>,
+    strict: bool,
+    notes: Option<&'a mut Vec<String>>,
+}
+
+/// The CSV rows one task resolution took, by source name.
+pub trait CsvRows {
+    /// Column `column` of the row taken from `source`.
+    fn cell(&self, source: &str, column: &str) -> Option<&str>;
 }
 
 impl<'a> Scope<'a> {
@@ -243,11 +313,29 @@ impl<'a> Scope<'a> {
             plan,
             user: None,
             rng,
+            csv: None,
+            strict: false,
+            notes: None,
         }
     }
     /// Layer one user's variables over the plan's: they win on a name clash.
     pub fn with_user(mut self, user: &'a Vars) -> Self {
         self.user = Some(user);
+        self
+    }
+    /// The CSV rows `${csv.S.C}` reads.
+    pub fn with_csv(mut self, rows: &'a dyn CsvRows) -> Self {
+        self.csv = Some(rows);
+        self
+    }
+    /// Make an undefined placeholder an error (`--strict`).
+    pub fn with_strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+    /// Push the key of every placeholder left in place to `notes`.
+    pub fn noting(mut self, notes: &'a mut Vec<String>) -> Self {
+        self.notes = Some(notes);
         self
     }
 }
@@ -258,8 +346,22 @@ impl Lookup for Scope<'_> {
             .and_then(|u| u.get(name))
             .or_else(|| self.plan.get(name))
     }
+    fn session(&self, name: &str) -> Option<&Value> {
+        self.user.and_then(|u| u.get(name))
+    }
+    fn csv(&self, source: &str, column: &str) -> Option<&str> {
+        self.csv.and_then(|c| c.cell(source, column))
+    }
     fn rng(&mut self) -> &mut dyn RngCore {
         &mut *self.rng
+    }
+    fn strict(&self) -> bool {
+        self.strict
+    }
+    fn unresolved(&mut self, key: &str) {
+        if let Some(n) = self.notes.as_mut() {
+            n.push(key.to_string());
+        }
     }
 }
 
@@ -268,22 +370,39 @@ impl Lookup for Scope<'_> {
 pub enum Piece {
     /// Text copied as-is (escapes already applied; never empty, never two in a row).
     Literal(String),
-    /// `${var.NAME}`.
+    /// `${var.NAME}` (or the bare `${NAME}`).
     Var(String),
+    /// `${session.NAME}`.
+    Session(String),
     /// `${env.NAME}`.
     Env(String),
+    /// `${csv.SOURCE.COLUMN}`: source and column.
+    Csv(String, String),
     /// `${uuid()}`.
     Uuid,
-    /// `${now()}`.
+    /// `${now()}`: local ISO 8601 time to the second.
     Now,
+    /// `${now_unix()}`: Unix seconds.
+    NowUnix,
     /// `${randint(a, b)}`, with `a <= b`.
     RandInt(i64, i64),
 }
 
 /// A string compiled once: literal pieces and placeholders.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Template {
     pieces: Vec<Piece>,
+    /// Each piece's text as written (empty for literals): what an undefined
+    /// placeholder renders as.
+    raw: Vec<Box<str>>,
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Template")
+            .field("pieces", &self.pieces)
+            .finish()
+    }
 }
 
 impl Template {
@@ -291,6 +410,7 @@ impl Template {
     pub fn parse(s: &str) -> Result<Template, TemplateError> {
         let bytes = s.as_bytes();
         let mut pieces = Vec::new();
+        let mut raw: Vec<Box<str>> = Vec::new();
         let mut lit = String::new();
         let mut start = 0; // start of the pending literal run in `s`
         let mut i = 0;
@@ -311,8 +431,10 @@ impl Template {
                 let piece = parse_placeholder(&s[body_start..body_start + close], i)?;
                 if !lit.is_empty() {
                     pieces.push(Piece::Literal(std::mem::take(&mut lit)));
+                    raw.push("".into());
                 }
                 pieces.push(piece);
+                raw.push(s[i..=body_start + close].into());
                 i = body_start + close + 1;
                 start = i;
             } else {
@@ -322,8 +444,9 @@ impl Template {
         lit.push_str(&s[start..]);
         if !lit.is_empty() {
             pieces.push(Piece::Literal(lit));
+            raw.push("".into());
         }
-        Ok(Template { pieces })
+        Ok(Template { pieces, raw })
     }
 
     /// True when there are no placeholders: rendering just copies the text.
@@ -336,14 +459,6 @@ impl Template {
         match self.pieces.as_slice() {
             [] => Some(""),
             [Piece::Literal(s)] => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The name, when the template is exactly one `${var.NAME}` and nothing else.
-    pub fn as_single_var(&self) -> Option<&str> {
-        match self.pieces.as_slice() {
-            [Piece::Var(name)] => Some(name),
             _ => None,
         }
     }
@@ -379,7 +494,7 @@ impl Template {
         out: &mut String,
         mark: usize,
     ) -> Result<(), ResolveError> {
-        for piece in &self.pieces {
+        for (piece, raw) in self.pieces.iter().zip(&self.raw) {
             // A value that doubles itself (`${var.a}${var.a}` registered again
             // and again) stops here, not at the end of memory.
             if out.len() - mark > MAX_RESOLVED_BYTES {
@@ -387,18 +502,29 @@ impl Template {
             }
             match piece {
                 Piece::Literal(s) => out.push_str(s),
-                Piece::Var(name) => match ctx.var(name) {
-                    Some(Value::String(s)) => out.push_str(s),
-                    // `Value`'s Display is compact JSON.
-                    Some(v) => write!(out, "{v}").expect("writing to a String"),
-                    None => return Err(ResolveError::UndefinedVar(name.clone())),
-                },
+                Piece::Var(name) | Piece::Session(name) => {
+                    let v = match piece {
+                        Piece::Var(_) => ctx.var(name),
+                        _ => ctx.session(name),
+                    };
+                    match v {
+                        Some(Value::String(s)) => out.push_str(s),
+                        // `Value`'s Display is compact JSON.
+                        Some(v) => write!(out, "{v}").expect("writing to a String"),
+                        None => missing(piece, raw, ctx, out)?,
+                    }
+                }
                 Piece::Env(name) => match ctx.env(name) {
                     Some(v) => out.push_str(&v),
-                    None => return Err(ResolveError::UndefinedEnv(name.clone())),
+                    None => missing(piece, raw, ctx, out)?,
+                },
+                Piece::Csv(source, column) => match ctx.csv(source, column) {
+                    Some(v) => out.push_str(v),
+                    None => missing(piece, raw, ctx, out)?,
                 },
                 Piece::Uuid => push_uuid_v4(ctx.rng(), out),
-                Piece::Now => {
+                Piece::Now => push_local_iso(out),
+                Piece::NowUnix => {
                     let secs = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
                         .unwrap_or_default()
@@ -428,14 +554,123 @@ impl Template {
     /// that variable's value with its JSON type (a number stays a number); anything
     /// else yields a string.
     pub fn render_value(&self, ctx: &mut dyn Lookup) -> Result<Value, ResolveError> {
-        if let Some(name) = self.as_single_var() {
-            return ctx
-                .var(name)
-                .cloned()
-                .ok_or_else(|| ResolveError::UndefinedVar(name.to_string()));
+        let found = match self.pieces.as_slice() {
+            [Piece::Var(name)] => ctx.var(name).cloned(),
+            [Piece::Session(name)] => ctx.session(name).cloned(),
+            _ => None,
+        };
+        match found {
+            Some(v) => Ok(v),
+            None => self.render_to_string(ctx).map(Value::String),
         }
-        self.render_to_string(ctx).map(Value::String)
     }
+
+    /// Every placeholder that reads a value (`var`, `session`, `env`, `csv`).
+    pub fn lookups(&self) -> impl Iterator<Item = &Piece> {
+        self.pieces.iter().filter(|p| p.is_lookup())
+    }
+}
+
+impl Piece {
+    /// Whether it reads a value that may be undefined.
+    pub fn is_lookup(&self) -> bool {
+        matches!(
+            self,
+            Piece::Var(_) | Piece::Session(_) | Piece::Env(_) | Piece::Csv(..)
+        )
+    }
+
+    /// The key an undefined placeholder is counted under: `var.x`,
+    /// `session.x`, `env.X`, `csv.S.C` (`None` for the others).
+    pub fn key(&self) -> Option<String> {
+        Some(match self {
+            Piece::Var(n) => format!("var.{n}"),
+            Piece::Session(n) => format!("session.{n}"),
+            Piece::Env(n) => format!("env.{n}"),
+            Piece::Csv(s, c) => format!("csv.{s}.{c}"),
+            _ => return None,
+        })
+    }
+
+    fn undefined(&self) -> ResolveError {
+        match self {
+            Piece::Session(n) => ResolveError::UndefinedSession(n.clone()),
+            Piece::Env(n) => ResolveError::UndefinedEnv(n.clone()),
+            Piece::Csv(s, c) => ResolveError::UndefinedCsv(s.clone(), c.clone()),
+            Piece::Var(n) => ResolveError::UndefinedVar(n.clone()),
+            other => unreachable!("{other:?} is always defined"),
+        }
+    }
+}
+
+/// An undefined placeholder: an error when the lookup is strict, else left in
+/// place as its text and noted.
+fn missing(
+    piece: &Piece,
+    raw: &str,
+    ctx: &mut dyn Lookup,
+    out: &mut String,
+) -> Result<(), ResolveError> {
+    if ctx.strict() {
+        return Err(piece.undefined());
+    }
+    if let Some(key) = piece.key() {
+        ctx.unresolved(&key);
+    }
+    out.push_str(raw);
+    Ok(())
+}
+
+/// Appends the local time as `YYYY-MM-DDTHH:MM:SS` (Python's
+/// `datetime.now().isoformat(timespec="seconds")`).
+fn push_local_iso(out: &mut String) {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let t = libc::time_t::try_from(secs).unwrap_or(0);
+    // SAFETY: `tm` is plain data, zero is a valid value; localtime_r only
+    // writes into it and returns null on failure.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if !ok {
+        // No local time zone to be had: UTC, computed by hand.
+        let days = (secs / 86_400) as i64;
+        let (y, m, d) = civil_from_days(days);
+        let s = secs % 86_400;
+        write!(
+            out,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        )
+        .expect("writing to a String");
+        return;
+    }
+    write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+    .expect("writing to a String");
+}
+
+/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 impl std::str::FromStr for Template {
@@ -471,9 +706,14 @@ pub fn fold(
     if t.is_constant() {
         return Ok(t.clone());
     }
+    // An undefined placeholder stays when the scope is lenient, so each
+    // request left with its text is counted.
     let foldable = t.pieces().iter().all(|p| match p {
-        Piece::Literal(_) | Piece::Env(_) => true,
-        Piece::Var(name) => !per_user.contains(name),
+        Piece::Literal(_) => true,
+        Piece::Env(name) => scope.strict() || scope.env(name).is_some(),
+        Piece::Var(name) => {
+            !per_user.contains(name) && (scope.strict() || scope.var(name).is_some())
+        }
         _ => false,
     });
     if !foldable {
@@ -498,7 +738,23 @@ fn parse_placeholder(body: &str, at: usize) -> Result<Piece, TemplateError> {
     if let Some(name) = expr.strip_prefix("env.") {
         return check_name(name, "env", at).map(Piece::Env);
     }
+    if let Some(name) = expr.strip_prefix("session.") {
+        return check_name(name, "session", at).map(Piece::Session);
+    }
+    if let Some(rest) = expr.strip_prefix("csv.") {
+        let rest = check_name(rest, "csv", at)?;
+        return match rest.split_once('.') {
+            Some((source, column)) if !source.is_empty() && !column.is_empty() => {
+                Ok(Piece::Csv(source.to_string(), column.to_string()))
+            }
+            _ => Err(TemplateError::CsvColumn { name: rest, at }),
+        };
+    }
     let Some((func, args)) = expr.split_once('(') else {
+        // LoadDensity's bare `${NAME}` is `${var.NAME}`.
+        if expr.chars().all(is_name_char) {
+            return Ok(Piece::Var(expr.to_string()));
+        }
         return Err(TemplateError::UnknownPlaceholder {
             text: body.to_string(),
             at,
@@ -525,6 +781,7 @@ fn parse_placeholder(body: &str, at: usize) -> Result<Piece, TemplateError> {
     match func {
         "uuid" => no_args("uuid", Piece::Uuid),
         "now" => no_args("now", Piece::Now),
+        "now_unix" => no_args("now_unix", Piece::NowUnix),
         "randint" => parse_randint(args, at),
         _ => Err(TemplateError::UnknownFunction {
             name: func.to_string(),
@@ -628,6 +885,21 @@ impl CompiledValue {
     /// Render a fresh JSON value.
     pub fn render(&self, ctx: &mut dyn Lookup) -> Result<Value, ResolveError> {
         render_node(&self.0, ctx)
+    }
+
+    /// Every template in it.
+    pub fn templates(&self) -> Vec<&Template> {
+        fn walk<'n>(n: &'n Node, out: &mut Vec<&'n Template>) {
+            match n {
+                Node::Const(_) => {}
+                Node::Text(t) => out.push(t),
+                Node::Array(items) => items.iter().for_each(|i| walk(i, out)),
+                Node::Object(fields) => fields.iter().for_each(|(_, i)| walk(i, out)),
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.0, &mut out);
+        out
     }
 }
 
@@ -746,6 +1018,41 @@ pub fn resolve_value(v: &Value, ctx: &mut dyn Lookup) -> Result<Value, ResolveEr
             Err(ResolveError::Syntax { path, error })
         }
     }
+}
+
+/// Every placeholder that reads a value (`var`, `session`, `env`, `csv`) in
+/// the strings of `v`, with its JSON path under `path` (strings that do not
+/// parse are left out: [`check_value`] reports them).
+pub fn lookups_in(v: &Value, path: &str) -> Vec<(String, Piece)> {
+    fn walk(v: &Value, path: &mut String, out: &mut Vec<(String, Piece)>) {
+        match v {
+            Value::String(s) if s.contains("${") => {
+                if let Ok(t) = Template::parse(s) {
+                    out.extend(t.lookups().map(|p| (path.clone(), p.clone())));
+                }
+            }
+            Value::Array(items) => {
+                let mark = path.len();
+                for (i, item) in items.iter().enumerate() {
+                    write!(path, "[{i}]").expect("writing to a String");
+                    walk(item, path, out);
+                    path.truncate(mark);
+                }
+            }
+            Value::Object(map) => {
+                let mark = path.len();
+                for (k, item) in map {
+                    push_key(path, k);
+                    walk(item, path, out);
+                    path.truncate(mark);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut path.to_string(), &mut out);
+    out
 }
 
 /// Syntax-check every string in `v` without resolving anything, returning every
@@ -873,7 +1180,7 @@ mod tests {
         assert_eq!(out, "example.com plan");
         let err = Template::parse("${env.LOADDENSITY_SURELY_UNSET_42}")
             .unwrap()
-            .render_to_string(&mut Scope::new(&plan, &mut rng))
+            .render_to_string(&mut Scope::new(&plan, &mut rng).with_strict(true))
             .unwrap_err();
         assert_eq!(
             err,
@@ -902,7 +1209,7 @@ mod tests {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        let now: u64 = render("${now()}").unwrap().parse().unwrap();
+        let now: u64 = render("${now_unix()}").unwrap().parse().unwrap();
         let after = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -1047,13 +1354,42 @@ mod tests {
         ] {
             assert!(msg.contains(form), "{msg} lists {form}");
         }
-        let e = parse_err("${name}");
-        assert!(matches!(e, TemplateError::UnknownPlaceholder { ref text, .. } if text == "name"));
+        let e = parse_err("${a b}");
+        assert!(matches!(e, TemplateError::UnknownPlaceholder { ref text, .. } if text == "a b"));
         assert!(e.to_string().contains("${uuid()}"), "{e}");
+        for form in [
+            "${NAME}",
+            "${session.NAME}",
+            "${csv.SOURCE.COLUMN}",
+            "${now_unix()}",
+        ] {
+            assert!(e.to_string().contains(form), "{e} lists {form}");
+        }
+        // LoadDensity's bare form is a variable, even one named like a function.
+        assert_eq!(
+            Template::parse("${name}").unwrap().pieces(),
+            [Piece::Var("name".into())]
+        );
+        assert_eq!(
+            Template::parse("${ uuid }").unwrap().pieces(),
+            [Piece::Var("uuid".into())]
+        );
+        let e = parse_err("${csv.users}");
+        assert_eq!(
+            e.to_string(),
+            "`${csv.users}` at byte 0 needs a column: write `${csv.SOURCE.COLUMN}`"
+        );
         assert!(matches!(
-            parse_err("${uuid}"),
-            TemplateError::UnknownPlaceholder { .. }
+            parse_err("${csv.users.}"),
+            TemplateError::CsvColumn { .. }
         ));
+        assert_eq!(
+            parse_err("${session.}"),
+            TemplateError::EmptyName {
+                kind: "session",
+                at: 0
+            }
+        );
         assert!(matches!(
             parse_err("${uuid(}"),
             TemplateError::UnknownPlaceholder { .. }
@@ -1107,14 +1443,13 @@ mod tests {
         assert_eq!(out["${var.name}"], json!("keys are not templated"));
         assert!(is_uuid_v4(out["id"].as_str().unwrap()));
 
-        let err = resolve_value(&json!({"a": ["ok", "${nope}"]}), &mut Ctx::new(1)).unwrap_err();
+        let err = resolve_value(&json!({"a": ["ok", "${nope()}"]}), &mut Ctx::new(1)).unwrap_err();
         assert!(
             matches!(&err, ResolveError::Syntax { path, .. } if path == "a[1]"),
             "{err:?}"
         );
         assert!(
-            err.to_string()
-                .starts_with("at `a[1]`: unknown placeholder"),
+            err.to_string().starts_with("at `a[1]`: unknown function"),
             "{err}"
         );
         let err = resolve_value(&json!(["${var.zzz}"]), &mut Ctx::new(1)).unwrap_err();
@@ -1243,10 +1578,122 @@ mod tests {
         let t = folded("${var.host}/${var.token}", &mut rng).unwrap();
         assert!(!t.is_constant());
         assert!(!folded("${uuid()}", &mut rng).unwrap().is_constant());
-        // An undefined plan variable is an error now, not at request time.
+        // Lenient: an undefined plan variable stays, to be counted per request.
+        let t = folded("${var.nope}/a", &mut rng).unwrap();
+        assert!(!t.is_constant());
+        // Strict: it is an error now, not at request time.
         assert_eq!(
-            folded("${var.nope}", &mut rng).unwrap_err(),
+            fold(
+                &Template::parse("${var.nope}").unwrap(),
+                &mut Scope::new(&plan, &mut rng).with_strict(true),
+                &per_user,
+            )
+            .unwrap_err(),
             ResolveError::UndefinedVar("nope".into())
         );
+    }
+
+    #[test]
+    fn now_is_local_iso_time_to_the_second() {
+        let s = render("${now()}").unwrap();
+        let b = s.as_bytes();
+        assert_eq!(s.len(), 19, "{s}");
+        for (i, c) in b.iter().enumerate() {
+            match i {
+                4 | 7 => assert_eq!(*c, b'-', "{s}"),
+                10 => assert_eq!(*c, b'T', "{s}"),
+                13 | 16 => assert_eq!(*c, b':', "{s}"),
+                _ => assert!(c.is_ascii_digit(), "{s}"),
+            }
+        }
+        assert!(s.starts_with("20"), "{s}");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    /// A lenient scope over `plan` and `user`, noting into `notes`.
+    fn lenient(
+        s: &str,
+        plan: &Vars,
+        user: &Vars,
+        csv: &dyn CsvRows,
+        notes: &mut Vec<String>,
+    ) -> String {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut scope = Scope::new(plan, &mut rng)
+            .with_user(user)
+            .with_csv(csv)
+            .noting(notes);
+        Template::parse(s)
+            .unwrap()
+            .render_to_string(&mut scope)
+            .unwrap()
+    }
+
+    struct OneRow;
+    impl CsvRows for OneRow {
+        fn cell(&self, source: &str, column: &str) -> Option<&str> {
+            (source == "users" && column == "name").then_some("ann")
+        }
+    }
+
+    #[test]
+    fn undefined_placeholders_stay_as_written_and_are_noted() {
+        let plan: Vars = [("host", "h")].into_iter().collect();
+        let user: Vars = [("token", "t1")].into_iter().collect();
+        let mut notes = Vec::new();
+        let out = lenient(
+            "${host} ${var.token} ${session.token} ${ var.x } ${y} ${session.host} ${env.LOADDENSITY_SURELY_UNSET_42} ${csv.users.name} ${csv.users.age}",
+            &plan,
+            &user,
+            &OneRow,
+            &mut notes,
+        );
+        assert_eq!(
+            out,
+            "h t1 t1 ${ var.x } ${y} ${session.host} ${env.LOADDENSITY_SURELY_UNSET_42} ann ${csv.users.age}"
+        );
+        assert_eq!(
+            notes,
+            [
+                "var.x",
+                "var.y",
+                "session.host",
+                "env.LOADDENSITY_SURELY_UNSET_42",
+                "csv.users.age"
+            ]
+        );
+        // Typed substitution keeps a lone session variable's type; an undefined one is its text.
+        let user: Vars = [("n", 5)].into_iter().collect();
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut scope = Scope::new(&plan, &mut rng).with_user(&user);
+        let v = resolve_value(
+            &json!({"a": "${session.n}", "b": "${session.m}"}),
+            &mut scope,
+        )
+        .unwrap();
+        assert_eq!(v, json!({"a": 5, "b": "${session.m}"}));
+        // Strict: errors naming what is missing.
+        let mut scope = Scope::new(&plan, &mut rng)
+            .with_user(&user)
+            .with_strict(true);
+        let err = Template::parse("${session.host}")
+            .unwrap()
+            .render_to_string(&mut scope)
+            .unwrap_err();
+        assert_eq!(err, ResolveError::UndefinedSession("host".into()));
+        let err = Template::parse("${csv.s.c}")
+            .unwrap()
+            .render_to_string(&mut scope)
+            .unwrap_err();
+        assert_eq!(err, ResolveError::UndefinedCsv("s".into(), "c".into()));
+        // A predicate's view is strict whatever the scope.
+        let mut scope = Scope::new(&plan, &mut rng);
+        let mut strict = Strict(&mut scope);
+        assert!(Template::parse("${var.x}")
+            .unwrap()
+            .render_to_string(&mut strict)
+            .is_err());
     }
 }

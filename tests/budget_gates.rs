@@ -281,7 +281,10 @@ fn exit_code_precedence_rows() {
     );
     let failing_gate =
         r#"["LD_assert_sla", {"rules": [{"type": "requests", "op": "gte", "value": 1000000}]}]"#;
-    let failing_action = r#"["LD_log", {"message": "${var.undefined}"}]"#;
+    // Fails at run time: the port is taken (by `srv`).
+    let port = srv.base_url().rsplit(':').next().unwrap().to_string();
+    let failing_action = format!(r#"["LD_start_demo_server", {{"port": {port}}}]"#);
+    let failing_action = failing_action.as_str();
 
     // 3 (budget) > 4 (gate)
     let r = run(

@@ -190,8 +190,16 @@ fn bad_usage_exits_2_and_help_exits_0() {
 
 #[test]
 fn a_runtime_failure_exits_1_and_names_the_action() {
-    let plan = r#"[["LD_log", {"message": "one"}], ["LD_log", {"message": "${var.nope}"}], ["LD_log", {"message": "three"}]]"#;
+    // `nope` is registered, but only after it is used: under --strict that
+    // fails at run time (exit 1), not at validation.
+    let plan = r#"[["LD_log", {"message": "one"}], ["LD_log", {"message": "${var.nope}"}], ["LD_log", {"message": "three"}], ["LD_register_variable", {"name": "nope", "value": 1}]]"#;
     let o = Run::of(ld("run-str").args([plan]));
+    assert_eq!(o.code, 0, "without --strict it is sent as its text");
+    assert_eq!(
+        o.stdout.lines().collect::<Vec<_>>(),
+        ["one", "${var.nope}", "three"]
+    );
+    let o = Run::of(ld("run-str").args(["--strict", plan]));
     assert_eq!(o.code, 1);
     assert_eq!(o.stdout.trim(), "one");
     assert!(
@@ -206,7 +214,7 @@ fn a_runtime_failure_exits_1_and_names_the_action() {
         o.stderr
     );
 
-    let o = Run::of(ld("run-str").args(["--keep-going", plan]));
+    let o = Run::of(ld("run-str").args(["--keep-going", "--strict", plan]));
     assert_eq!(o.code, 1);
     assert_eq!(o.stdout.lines().collect::<Vec<_>>(), ["one", "three"]);
 }
@@ -218,8 +226,24 @@ fn undefined_env_var_is_named() {
             .env_remove("LD_SURELY_UNSET")
             .args([r#"[["LD_log", {"message": "${env.LD_SURELY_UNSET}"}]]"#]),
     );
-    assert_eq!(o.code, 1);
-    assert!(o.stderr.contains("LD_SURELY_UNSET"), "{}", o.stderr);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.trim(), "${env.LD_SURELY_UNSET}");
+    assert!(
+        o.stderr.contains("warning: <run-str>:1: actions[0].args.message: `${env.LD_SURELY_UNSET}`: environment variable `LD_SURELY_UNSET` is not set"),
+        "{}",
+        o.stderr
+    );
+    let o = Run::of(ld("run-str").env_remove("LD_SURELY_UNSET").args([
+        "--strict",
+        r#"[["LD_log", {"message": "${env.LD_SURELY_UNSET}"}]]"#,
+    ]));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("error: <run-str>:1: actions[0].args.message: `${env.LD_SURELY_UNSET}`"),
+        "{}",
+        o.stderr
+    );
     let o = Run::of(
         ld("run-str")
             .env("LD_SET_HERE", "present")
@@ -238,10 +262,13 @@ fn resolver_functions_and_clear_resolver() {
       ["LD_log", {"message": "${var.a}"}]
     ]"#;
     let o = Run::of(ld("run-str").args(["--seed", "1", plan]));
-    assert_eq!(o.code, 1);
+    assert_eq!(o.code, 0, "{}", o.stderr);
     let lines: Vec<&str> = o.stdout.lines().collect();
     assert_eq!(lines[0], "x-3-7-${var.a}");
     assert_eq!(lines[1].len(), 36, "uuid: {}", lines[1]);
+    assert_eq!(lines[2], "${var.a}", "cleared: left as its text");
+    let o = Run::of(ld("run-str").args(["--seed", "1", "--strict", plan]));
+    assert_eq!(o.code, 1);
     assert!(o.stderr.contains("undefined variable `a`"), "{}", o.stderr);
 }
 

@@ -129,11 +129,11 @@ fn extracted_values_stay_with_their_user() {
 }
 
 #[test]
-fn an_undefined_plan_variable_fails_the_test_before_it_sends() {
+fn a_strict_test_with_an_undefined_plan_variable_fails_before_it_sends() {
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("undefined");
     let r = Plan::new(format!(
-        r#"["LD_start_test", {{"user_count": 1, "iterations": 3, "host": "{}",
+        r#"["LD_start_test", {{"user_count": 1, "iterations": 3, "host": "{}", "strict": true,
                 "tasks": [{{"url": "/use/${{var.never_set}}", "name": "use"}}], "variables": {{"x": 1}}}}]"#,
         srv.base_url()
     ))
@@ -150,13 +150,13 @@ fn an_undefined_plan_variable_fails_the_test_before_it_sends() {
 }
 
 #[test]
-fn an_undefined_user_variable_fails_the_request_not_the_process() {
+fn a_strict_test_with_an_undefined_user_variable_fails_the_request_not_the_process() {
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("undefined_user");
     // `token` is extracted by a task, so it is per-user and resolved per request;
     // the first task never sets it.
     let r = Plan::new(format!(
-        r#"["LD_start_test", {{"user_count": 1, "iterations": 2, "host": "{}",
+        r#"["LD_start_test", {{"user_count": 1, "iterations": 2, "host": "{}", "strict": true,
                 "tasks": [{{"url": "/use/${{var.token}}", "name": "use"}},
                           {{"url": "/status/404", "name": "never", "extract": [{{"var": "token", "from": "status_code"}}]}}]}}]"#,
         srv.base_url()

@@ -20,6 +20,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     vars::REGISTER_VARIABLE,
     vars::REGISTER_VARIABLES,
     vars::CLEAR_RESOLVER,
+    vars::REGISTER_CSV_SOURCE,
+    vars::REGISTER_CSV_SOURCES,
     log::LOG,
     flow::EXECUTE_ACTION,
     flow::EXECUTE_FILES,
@@ -82,6 +84,14 @@ mod tests {
                 let a = json!({"variables": {"x": 1}});
                 (a.clone(), a)
             }
+            "LD_register_csv_source" => (
+                json!({"name": "users", "file_path": "tests/fixtures/users.csv"}),
+                json!({"name": "users", "file_path": "tests/fixtures/users.csv", "cycle": false}),
+            ),
+            "LD_register_csv_sources" => {
+                let a = json!({"sources": [{"name": "users", "file_path": "tests/fixtures/users.csv"}]});
+                (a.clone(), a)
+            }
             "LD_log" => {
                 let a = json!({"message": "hi"});
                 (a.clone(), a)
@@ -132,6 +142,8 @@ mod tests {
                     "retry": {"transient": 1},
                     "failure_budget": {"threshold": 0.5},
                     "max_body_bytes": 1024,
+                    "csv_sources": [{"name": "u", "file_path": "tests/fixtures/users.csv", "cycle": true}],
+                    "strict": true,
                 }),
             ),
             "LD_evaluate_sla" | "LD_assert_sla" => {
@@ -271,10 +283,10 @@ mod tests {
                 checked += 1;
             }
         }
-        // user_count, spawn_rate, test_time, runner_mode, stop_timeout, max_body_bytes,
-        // port, variable, three failure-budget and three conditioner fields,
-        // five report names.
-        assert_eq!(checked, 19);
+        // user_count, spawn_rate, test_time, runner_mode, stop_timeout,
+        // max_body_bytes, strict, a CSV source's cycle, port, variable, three
+        // failure-budget and three conditioner fields, five report names.
+        assert_eq!(checked, 21);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::demo_server::DemoServer;
 use crate::interpreter::Context;
-use crate::registry::{parse_typed, Command, CommandSpec, Param};
+use crate::registry::{Command, CommandSpec, Param};
 use anyhow::Context as _;
 use serde::Deserialize;
 
@@ -23,7 +23,11 @@ pub const START_DEMO_SERVER: CommandSpec = CommandSpec {
             doc: "Variable that receives the base URL (`http://127.0.0.1:PORT`).",
         },
     ],
-    parse: parse_typed::<StartDemoServer>,
+    parse: |v, a| {
+        let s = v.typed::<StartDemoServer>(a)?;
+        v.define_var(&s.variable);
+        Some(Box::new(s))
+    },
 };
 
 #[derive(Debug, Deserialize)]

@@ -1,5 +1,7 @@
-//! `LD_register_variable`, `LD_register_variables`, `LD_clear_resolver`.
+//! `LD_register_variable`, `LD_register_variables`, `LD_clear_resolver`,
+//! `LD_register_csv_source`, `LD_register_csv_sources`.
 
+use crate::data_source::{CsvFeed, Source, SourceArg};
 use crate::interpreter::Context;
 use crate::plan::validate::{Args, Validator};
 use crate::plan::Problem;
@@ -7,6 +9,7 @@ use crate::registry::{parse_typed, Command, CommandSpec, Param};
 use crate::resolver::valid_var_name;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 pub const REGISTER_VARIABLE: CommandSpec = CommandSpec {
     name: "LD_register_variable",
@@ -28,6 +31,7 @@ pub const REGISTER_VARIABLE: CommandSpec = CommandSpec {
     parse: |v, a| {
         let r = v.typed::<RegisterVariable>(a)?;
         check_names(v, a, std::iter::once(r.name.as_str()))?;
+        v.define_var(&r.name);
         Some(Box::new(r))
     },
 };
@@ -44,16 +48,137 @@ pub const REGISTER_VARIABLES: CommandSpec = CommandSpec {
     parse: |v, a| {
         let r = v.typed::<RegisterVariables>(a)?;
         check_names(v, a, r.variables.keys().map(String::as_str))?;
+        for name in r.variables.keys() {
+            v.define_var(name);
+        }
         Some(Box::new(r))
     },
 };
 
 pub const CLEAR_RESOLVER: CommandSpec = CommandSpec {
     name: "LD_clear_resolver",
-    summary: "Forget every plan variable",
+    summary: "Forget every plan variable and registered CSV source",
     params: &[],
     parse: parse_typed::<ClearResolver>,
 };
+
+pub const REGISTER_CSV_SOURCE: CommandSpec = CommandSpec {
+    name: "LD_register_csv_source",
+    summary: "Register a CSV file as data source SOURCE for ${csv.SOURCE.COLUMN}",
+    params: &[
+        Param {
+            name: "name",
+            kind: "string",
+            required: true,
+            doc: "Source name ([A-Za-z0-9_-]).",
+        },
+        Param {
+            name: "file_path",
+            kind: "string",
+            required: true,
+            doc: "The CSV file (header row first); relative to the plan's folder, then the working directory. Read once, at validation (at most 64 MiB).",
+        },
+        Param {
+            name: "cycle",
+            kind: "boolean = true",
+            required: false,
+            doc: "Start again at the first row after the last; with `false` a user that finds the source used up stops its passes.",
+        },
+    ],
+    parse: |v, a| {
+        let arg = v.typed::<SourceArg>(a)?;
+        let source = load_source(v, a, "args", &arg)?;
+        Some(Box::new(RegisterCsvSources {
+            sources: vec![source],
+        }))
+    },
+};
+
+pub const REGISTER_CSV_SOURCES: CommandSpec = CommandSpec {
+    name: "LD_register_csv_sources",
+    summary: "Register several CSV data sources at once",
+    params: &[Param {
+        name: "sources",
+        kind: "list",
+        required: true,
+        doc: "`[{\"name\": ..., \"file_path\": ..., \"cycle\": true}, ...]`, each as LD_register_csv_source's arguments.",
+    }],
+    parse: |v, a| {
+        let r = v.typed::<SourcesArg>(a)?;
+        let sources = load_sources(v, a, "args.sources", &r.sources)?;
+        Some(Box::new(RegisterCsvSources { sources }))
+    },
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourcesArg {
+    sources: Vec<SourceArg>,
+}
+
+/// Loads every source of a list (problems at `path[i]`); `None` if any failed.
+pub(crate) fn load_sources(
+    v: &mut Validator,
+    a: &Args<'_>,
+    path: &str,
+    args: &[SourceArg],
+) -> Option<Vec<Source>> {
+    let loaded: Vec<Option<Source>> = args
+        .iter()
+        .enumerate()
+        .map(|(i, s)| load_source(v, a, &format!("{path}[{i}]"), s))
+        .collect();
+    loaded.into_iter().collect()
+}
+
+/// Checks a source's name and reads its file now, so a bad file stops the
+/// run before anything is sent.
+fn load_source(v: &mut Validator, a: &Args<'_>, path: &str, arg: &SourceArg) -> Option<Source> {
+    let name_ok = !arg.name.is_empty()
+        && arg
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !name_ok {
+        v.problem(Problem::new(
+            a.at.child(&format!("{path}.name")),
+            format!(
+                "CSV source name {:?} may only use A-Z a-z 0-9 _ -",
+                arg.name
+            ),
+        ));
+        return None;
+    }
+    match Source::load(arg, &a.src.base_dir()) {
+        Ok(s) => {
+            v.define_csv(&s.name, &s.data.columns);
+            Some(s)
+        }
+        Err(e) => {
+            v.problem(
+                Problem::new(a.at.child(&format!("{path}.file_path")), e)
+                    .hint("a CSV data source is a UTF-8 file whose first row names the columns"),
+            );
+            None
+        }
+    }
+}
+
+/// `LD_register_csv_source(s)`: the sources, read at validation.
+#[derive(Debug)]
+pub struct RegisterCsvSources {
+    sources: Vec<Source>,
+}
+
+impl Command for RegisterCsvSources {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        for s in &self.sources {
+            ctx.csv_sources
+                .insert(s.name.clone(), Arc::new(CsvFeed::new(s)));
+        }
+        Ok(())
+    }
+}
 
 /// Reports names `${var.NAME}` could never refer to.
 fn check_names<'n>(
@@ -110,6 +235,7 @@ pub struct ClearResolver {}
 impl Command for ClearResolver {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         ctx.vars.clear();
+        ctx.csv_sources.clear();
         Ok(())
     }
 }

@@ -71,12 +71,15 @@ pub struct Extract {
 pub type Verdict = Result<(), (FailKind, String)>;
 
 /// Checks a response against the assertions, then extracts values into `out`.
+/// A value that is not there (header absent, path absent, body not JSON) is
+/// skipped, its variable's name pushed to `missed`: never a failure.
 pub fn judge(
     resp: &Response<'_>,
     asserts: &Assertions,
     extract: &[Extract],
     scope: &mut dyn Lookup,
     out: &mut Vec<(String, Value)>,
+    missed: &mut Vec<String>,
 ) -> Verdict {
     let need_json = asserts.needs_json()
         || extract
@@ -100,38 +103,17 @@ pub fn judge(
     }
     for e in extract {
         let value = match &e.from {
-            ExtractSource::StatusCode => Value::from(resp.status),
-            ExtractSource::Header(name) => match resp.header(name) {
-                Some(v) => Value::from(v),
-                None => {
-                    return Err((
-                        FailKind::Extract,
-                        format!("extract {}: header {name} is missing", e.var),
-                    ))
-                }
+            ExtractSource::StatusCode => Some(Value::from(resp.status)),
+            ExtractSource::Header(name) => resp.header(name).map(Value::from),
+            ExtractSource::JsonPath(path) => match json.as_ref().expect("parsed above") {
+                Ok(doc) => lookup(doc, path).cloned(),
+                Err(_) => None,
             },
-            ExtractSource::JsonPath(path) => {
-                let doc = match json.as_ref().expect("parsed above") {
-                    Ok(v) => v,
-                    Err(err) => {
-                        return Err((FailKind::Extract, format!("extract {}: {err}", e.var)))
-                    }
-                };
-                match lookup(doc, path) {
-                    Some(v) => v.clone(),
-                    None => {
-                        return Err((
-                            FailKind::Extract,
-                            format!(
-                                "extract {}: json_path {path} not found in the response",
-                                e.var
-                            ),
-                        ))
-                    }
-                }
-            }
         };
-        out.push((e.var.clone(), value));
+        match value {
+            Some(v) => out.push((e.var.clone(), v)),
+            None => missed.push(e.var.clone()),
+        }
     }
     Ok(())
 }
@@ -339,6 +321,81 @@ mod tests {
     }
 
     #[test]
+    fn lookup_takes_numeric_list_indices_at_any_depth() {
+        let d =
+            json!({"data": {"users": [{"tags": ["a", "b"]}, {"tags": [], "id": 7}]}, "0": "key"});
+        assert_eq!(lookup(&d, "data.users.0.tags.1"), Some(&json!("b")));
+        assert_eq!(lookup(&d, "data.users.1.id"), Some(&json!(7)));
+        assert_eq!(
+            lookup(&d, "0"),
+            Some(&json!("key")),
+            "a digit key of an object"
+        );
+        assert_eq!(lookup(&d, "data.users.-1"), None);
+        assert_eq!(lookup(&d, "data.users.x"), None);
+        assert_eq!(lookup(&json!([[1, [2, 3]]]), "0.1.1"), Some(&json!(3)));
+        assert_eq!(lookup(&d, ""), Some(&d));
+    }
+
+    #[test]
+    fn missing_extract_values_are_skipped_not_failures() {
+        let resp = Response {
+            status: 201,
+            head: b"Location: /x/1\r\n",
+            body: b"{\"items\": [{\"id\": 5}]}",
+            body_bytes: 0,
+        };
+        let ex = |var: &str, from: ExtractSource| Extract {
+            var: var.into(),
+            from,
+        };
+        let extract = [
+            ex("id", ExtractSource::JsonPath("items.0.id".into())),
+            ex("gone", ExtractSource::JsonPath("items.3.id".into())),
+            ex("loc", ExtractSource::Header("location".into())),
+            ex("etag", ExtractSource::Header("ETag".into())),
+            ex("code", ExtractSource::StatusCode),
+        ];
+        let vars = crate::resolver::Vars::default();
+        let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(0);
+        let mut scope = crate::resolver::Scope::new(&vars, &mut rng);
+        let (mut out, mut missed) = (Vec::new(), Vec::new());
+        let v = judge(
+            &resp,
+            &Assertions::default(),
+            &extract,
+            &mut scope,
+            &mut out,
+            &mut missed,
+        );
+        assert_eq!(v, Ok(()));
+        assert_eq!(
+            out,
+            [
+                ("id".to_string(), json!(5)),
+                ("loc".to_string(), json!("/x/1")),
+                ("code".to_string(), json!(201)),
+            ]
+        );
+        assert_eq!(missed, ["gone", "etag"]);
+        // A body that is not JSON: skipped too.
+        let text = Response {
+            body: b"not json",
+            ..resp
+        };
+        let (mut out, mut missed) = (Vec::new(), Vec::new());
+        let v = judge(
+            &text,
+            &Assertions::default(),
+            &extract[..1],
+            &mut scope,
+            &mut out,
+            &mut missed,
+        );
+        assert_eq!((v, out.len(), missed), (Ok(()), 0, vec!["id".to_string()]));
+    }
+
+    #[test]
     fn loose_equality() {
         assert!(loosely_equal(&json!(1), &json!(1.0)));
         assert!(loosely_equal(&json!("5"), &json!(5)));
@@ -358,7 +415,14 @@ mod tests {
         let vars = crate::resolver::Vars::default();
         let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(0);
         let mut scope = crate::resolver::Scope::new(&vars, &mut rng);
-        match judge(&resp, asserts, &[], &mut scope, &mut Vec::new()) {
+        match judge(
+            &resp,
+            asserts,
+            &[],
+            &mut scope,
+            &mut Vec::new(),
+            &mut Vec::new(),
+        ) {
             Err((_, m)) => m,
             Ok(()) => panic!("expected a failure"),
         }

@@ -18,6 +18,7 @@ pub mod user;
 use crate::budget::{BudgetConfig, BudgetWindow, Trip};
 use crate::resolver::Vars;
 use crate::retry::storm::{RetryBudget, RetryBudgetConfig};
+use crate::stats::model::add_counts;
 use crate::stats::recorder::{Recorder, Tally};
 use crate::stats::records::TestRecord;
 use crate::stats::request_log::RequestLog;
@@ -74,6 +75,8 @@ pub struct TestPlan {
     pub workers: usize,
     /// Where the test stands in the plan.
     pub action: String,
+    /// An undefined placeholder fails the request instead of being sent as its text.
+    pub strict: bool,
 }
 
 /// State the workers and the supervisor share for one test.
@@ -186,6 +189,14 @@ pub fn run_test(
     for t in tallies.values() {
         total.add(t);
     }
+    let (mut unresolved, mut extract_missed, mut csv_exhausted) =
+        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    for r in &shared.recorders {
+        let r = lock(r);
+        add_counts(&mut unresolved, &r.unresolved);
+        add_counts(&mut extract_missed, &r.extract_missed);
+        add_counts(&mut csv_exhausted, &r.csv_exhausted);
+    }
     let report = TestReport {
         index: plan.index,
         action: plan.action.clone(),
@@ -200,6 +211,9 @@ pub fn run_test(
             .map(|(n, t)| (n.clone(), t.stats(duration_s)))
             .collect(),
         timeline,
+        unresolved,
+        extract_missed,
+        csv_exhausted,
     };
     let trip = shared.budget.as_ref().and_then(BudgetWindow::tripped);
     Ok(TestOutcome {

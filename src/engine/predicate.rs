@@ -2,7 +2,7 @@
 //! validation and evaluated before each task.
 
 use super::check::loosely_equal;
-use crate::resolver::{CompiledValue, Lookup};
+use crate::resolver::{CompiledValue, Lookup, Strict};
 use serde_json::Value;
 
 /// A `run_if` / `skip_if` condition, compiled.
@@ -56,7 +56,8 @@ impl Predicate {
     /// Evaluates against a user's variables. An undefined variable makes the
     /// predicate false (so `run_if: "${var.token}"` waits for a login).
     pub fn holds(&self, scope: &mut dyn Lookup) -> bool {
-        let mut r = |v: &CompiledValue| v.render(scope).ok();
+        let mut scope = Strict(scope);
+        let mut r = |v: &CompiledValue| v.render(&mut scope).ok();
         match self {
             Predicate::Const(b) => *b,
             Predicate::Truthy(v) => r(v).is_some_and(|v| truthy(&v)),

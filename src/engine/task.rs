@@ -1,7 +1,7 @@
 //! Tasks compiled once per test: templates parsed, constant parts folded, and a
 //! fully constant request prepared once so the hot path only sends it.
 
-use super::check::{Assertions, Extract};
+use super::check::{Assertion, Assertions, Extract};
 use super::predicate::Predicate;
 use crate::http::url::redact_userinfo;
 use crate::http::{HttpError, Method, Url};
@@ -50,6 +50,9 @@ pub struct Task {
     /// The network conditioner for this task (its own block, else the
     /// installed one); it applies when its `name_filter` matches.
     pub network: Option<std::sync::Arc<crate::conditioner::Conditioner>>,
+    /// The CSV sources its placeholders read: each resolution of the task
+    /// takes the next row of each.
+    pub csv: Vec<std::sync::Arc<crate::data_source::CsvFeed>>,
 }
 
 /// A request ready to send.
@@ -83,6 +86,29 @@ impl Task {
                 .extract
                 .iter()
                 .any(|e| matches!(e.from, super::check::ExtractSource::JsonPath(_)))
+    }
+
+    /// Every template of the request and its assertions.
+    pub fn templates(&self) -> Vec<&Template> {
+        let mut out: Vec<&Template> = vec![&self.url];
+        out.extend(self.params.iter().map(|(_, t)| t));
+        out.extend(self.headers.iter().map(|(_, t)| t));
+        match &self.body {
+            Body::None => {}
+            Body::Json(v) => out.extend(v.templates()),
+            Body::Form(f) => out.extend(f.iter().map(|(_, t)| t)),
+            Body::Raw(t) => out.push(t),
+        }
+        for check in &self.assertions.checks {
+            match check {
+                Assertion::Status(_) => {}
+                Assertion::Contains(t) | Assertion::NotContains(t) | Assertion::Header(_, t) => {
+                    out.push(t)
+                }
+                Assertion::JsonPath(_, v) => out.extend(v.templates()),
+            }
+        }
+        out
     }
 
     /// Prepares the request once when nothing in it varies.

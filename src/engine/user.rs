@@ -13,6 +13,7 @@ use super::task::{Prepared, Task};
 use super::timers::Timers;
 use super::{Shared, Wait};
 use crate::conditioner::Conditioner;
+use crate::data_source::TaskRows;
 use crate::http::session::{Progress, Resolver, Session};
 use crate::http::{ClientConfig, HttpError, Request};
 use crate::resolver::{Scope, Vars};
@@ -154,6 +155,12 @@ pub struct User<'a> {
     cond_rng: SmallRng,
     prepared: Prepared,
     extracted: Vec<(String, serde_json::Value)>,
+    /// The CSV rows the current task took.
+    rows: TaskRows,
+    /// Placeholders left as text and extract values missed while building or
+    /// judging the current request, counted into the recorder.
+    notes: Vec<String>,
+    missed: Vec<String>,
     session: Session,
     pass: Vec<usize>,
     pos: usize,
@@ -179,6 +186,9 @@ impl<'a> User<'a> {
             cond_rng: SmallRng::seed_from_u64(seed ^ 0x5EED_C0DE_D15C_0A11),
             prepared: Prepared::default(),
             extracted: Vec::new(),
+            rows: TaskRows::default(),
+            notes: Vec::new(),
+            missed: Vec::new(),
             session: Session::new(Token(slot)),
             pass: Vec::new(),
             pos: 0,
@@ -382,7 +392,9 @@ impl<'a> User<'a> {
         if task.run_if.is_none() && task.skip_if.is_none() {
             return true;
         }
-        let mut scope = Scope::new(cx.shared.plan_vars, &mut self.rng).with_user(&self.vars);
+        let mut scope = Scope::new(cx.shared.plan_vars, &mut self.rng)
+            .with_user(&self.vars)
+            .with_csv(&self.rows);
         task.run_if.as_ref().is_none_or(|p| p.holds(&mut scope))
             && !task.skip_if.as_ref().is_some_and(|p| p.holds(&mut scope))
     }
@@ -391,9 +403,25 @@ impl<'a> User<'a> {
     fn begin_request(&mut self, cx: &mut Cx<'_, 'a>, task: &'a Task) -> Flow {
         let t0 = Instant::now();
         self.extracted.clear();
+        if !task.csv.is_empty() {
+            if let Err(source) = self.rows.take(&task.csv) {
+                // A source that does not cycle is used up: this user is done.
+                *cx.recorder().csv_exhausted.entry(source).or_insert(0) += 1;
+                self.quit(cx);
+                return Flow::Wait;
+            }
+        }
         if task.fixed.is_none() {
-            let mut scope = Scope::new(cx.shared.plan_vars, &mut self.rng).with_user(&self.vars);
-            if let Err(e) = task.build(&mut scope, &mut self.prepared) {
+            let mut scope = Scope::new(cx.shared.plan_vars, &mut self.rng)
+                .with_user(&self.vars)
+                .with_csv(&self.rows)
+                .with_strict(cx.shared.plan.strict)
+                .noting(&mut self.notes);
+            let built = task.build(&mut scope, &mut self.prepared);
+            if !self.notes.is_empty() {
+                Recorder::count(&mut cx.recorder().unresolved, &mut self.notes);
+            }
+            if let Err(e) = built {
                 // A request that cannot be built (bad URL, undefined variable)
                 // never leaves, and is permanent: never retried.
                 let a = Attempt {
@@ -553,16 +581,25 @@ impl<'a> User<'a> {
                 let resp = self.session.response(status);
                 let bytes = resp.body_bytes;
                 let verdict = {
-                    let mut scope =
-                        Scope::new(cx.shared.plan_vars, &mut self.rng).with_user(&self.vars);
+                    let mut scope = Scope::new(cx.shared.plan_vars, &mut self.rng)
+                        .with_user(&self.vars)
+                        .with_csv(&self.rows)
+                        .with_strict(cx.shared.plan.strict)
+                        .noting(&mut self.notes);
                     check::judge(
                         &resp,
                         &task.assertions,
                         &task.extract,
                         &mut scope,
                         &mut self.extracted,
+                        &mut self.missed,
                     )
                 };
+                if !self.notes.is_empty() || !self.missed.is_empty() {
+                    let mut r = cx.recorder();
+                    Recorder::count(&mut r.unresolved, &mut self.notes);
+                    Recorder::count(&mut r.extract_missed, &mut self.missed);
+                }
                 match verdict {
                     Ok(()) => Attempt {
                         latency,
@@ -587,7 +624,7 @@ impl<'a> User<'a> {
                             class_input: Some(AttemptFailure::Response {
                                 status,
                                 assertion_failed: kind == FailKind::Assertion,
-                                unexpected_body: kind == FailKind::Extract,
+                                unexpected_body: false,
                             }),
                             failure: Some((kind, msg)),
                             retry_after,

@@ -5,10 +5,11 @@
 use super::parse::{self, RawAction, RawArgs};
 use super::{Position, Problem, Source};
 use crate::registry::{self, CommandSpec, Role};
+use crate::resolver::Piece;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -88,6 +89,18 @@ pub struct Validator {
     too_many: bool,
     /// Plan files validated so far, by canonical path.
     done: HashMap<PathBuf, Done>,
+    /// `--strict`: placeholders that will be undefined are problems, not warnings.
+    strict: bool,
+    /// Variables some action may define (registered, a test's `variables`,
+    /// extracted): a `${var.X}` of another name will be undefined.
+    known_vars: BTreeSet<String>,
+    /// `${var.X}`/`${X}`/`${session.X}` seen, checked against `known_vars`
+    /// once every plan is read: (key, name, where).
+    var_refs: Vec<(String, String, Position)>,
+    /// CSV sources registered anywhere in the run: name → columns.
+    csv_sources: BTreeMap<String, BTreeSet<String>>,
+    /// `${csv.S.C}` seen: (source, column, where).
+    csv_refs: Vec<(String, String, Position)>,
 }
 
 impl Validator {
@@ -107,6 +120,94 @@ impl Validator {
             expanded: 0,
             too_many: false,
             done: HashMap::new(),
+            strict: false,
+            known_vars: BTreeSet::new(),
+            var_refs: Vec::new(),
+            csv_sources: BTreeMap::new(),
+            csv_refs: Vec::new(),
+        }
+    }
+
+    /// Under `--strict`, a placeholder validation can tell will be undefined
+    /// is a problem rather than a warning.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// An action may define variable `name` (for the undefined-placeholder check).
+    pub fn define_var(&mut self, name: &str) {
+        self.known_vars.insert(name.to_string());
+    }
+
+    /// A CSV source `name` with these columns is registered somewhere.
+    pub fn define_csv(&mut self, name: &str, columns: &[String]) {
+        self.csv_sources
+            .entry(name.to_string())
+            .or_default()
+            .extend(columns.iter().cloned());
+    }
+
+    /// Notes the placeholders of an action's arguments: an unset `${env.X}`
+    /// now, variables and CSV columns once every plan is read.
+    fn note_lookups(&mut self, value: &Value, at: &Position) {
+        for (path, piece) in crate::resolver::lookups_in(value, "args") {
+            let key = piece.key().unwrap_or_default();
+            match piece {
+                Piece::Var(name) | Piece::Session(name) => {
+                    self.var_refs.push((key, name, at.child(&path)));
+                }
+                Piece::Env(name) if std::env::var(&name).is_err() => {
+                    self.undefined(
+                        Problem::new(
+                            at.child(&path),
+                            format!("`${{{key}}}`: environment variable `{name}` is not set"),
+                        )
+                        .hint("set it before the run, or it is sent as the text `${env.NAME}`"),
+                    );
+                }
+                Piece::Csv(source, column) => self.csv_refs.push((source, column, at.child(&path))),
+                _ => {}
+            }
+        }
+    }
+
+    /// A placeholder that will be undefined: a warning, or a problem under `--strict`.
+    fn undefined(&mut self, p: Problem) {
+        if self.strict {
+            self.problems.push(p);
+        } else {
+            self.warnings.push(p);
+        }
+    }
+
+    /// Checks the placeholders noted so far against what the plans define.
+    fn settle(&mut self) {
+        let mut seen = BTreeSet::new();
+        for (key, name, at) in std::mem::take(&mut self.var_refs) {
+            if self.known_vars.contains(&name) || !seen.insert(key.clone()) {
+                continue;
+            }
+            self.undefined(
+                Problem::new(at, format!("`${{{key}}}` is never defined by this run"))
+                    .hint("register it (LD_register_variable), set it in the test's `variables`, or extract it; else it is sent as its text"),
+            );
+        }
+        for (source, column, at) in std::mem::take(&mut self.csv_refs) {
+            match self.csv_sources.get(&source) {
+                None => self.problems.push(
+                    Problem::new(at, format!("`${{csv.{source}.{column}}}`: no CSV source `{source}` is registered"))
+                        .hint("register it with LD_register_csv_source(s) or LD_start_test's `csv_sources`"),
+                ),
+                Some(cols) if !cols.contains(&column) => {
+                    let list: Vec<&str> = cols.iter().map(String::as_str).collect();
+                    self.problems.push(
+                        Problem::new(at, format!("`${{csv.{source}.{column}}}`: CSV source `{source}` has no column `{column}`"))
+                            .hint(format!("its header names: {}", list.join(", "))),
+                    );
+                }
+                Some(_) => {}
+            }
         }
     }
 
@@ -276,6 +377,9 @@ impl Validator {
     /// after checking the syntax of every `${...}` placeholder in them.
     pub fn typed<T: DeserializeOwned>(&mut self, a: &Args<'_>) -> Option<T> {
         let (value, line_base) = self.args_value(a)?;
+        // A strict-mode placeholder problem does not stop the arguments from
+        // being read (a plan with one is refused anyway).
+        self.note_lookups(&value, &a.at);
         let before = self.problems.len();
         for (path, err) in crate::resolver::check_value(&value, "args") {
             self.problems
@@ -503,6 +607,7 @@ impl Validator {
 
     /// The warnings so far, taken (each is printed once).
     pub fn take_warnings(&mut self) -> Vec<Problem> {
+        self.settle();
         std::mem::take(&mut self.warnings)
     }
 
@@ -523,6 +628,7 @@ impl Validator {
 
     /// Ends validation: the problems of the whole run, if any.
     pub fn finish(mut self) -> Vec<Problem> {
+        self.settle();
         // A report name resolved at run time is checked against them then
         // (`reports::check_target`).
         crate::reports::protect_plan_files(&self.plan_files);
@@ -810,9 +916,9 @@ mod tests {
         );
         one_problem(
             "LD_register_variable",
-            json!({"name": "x", "value": {"list": ["${nope}"]}}),
+            json!({"name": "x", "value": {"list": ["${no pe}"]}}),
             "actions[0].args.value.list[0]",
-            "unknown placeholder `${nope}`",
+            "unknown placeholder `${no pe}`",
         );
     }
 

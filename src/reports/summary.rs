@@ -31,6 +31,12 @@ struct SummaryJson<'a> {
     supervisor: &'a SupervisorReport,
     #[serde(skip_serializing_if = "<[SlaResult]>::is_empty")]
     sla: &'a [SlaResult],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    unresolved: &'a BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extract_missed: &'a BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    csv_exhausted: &'a BTreeMap<String, u64>,
     total: &'a NameStats,
     by_name: &'a BTreeMap<String, NameStats>,
     tests: Vec<TestSummaryJson<'a>>,
@@ -48,6 +54,12 @@ struct TestSummaryJson<'a> {
     ended_by: EndedBy,
     total: &'a NameStats,
     by_name: &'a BTreeMap<String, NameStats>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    unresolved: &'a BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extract_missed: &'a BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    csv_exhausted: &'a BTreeMap<String, u64>,
 }
 
 impl<'a> From<&'a TestReport> for TestSummaryJson<'a> {
@@ -62,6 +74,9 @@ impl<'a> From<&'a TestReport> for TestSummaryJson<'a> {
             ended_by: t.ended_by,
             total: &t.total,
             by_name: &t.by_name,
+            unresolved: &t.unresolved,
+            extract_missed: &t.extract_missed,
+            csv_exhausted: &t.csv_exhausted,
         }
     }
 }
@@ -87,6 +102,9 @@ pub fn summary_json(s: &RunSummary) -> String {
         budget: &s.budget,
         supervisor: &s.supervisor,
         sla: &s.sla,
+        unresolved: &s.unresolved,
+        extract_missed: &s.extract_missed,
+        csv_exhausted: &s.csv_exhausted,
         total: &s.total,
         by_name: &s.by_name,
         tests: s.tests.iter().map(TestSummaryJson::from).collect(),

@@ -136,6 +136,7 @@ pub fn fixture() -> RunSummary {
         total: total1,
         by_name: by1,
         timeline,
+        ..TestReport::default()
     };
 
     let d2 = 4.0;
@@ -152,6 +153,7 @@ pub fn fixture() -> RunSummary {
         total: stats(80, 0, d2, 11.0, &[]),
         by_name: by2,
         timeline: Vec::new(),
+        ..TestReport::default()
     };
 
     let mut by_all = t1.by_name.clone();
@@ -172,6 +174,7 @@ pub fn fixture() -> RunSummary {
         total: stats(1080, 17, 14.0, 10.2, &[]),
         by_name: by_all,
         tests: vec![t1, t2],
+        ..RunSummary::default()
     }
 }
 

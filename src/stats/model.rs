@@ -153,6 +153,16 @@ pub struct TestReport {
     pub total: NameStats,
     pub by_name: BTreeMap<String, NameStats>,
     pub timeline: Vec<TimePoint>,
+    /// Undefined placeholders left in place as their text, by key
+    /// (`var.x`, `session.x`, `env.X`, `csv.S.C`): how many renders.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unresolved: BTreeMap<String, u64>,
+    /// Extract values that were missing (skipped), by variable name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extract_missed: BTreeMap<String, u64>,
+    /// CSV sources with `cycle: false` that ran out, by source: users stopped.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub csv_exhausted: BTreeMap<String, u64>,
 }
 
 /// Why a test ended, as the summary's `ended_by` says it.
@@ -259,6 +269,16 @@ pub struct RunSummary {
     /// SLA rules evaluated so far (`LD_evaluate_sla`, `LD_assert_sla`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sla: Vec<SlaResult>,
+    /// Undefined placeholders left in place, over all tests and the plan's
+    /// own actions (see [`TestReport::unresolved`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unresolved: BTreeMap<String, u64>,
+    /// Missed extract values over all tests, by variable name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extract_missed: BTreeMap<String, u64>,
+    /// Users stopped by an exhausted CSV source over all tests, by source.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub csv_exhausted: BTreeMap<String, u64>,
     /// All tests together (histograms merged, not averaged).
     pub total: NameStats,
     pub by_name: BTreeMap<String, NameStats>,
@@ -345,4 +365,11 @@ pub struct SupervisorReport {
     /// `SIGINT` or `SIGTERM` when the run was interrupted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<String>,
+}
+
+/// Adds the counts of `from` into `into`.
+pub fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (k, n) in from {
+        *into.entry(k.clone()).or_insert(0) += n;
+    }
 }

@@ -29,8 +29,6 @@ pub enum FailKind {
     Status,
     /// An assertion did not hold.
     Assertion,
-    /// An extractor found nothing to extract.
-    Extract,
     /// The request could not be built (bad URL, undefined variable).
     Request,
     /// TLS handshake or certificate failure.
@@ -50,7 +48,6 @@ impl FailKind {
             FailKind::Timeout => "timeout",
             FailKind::Status => "status",
             FailKind::Assertion => "assertion",
-            FailKind::Extract => "extract",
             FailKind::Request => "request",
             FailKind::Tls => "tls",
             FailKind::Protocol => "protocol",
@@ -404,12 +401,28 @@ fn finite(x: f64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Recorder {
     pub slots: Vec<Tally<u32>>,
+    /// Undefined placeholders left in place, by key (`var.x`).
+    pub unresolved: BTreeMap<String, u64>,
+    /// Extract values that were missing, by variable.
+    pub extract_missed: BTreeMap<String, u64>,
+    /// Users stopped by an exhausted CSV source, by source.
+    pub csv_exhausted: BTreeMap<String, u64>,
 }
 
 impl Recorder {
     pub fn new(names: usize) -> Recorder {
         Recorder {
             slots: (0..names).map(|_| Tally::default()).collect(),
+            unresolved: BTreeMap::new(),
+            extract_missed: BTreeMap::new(),
+            csv_exhausted: BTreeMap::new(),
+        }
+    }
+
+    /// Counts one of each key in `keys`, draining it.
+    pub fn count(into: &mut BTreeMap<String, u64>, keys: &mut Vec<String>) {
+        for k in keys.drain(..) {
+            *into.entry(k).or_insert(0) += 1;
         }
     }
 }

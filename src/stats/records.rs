@@ -1,7 +1,7 @@
 //! What every test of the run measured, kept mergeable so run-wide totals are
 //! exact (histograms added, never percentiles averaged).
 
-use super::model::{RunSummary, TestReport};
+use super::model::{add_counts, RunSummary, TestReport};
 use super::recorder::Tally;
 use std::collections::BTreeMap;
 
@@ -41,7 +41,18 @@ impl Records {
             }
         }
         let total = total.stats(duration);
+        let mut unresolved = BTreeMap::new();
+        let mut extract_missed = BTreeMap::new();
+        let mut csv_exhausted = BTreeMap::new();
+        for t in &self.tests {
+            add_counts(&mut unresolved, &t.report.unresolved);
+            add_counts(&mut extract_missed, &t.report.extract_missed);
+            add_counts(&mut csv_exhausted, &t.report.csv_exhausted);
+        }
         RunSummary {
+            unresolved,
+            extract_missed,
+            csv_exhausted,
             retry: total.retry.clone(),
             conditioner: total.conditioner.clone(),
             total,

@@ -67,6 +67,10 @@ pub(super) struct StartTestArgs {
     pub(super) max_body_bytes: u64,
     pub(super) retry: Option<RetryArg>,
     pub(super) failure_budget: Option<BudgetConfig>,
+    #[serde(default)]
+    pub(super) csv_sources: Vec<crate::data_source::SourceArg>,
+    #[serde(default)]
+    pub(super) strict: bool,
 }
 
 // The defaults START_TEST's params document (`number = 50`, ...); a test in
@@ -333,15 +337,29 @@ pub(super) enum AssertionItem {
 #[serde(deny_unknown_fields)]
 pub(super) struct ExtractArg {
     pub(super) var: String,
+    /// LoadDensity's default source is the JSON body.
+    #[serde(default)]
     pub(super) from: ExtractFrom,
     pub(super) path: Option<String>,
     pub(super) name: Option<String>,
+    /// Only `session` (the user's own variables, which is also the default).
+    #[allow(dead_code)]
+    pub(super) scope: Option<ExtractScope>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum ExtractFrom {
+    #[default]
     JsonPath,
     Header,
     StatusCode,
+}
+
+/// Where an extracted value is stored: the user's own variables, read by
+/// `${session.NAME}` and `${var.NAME}` alike.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum ExtractScope {
+    Session,
 }

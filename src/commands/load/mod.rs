@@ -12,6 +12,8 @@ mod args;
 mod task;
 
 use crate::budget::BudgetConfig;
+use crate::commands::vars::load_sources;
+use crate::data_source::{CsvFeed, Source};
 use crate::engine::scenario::{Mode, Scenario};
 use crate::engine::task::Task;
 use crate::engine::{self, TestPlan, Wait};
@@ -33,8 +35,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 use task::{compile_task, TaskJson, TestCx};
 
@@ -66,6 +68,8 @@ pub const START_TEST: CommandSpec = CommandSpec {
         Param { name: "engine", kind: "string", required: false, doc: "LoadDensity's Locust engine (`locust` or `asyncio`): accepted and ignored; there is one engine here." },
         Param { name: "load_shape", kind: "string | object", required: false, doc: "LoadDensity's load shape (stages, spike, soak): accepted by `validate`, refused by `run` (exit 2) until open-model shapes are supported." },
         Param { name: "shape_config", kind: "object", required: false, doc: "The load shape's settings: as `load_shape`." },
+        Param { name: "csv_sources", kind: "list", required: false, doc: "CSV data sources for this test only, as LD_register_csv_sources' `sources`; they start at their first row each time the test runs." },
+        Param { name: "strict", kind: "boolean = false", required: false, doc: "An undefined `${...}` fails the request (or the test, if it is in the test's own arguments) instead of being sent as its text; `--strict` does this for the whole run." },
     ],
     parse: parse_start_test,
 };
@@ -93,6 +97,10 @@ pub struct StartTest {
     retry_storm: Option<RetryBudgetConfig>,
     /// This test's own failure budget (over an installed one).
     failure_budget: Option<BudgetConfig>,
+    /// This test's own CSV sources (read at validation).
+    csv_sources: Vec<Source>,
+    /// `strict: true`.
+    strict: bool,
 }
 
 fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
@@ -100,9 +108,17 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
     let before = v.problem_count();
     loaddensity_forms(v, &a.at, &mut args);
     let wait = check_test_args(v, &a.at, &args);
+    let csv_sources = load_sources(v, a, "args.csv_sources", &args.csv_sources);
     let (mode, tasks, names) = compile_tasks(v, &a.at, &args, &task_lines(a))?;
     if v.problem_count() != before {
         return None;
+    }
+    // What a user may hold: the test's variables and what its tasks extract.
+    for k in args.variables.keys() {
+        v.define_var(k);
+    }
+    for e in tasks.iter().flat_map(|t| &t.extract) {
+        v.define_var(&e.var);
     }
     let duration = match (args.test_time, args.iterations) {
         (Some(t), _) => Some(units::secs(t)),
@@ -129,6 +145,8 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         record_csv: args.record_csv,
         retry_storm,
         failure_budget: args.failure_budget,
+        csv_sources: csv_sources?,
+        strict: args.strict,
     }))
 }
 
@@ -485,6 +503,25 @@ fn task_lines(a: &Args<'_>) -> HashMap<String, usize> {
 impl StartTest {
     /// Resolves what is fixed for the whole test and builds its engine plan.
     fn plan(&self, ctx: &mut Context) -> anyhow::Result<TestPlan> {
+        let strict = self.strict || ctx.opts.strict;
+        let saved = ctx.opts.strict;
+        ctx.opts.strict = strict;
+        let plan = self.plan_strict(ctx, strict);
+        ctx.opts.strict = saved;
+        plan
+    }
+
+    /// The sources this test's tasks read: its own (from their first row),
+    /// else the registered ones.
+    fn feeds(&self, ctx: &Context) -> BTreeMap<String, Arc<CsvFeed>> {
+        let mut feeds: BTreeMap<String, Arc<CsvFeed>> = ctx.csv_sources.clone();
+        for s in &self.csv_sources {
+            feeds.insert(s.name.clone(), Arc::new(CsvFeed::new(s)));
+        }
+        feeds
+    }
+
+    fn plan_strict(&self, ctx: &mut Context, strict: bool) -> anyhow::Result<TestPlan> {
         let host = match &self.host {
             Some(h) => {
                 let h = ctx.resolve_str(h)?;
@@ -508,9 +545,24 @@ impl StartTest {
             .collect();
         let mut tasks = self.tasks.clone();
         let ctx_conditioner = ctx.conditioner.clone();
+        let feeds = self.feeds(ctx);
         {
-            let mut scope = Scope::new(&ctx.vars, &mut ctx.rng).with_user(&variables);
+            let mut scope = Scope::new(&ctx.vars, &mut ctx.rng)
+                .with_user(&variables)
+                .with_strict(strict);
             for t in &mut tasks {
+                let used: BTreeSet<&str> = t
+                    .templates()
+                    .into_iter()
+                    .flat_map(Template::lookups)
+                    .filter_map(|p| match p {
+                        Piece::Csv(source, _) => Some(source.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                // A source registered nowhere leaves its placeholders as text
+                // (validation has refused a source no action registers).
+                t.csv = used.iter().filter_map(|s| feeds.get(*s).cloned()).collect();
                 let ctx_err = |e: resolver::ResolveError| anyhow::anyhow!("task {:?}: {e}", t.name);
                 t.host = host.clone();
                 if t.network.is_none() {
@@ -550,6 +602,7 @@ impl StartTest {
             index: ctx.tests_started,
             workers: ctx.opts.workers,
             action: self.at.to_string(),
+            strict,
         })
     }
 }

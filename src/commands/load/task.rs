@@ -96,6 +96,7 @@ pub(super) fn compile_task(
         fixed: None,
         retry,
         network,
+        csv: Vec::new(),
     })
 }
 
@@ -811,7 +812,7 @@ mod tests {
     #[test]
     fn templates_are_checked_where_they_stand() {
         let t = task(json!({
-            "headers": {"X": "${nope}"},
+            "headers": {"X": "${nope()}"},
             "params": {"q": "${env.}"},
             "assertions": {"contains": "${x", "json_path": {"a.b": {"deep": "${var.}"}}, "header": {"H": "${y"}},
         }));
