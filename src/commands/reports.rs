@@ -74,7 +74,7 @@ report_spec!(
     "LD_generate_summary_report",
     "Write the summary JSON (the machine contract: totals, per name, exit code)",
     "report_name",
-    "loaddensity_summary",
+    "loaddensity-summary",
     SummaryArgs,
     Format::Summary
 );
@@ -83,7 +83,7 @@ report_spec!(
     "LD_generate_json_report",
     "Write the full JSON report, timelines included",
     "json_file_name",
-    "loaddensity_report",
+    "default_name",
     JsonArgs,
     Format::Json
 );
@@ -92,7 +92,7 @@ report_spec!(
     "LD_generate_csv_report",
     "Write per-name statistics as CSV",
     "csv_name",
-    "loaddensity_stats",
+    "default_name",
     CsvArgs,
     Format::Csv
 );
@@ -101,7 +101,7 @@ report_spec!(
     "LD_generate_junit_report",
     "Write a JUnit XML report (one testcase per task name)",
     "report_name",
-    "loaddensity_junit",
+    "loaddensity-junit",
     JunitArgs,
     Format::Junit
 );
@@ -110,7 +110,7 @@ report_spec!(
     "LD_generate_html_report",
     "Write a self-contained HTML report with charts",
     "html_name",
-    "loaddensity_report",
+    "default_name",
     HtmlArgs,
     Format::Html
 );
@@ -194,7 +194,7 @@ mod tests {
         let plan = valid("LD_generate_junit_report", json!({}));
         assert_eq!(
             plan.actions[0].command.outputs(),
-            [PathBuf::from("loaddensity_junit.xml")]
+            [PathBuf::from("loaddensity-junit.xml")]
         );
         let plan = valid("LD_generate_html_report", json!(["out/r"]));
         assert_eq!(
@@ -207,6 +207,20 @@ mod tests {
             json!({"csv_name": "${var.dir}/s"}),
         );
         assert!(plan.actions[0].command.outputs().is_empty());
+    }
+
+    #[test]
+    fn default_names_are_loaddensity_ones() {
+        for (cmd, file) in [
+            ("LD_generate_summary_report", "loaddensity-summary.json"),
+            ("LD_generate_json_report", "default_name.json"),
+            ("LD_generate_csv_report", "default_name.csv"),
+            ("LD_generate_junit_report", "loaddensity-junit.xml"),
+            ("LD_generate_html_report", "default_name.html"),
+        ] {
+            let plan = valid(cmd, json!({}));
+            assert_eq!(plan.actions[0].command.outputs()[0], PathBuf::from(file));
+        }
     }
 
     #[test]
