@@ -172,6 +172,7 @@ pub fn fixture() -> RunSummary {
         total: stats(1080, 17, 14.0, 10.2, &[]),
         by_name: by_all,
         tests: vec![t1, t2],
+        loaddensity: Default::default(),
     }
 }
 
