@@ -36,9 +36,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     sla::ASSERT_SLA,
     reports::GENERATE_SUMMARY_REPORT,
     reports::GENERATE_JSON_REPORT,
+    reports::GENERATE_XML_REPORT,
     reports::GENERATE_CSV_REPORT,
     reports::GENERATE_JUNIT_REPORT,
     reports::GENERATE_HTML_REPORT,
+    reports::SUMMARY,
     reports::CLEAR_RECORDS,
 ];
 
@@ -139,7 +141,9 @@ mod tests {
             "LD_generate_json_report" => report("json_file_name"),
             "LD_generate_csv_report" => report("csv_name"),
             "LD_generate_html_report" => report("html_name"),
+            "LD_generate_xml_report" => report("xml_file_name"),
             "LD_clear_resolver"
+            | "LD_summary"
             | "LD_uninstall_failure_budget"
             | "LD_budget_status"
             | "LD_uninstall_network_conditioner"
@@ -270,8 +274,8 @@ mod tests {
         }
         // user_count, spawn_rate, test_time, stop_timeout, max_body_bytes,
         // port, variable, three failure-budget and three conditioner fields,
-        // five report names.
-        assert_eq!(checked, 18);
+        // six report names.
+        assert_eq!(checked, 19);
     }
 
     #[test]
