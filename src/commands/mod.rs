@@ -135,7 +135,9 @@ mod tests {
             ),
             "LD_evaluate_sla" | "LD_assert_sla" => {
                 let a = json!({"rules": [{"type": "latency_p95", "op": "lt", "value": 200}]});
-                (a.clone(), a)
+                let given = json!({"totals": {"requests": 1, "failure_rate": 0},
+                                   "latency_overall": {"p95_ms": 1}});
+                (a.clone(), with(a, json!({ "summary": given })))
             }
             "LD_generate_summary_report" | "LD_generate_junit_report" => report("report_name"),
             "LD_generate_json_report" => report("json_file_name"),
