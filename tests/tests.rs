@@ -9,6 +9,7 @@ mod cli_plans;
 mod conditioner;
 mod docs_sync;
 mod engine;
+mod ld_reports;
 mod output;
 mod pool;
 mod retry;
