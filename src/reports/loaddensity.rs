@@ -9,7 +9,7 @@
 
 use super::report_path;
 use super::util::{esc, esc_attr, fin};
-use crate::stats::loaddensity::LdSummary;
+use crate::stats::loaddensity::{LdAlias, LdSummary};
 use crate::stats::{NameStats, RunSummary};
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
@@ -70,10 +70,18 @@ fn written(s: &RunSummary, ours: &str) -> (String, Map<String, Value>) {
         Some(n) => (n.key.clone(), n.aliases.as_slice()),
         None => (ours.to_string(), &[][..]),
     };
-    let mut methods: Vec<&str> = aliases.iter().map(|a| a.method.as_str()).collect();
-    methods.dedup();
-    let mut urls: Vec<&str> = aliases.iter().map(|a| a.url.as_str()).collect();
-    urls.dedup();
+    // Each once, in the order first written.
+    let distinct = |f: fn(&LdAlias) -> &str| {
+        let mut v: Vec<&str> = Vec::new();
+        for x in aliases.iter().map(f) {
+            if !v.contains(&x) {
+                v.push(x);
+            }
+        }
+        v
+    };
+    let methods = distinct(|a| a.method.as_str());
+    let urls = distinct(|a| a.url.as_str());
     let mut m = Map::new();
     m.insert("Method".into(), json!(methods.join(",")));
     m.insert(
@@ -205,7 +213,7 @@ fn xml_element(out: &mut String, tag: &str, v: &Value, depth: usize) {
 mod tests {
     use super::*;
     use crate::reports::test_fixture::{fixture, QUOTED, SCRIPT};
-    use crate::stats::loaddensity::{LdAlias, LdName, LdNameLatency};
+    use crate::stats::loaddensity::{LdName, LdNameLatency};
 
     #[test]
     fn pair_paths_take_an_extension_off_first() {
@@ -347,6 +355,33 @@ mod tests {
             }
         }
         Ok(())
+    }
+
+    #[test]
+    fn methods_and_urls_are_listed_once_each() {
+        let mut s = fixture();
+        let a = |m: &str, u: &str| LdAlias {
+            name: u.into(),
+            method: m.into(),
+            url: u.into(),
+        };
+        s.loaddensity.names.insert(
+            SCRIPT.into(),
+            LdName {
+                key: SCRIPT.into(),
+                aliases: vec![a("GET", "/x"), a("POST", "/x?1"), a("GET", "/x")],
+            },
+        );
+        let (ok, _) = ld_entries(&s);
+        let e = ok
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|e| e["stats_name"] == SCRIPT)
+            .unwrap();
+        assert_eq!(e["Method"], "GET,POST");
+        assert_eq!(e["test_urls"], json!(["/x", "/x?1"]));
+        assert_eq!(e["test_url"], "/x");
     }
 
     #[test]
