@@ -38,9 +38,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     sla::ASSERT_SLA,
     reports::GENERATE_SUMMARY_REPORT,
     reports::GENERATE_JSON_REPORT,
+    reports::GENERATE_XML_REPORT,
     reports::GENERATE_CSV_REPORT,
     reports::GENERATE_JUNIT_REPORT,
     reports::GENERATE_HTML_REPORT,
+    reports::SUMMARY,
     reports::CLEAR_RECORDS,
 ];
 
@@ -148,13 +150,17 @@ mod tests {
             ),
             "LD_evaluate_sla" | "LD_assert_sla" => {
                 let a = json!({"rules": [{"type": "latency_p95", "op": "lt", "value": 200}]});
-                (a.clone(), a)
+                let given = json!({"totals": {"requests": 1, "failure_rate": 0},
+                                   "latency_overall": {"p95_ms": 1}});
+                (a.clone(), with(a, json!({ "summary": given })))
             }
             "LD_generate_summary_report" | "LD_generate_junit_report" => report("report_name"),
             "LD_generate_json_report" => report("json_file_name"),
             "LD_generate_csv_report" => report("csv_name"),
             "LD_generate_html_report" => report("html_name"),
+            "LD_generate_xml_report" => report("xml_file_name"),
             "LD_clear_resolver"
+            | "LD_summary"
             | "LD_uninstall_failure_budget"
             | "LD_budget_status"
             | "LD_uninstall_network_conditioner"
@@ -285,8 +291,8 @@ mod tests {
         }
         // user_count, spawn_rate, test_time, runner_mode, stop_timeout,
         // max_body_bytes, strict, a CSV source's cycle, port, variable, three
-        // failure-budget and three conditioner fields, five report names.
-        assert_eq!(checked, 21);
+        // failure-budget and three conditioner fields, six report names.
+        assert_eq!(checked, 22);
     }
 
     #[test]

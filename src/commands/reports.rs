@@ -17,14 +17,30 @@ pub enum Format {
     Csv,
     Junit,
     Html,
+    /// LoadDensity's `NAME_success.xml` / `NAME_failure.xml`.
+    Xml,
 }
 
 impl Format {
+    /// Every file a report named `name` writes.
+    fn paths(self, name: &str) -> Vec<PathBuf> {
+        match self {
+            Format::Xml => reports::ld_pair_paths(name, "xml").to_vec(),
+            // Ours, and LoadDensity's pair beside it.
+            Format::Json => {
+                let mut v = vec![reports::report_path(name, "json")];
+                v.extend(reports::ld_pair_paths(name, "json"));
+                v
+            }
+            _ => vec![reports::report_path(name, self.ext())],
+        }
+    }
+
     fn ext(self) -> &'static str {
         match self {
             Format::Summary | Format::Json => "json",
             Format::Csv => "csv",
-            Format::Junit => "xml",
+            Format::Junit | Format::Xml => "xml",
             Format::Html => "html",
         }
     }
@@ -74,25 +90,34 @@ report_spec!(
     "LD_generate_summary_report",
     "Write the summary JSON (the machine contract: totals, per name, exit code)",
     "report_name",
-    "loaddensity_summary",
+    "loaddensity-summary",
     SummaryArgs,
     Format::Summary
 );
 report_spec!(
     GENERATE_JSON_REPORT,
     "LD_generate_json_report",
-    "Write the full JSON report, timelines included",
+    "Write the full JSON report, timelines included, and LoadDensity's NAME_success.json / NAME_failure.json",
     "json_file_name",
-    "loaddensity_report",
+    "default_name",
     JsonArgs,
     Format::Json
+);
+report_spec!(
+    GENERATE_XML_REPORT,
+    "LD_generate_xml_report",
+    "Write LoadDensity's XML pair: NAME_success.xml and NAME_failure.xml (aggregated per name)",
+    "xml_file_name",
+    "default_name",
+    XmlArgs,
+    Format::Xml
 );
 report_spec!(
     GENERATE_CSV_REPORT,
     "LD_generate_csv_report",
     "Write per-name statistics as CSV",
     "csv_name",
-    "loaddensity_stats",
+    "default_name",
     CsvArgs,
     Format::Csv
 );
@@ -101,7 +126,7 @@ report_spec!(
     "LD_generate_junit_report",
     "Write a JUnit XML report (one testcase per task name)",
     "report_name",
-    "loaddensity_junit",
+    "loaddensity-junit",
     JunitArgs,
     Format::Junit
 );
@@ -110,10 +135,17 @@ report_spec!(
     "LD_generate_html_report",
     "Write a self-contained HTML report with charts",
     "html_name",
-    "loaddensity_report",
+    "default_name",
     HtmlArgs,
     Format::Html
 );
+
+pub const SUMMARY: CommandSpec = CommandSpec {
+    name: "LD_summary",
+    summary: "Print LoadDensity's summary object (totals, latency_overall, per_name) of what was measured so far",
+    params: &[],
+    parse: parse_typed::<PrintSummary>,
+};
 
 pub const CLEAR_RECORDS: CommandSpec = CommandSpec {
     name: "LD_clear_records",
@@ -131,31 +163,28 @@ pub struct WriteReport {
 impl Command for WriteReport {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         let name = ctx.resolve_str(&self.name)?;
-        let path = reports::report_path(&name, self.format.ext());
+        let paths = self.format.paths(&name);
         // Again with the placeholders resolved: `${var.n}` may name a plan of
         // the run, be empty or name a folder or a device.
-        reports::check_target(&name, &path)?;
+        for path in &paths {
+            reports::check_target(&name, path)?;
+        }
         let summary = ctx.summary();
-        let text = match self.format {
-            Format::Summary => reports::summary_json(&summary),
-            Format::Json => reports::full_json(&summary),
-            Format::Csv => reports::stats_csv(&summary),
-            Format::Junit => {
-                let gates: Vec<reports::GateResult> = summary
-                    .sla
-                    .iter()
-                    .map(|r| reports::GateResult {
-                        rule: r.rule.clone(),
-                        passed: r.passed,
-                        detail: r.detail.clone(),
-                    })
-                    .collect();
-                reports::junit_xml(&summary, &gates)
+        let texts = match self.format {
+            Format::Xml => {
+                let (ok, failed) = reports::ld_xml_pair(&summary);
+                vec![ok, failed]
             }
-            Format::Html => reports::html_report(&summary),
+            Format::Json => {
+                let (ok, failed) = reports::ld_json_pair(&summary);
+                vec![reports::full_json(&summary), ok, failed]
+            }
+            _ => vec![self.render(&summary)],
         };
-        reports::write_report(&path, text.as_bytes())?;
-        ctx.ui.note(&format!("wrote {}", path.display()));
+        for (path, text) in paths.iter().zip(texts) {
+            reports::write_report(path, text.as_bytes())?;
+            ctx.ui.note(&format!("wrote {}", path.display()));
+        }
         Ok(())
     }
 
@@ -167,8 +196,47 @@ impl Command for WriteReport {
         if self.name.contains("${") {
             Vec::new()
         } else {
-            vec![reports::report_path(&self.name, self.format.ext())]
+            self.format.paths(&self.name)
         }
+    }
+}
+
+impl WriteReport {
+    /// The one file of a single-file format.
+    fn render(&self, summary: &crate::stats::RunSummary) -> String {
+        match self.format {
+            Format::Summary => reports::summary_json(summary),
+            Format::Json | Format::Xml => unreachable!("written as several files"),
+            Format::Csv => reports::stats_csv(summary),
+            Format::Junit => {
+                let gates: Vec<reports::GateResult> = summary
+                    .sla
+                    .iter()
+                    .map(|r| reports::GateResult {
+                        rule: r.rule.clone(),
+                        passed: r.passed,
+                        detail: r.detail.clone(),
+                    })
+                    .collect();
+                reports::junit_xml(summary, &gates)
+            }
+            Format::Html => reports::html_report(summary),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrintSummary {}
+
+impl Command for PrintSummary {
+    fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
+        ctx.ui.result(&reports::ld_summary_json(&ctx.summary()));
+        Ok(())
+    }
+
+    fn role(&self) -> Role {
+        Role::Report
     }
 }
 
@@ -194,7 +262,7 @@ mod tests {
         let plan = valid("LD_generate_junit_report", json!({}));
         assert_eq!(
             plan.actions[0].command.outputs(),
-            [PathBuf::from("loaddensity_junit.xml")]
+            [PathBuf::from("loaddensity-junit.xml")]
         );
         let plan = valid("LD_generate_html_report", json!(["out/r"]));
         assert_eq!(
@@ -207,6 +275,39 @@ mod tests {
             json!({"csv_name": "${var.dir}/s"}),
         );
         assert!(plan.actions[0].command.outputs().is_empty());
+    }
+
+    #[test]
+    fn default_names_are_loaddensity_ones() {
+        for (cmd, file) in [
+            ("LD_generate_summary_report", "loaddensity-summary.json"),
+            ("LD_generate_json_report", "default_name.json"),
+            ("LD_generate_csv_report", "default_name.csv"),
+            ("LD_generate_junit_report", "loaddensity-junit.xml"),
+            ("LD_generate_html_report", "default_name.html"),
+        ] {
+            let plan = valid(cmd, json!({}));
+            assert_eq!(plan.actions[0].command.outputs()[0], PathBuf::from(file));
+        }
+    }
+
+    #[test]
+    fn loaddensity_pairs_are_outputs_too() {
+        let plan = valid("LD_generate_json_report", json!({}));
+        assert_eq!(
+            plan.actions[0].command.outputs(),
+            [
+                "default_name.json",
+                "default_name_success.json",
+                "default_name_failure.json"
+            ]
+            .map(PathBuf::from)
+        );
+        let plan = valid("LD_generate_xml_report", json!(["out/r.xml"]));
+        assert_eq!(
+            plan.actions[0].command.outputs(),
+            ["out/r_success.xml", "out/r_failure.xml"].map(PathBuf::from)
+        );
     }
 
     #[test]

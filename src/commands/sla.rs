@@ -9,13 +9,22 @@ use crate::plan::Problem;
 use crate::registry::{Command, CommandSpec, Param, Role};
 use crate::stats::{NameStats, RunSummary, SlaResult};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
-const RULES: &[Param] = &[Param {
-    name: "rules",
-    kind: "list of rules",
-    required: true,
-    doc: "`{\"type\": metric, \"name\": task name (optional), \"op\": \"lt|lte|gt|gte\" (default lte), \"value\": number}`.",
-}];
+const RULES: &[Param] = &[
+    Param {
+        name: "rules",
+        kind: "list of rules",
+        required: true,
+        doc: "`{\"type\": metric, \"name\": task name (optional), \"op\": \"lt|lte|gt|gte\" (default lte), \"value\": number}`.",
+    },
+    Param {
+        name: "summary",
+        kind: "object",
+        required: false,
+        doc: "A LoadDensity summary object (`totals`, `latency_overall`, `per_name`) to judge instead of what was measured.",
+    },
+];
 
 pub const EVALUATE_SLA: CommandSpec = CommandSpec {
     name: "LD_evaluate_sla",
@@ -141,21 +150,97 @@ impl Rule {
         )
     }
 
-    /// Evaluates the rule; a metric with no samples fails.
+    /// Evaluates the rule; a metric with no samples fails. A name is ours
+    /// or LoadDensity's (a task's URL as written).
     fn evaluate(&self, s: &RunSummary, asserted: bool) -> SlaResult {
         let stats = match &self.name {
-            Some(n) => s.by_name.get(n),
+            Some(n) => s.by_name.get(n).or_else(|| {
+                let ours = s.loaddensity.our_name(n)?;
+                s.by_name.get(ours)
+            }),
             None => Some(&s.total),
         };
+        let actual = stats
+            .filter(|st| st.requests > 0)
+            .map(|st| self.metric.of(st));
+        self.result(actual, "", asserted)
+    }
+
+    /// Evaluates the rule against a given LoadDensity summary.
+    fn evaluate_given(&self, g: &Given, asserted: bool) -> anyhow::Result<SlaResult> {
+        let actual = self
+            .answer(g)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.text()))?;
+        Ok(self.result(actual, " in the given summary", asserted))
+    }
+
+    /// What a given summary says the rule's metric is: `Ok(None)` when it
+    /// measured no requests (of that name), an error when it cannot say.
+    fn answer(&self, g: &Given) -> Result<Option<f64>, String> {
+        let field = |v: Option<f64>, path: String| {
+            v.ok_or_else(|| format!("the given summary has no `{path}`"))
+        };
+        let cannot = |what: &str| {
+            format!(
+                "LoadDensity's summary has no {what}, so `{}` cannot be judged from it",
+                self.metric.name()
+            )
+        };
+        match &self.name {
+            None => {
+                let t = g.totals.clone().unwrap_or_default();
+                let o = g.latency_overall.clone().unwrap_or_default();
+                let value = match self.metric {
+                    Metric::LatencyP50 => field(o.p50_ms, "latency_overall.p50_ms".into()),
+                    Metric::LatencyP90 => field(o.p90_ms, "latency_overall.p90_ms".into()),
+                    Metric::LatencyP95 => field(o.p95_ms, "latency_overall.p95_ms".into()),
+                    Metric::LatencyP99 => field(o.p99_ms, "latency_overall.p99_ms".into()),
+                    Metric::LatencyMean => Err(cannot("overall mean latency")),
+                    Metric::FailureRate => field(t.failure_rate, "totals.failure_rate".into()),
+                    Metric::Requests => field(t.requests, "totals.requests".into()),
+                    Metric::Rps => Err(cannot("request rate")),
+                }?;
+                let requests = field(t.requests, "totals.requests".into())?;
+                Ok((requests > 0.0).then_some(value))
+            }
+            Some(n) => {
+                let Some(e) = g.per_name.as_ref().and_then(|p| p.get(n)) else {
+                    // Judged like a name never measured, once the metric is
+                    // one a per-name entry has.
+                    return match self.metric {
+                        Metric::FailureRate => Err(cannot("failure rate per name")),
+                        Metric::Rps => Err(cannot("request rate")),
+                        _ => Ok(None),
+                    };
+                };
+                let at = |f: &str| format!("per_name.{n}.{f}");
+                let value = match self.metric {
+                    Metric::LatencyP50 => field(e.p50_ms, at("p50_ms")),
+                    Metric::LatencyP90 => field(e.p90_ms, at("p90_ms")),
+                    Metric::LatencyP95 => field(e.p95_ms, at("p95_ms")),
+                    Metric::LatencyP99 => field(e.p99_ms, at("p99_ms")),
+                    Metric::LatencyMean => field(e.mean_ms, at("mean_ms")),
+                    // LoadDensity counts a name's successful requests only.
+                    Metric::Requests => field(e.count, at("count")),
+                    Metric::FailureRate => Err(cannot("failure rate per name")),
+                    Metric::Rps => Err(cannot("request rate")),
+                }?;
+                let count = field(e.count, at("count"))?;
+                Ok((count > 0.0).then_some(value))
+            }
+        }
+    }
+
+    /// The result of the rule over `actual` (`None`: no samples, it fails).
+    fn result(&self, actual: Option<f64>, source: &str, asserted: bool) -> SlaResult {
         let rule = self.text();
-        match stats {
-            Some(st) if st.requests > 0 => {
-                let actual = self.metric.of(st);
+        match actual {
+            Some(actual) => {
                 let passed = self.op.holds(actual, self.value);
                 let unit = self.metric.unit();
                 SlaResult {
                     detail: format!(
-                        "{actual:.3}{unit} {} {}{unit}: {}",
+                        "{actual:.3}{unit} {} {}{unit}{source}: {}",
                         self.op.symbol(),
                         self.value,
                         if passed { "holds" } else { "does not hold" }
@@ -166,10 +251,10 @@ impl Rule {
                     asserted,
                 }
             }
-            _ => SlaResult {
+            None => SlaResult {
                 detail: match &self.name {
-                    Some(n) => format!("no requests named {n:?} were measured"),
-                    None => "no requests were measured".to_string(),
+                    Some(n) => format!("no requests named {n:?} were measured{source}"),
+                    None => format!("no requests were measured{source}"),
                 },
                 rule,
                 passed: false,
@@ -180,16 +265,52 @@ impl Rule {
     }
 }
 
+/// A LoadDensity summary object given to judge, as far as rules read it.
+/// Other keys (ours, when a whole summary report is given) are ignored.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct Given {
+    totals: Option<GivenTotals>,
+    latency_overall: Option<GivenOverall>,
+    per_name: Option<BTreeMap<String, GivenName>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct GivenTotals {
+    requests: Option<f64>,
+    failure_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct GivenOverall {
+    p50_ms: Option<f64>,
+    p90_ms: Option<f64>,
+    p95_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct GivenName {
+    count: Option<f64>,
+    mean_ms: Option<f64>,
+    p50_ms: Option<f64>,
+    p90_ms: Option<f64>,
+    p95_ms: Option<f64>,
+    p99_ms: Option<f64>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SlaArgs {
     rules: Vec<Rule>,
+    summary: Option<Given>,
 }
 
 #[derive(Debug)]
 pub struct Sla {
     rules: Vec<Rule>,
     asserted: bool,
+    /// Judged instead of what was measured.
+    summary: Option<Given>,
 }
 
 fn parse_rules(v: &mut Validator, a: &Args<'_>, asserted: bool) -> Option<Box<dyn Command>> {
@@ -209,9 +330,22 @@ fn parse_rules(v: &mut Validator, a: &Args<'_>, asserted: bool) -> Option<Box<dy
             ));
         }
     }
+    if let Some(g) = &args.summary {
+        // Everything is known now: a rule the summary cannot answer is a
+        // plan error.
+        for (i, r) in args.rules.iter().enumerate() {
+            if let Err(e) = r.answer(g) {
+                v.problem(
+                    Problem::new(a.at.child(&format!("args.rules[{i}]")), e)
+                        .hint("LoadDensity's summary answers latency_p50/p90/p95/p99, failure_rate and requests overall; latency_* and requests (successes) per name"),
+                );
+            }
+        }
+    }
     Some(Box::new(Sla {
         rules: args.rules,
         asserted,
+        summary: args.summary,
     }))
 }
 
@@ -220,7 +354,10 @@ impl Command for Sla {
         let summary = ctx.summary();
         let mut failed = 0;
         for rule in &self.rules {
-            let r = rule.evaluate(&summary, self.asserted);
+            let r = match &self.summary {
+                Some(g) => rule.evaluate_given(g, self.asserted)?,
+                None => rule.evaluate(&summary, self.asserted),
+            };
             let line = format!(
                 "sla {}: {} — {}",
                 if r.passed { "PASS" } else { "FAIL" },
@@ -343,6 +480,151 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_may_name_a_task_the_loaddensity_way() {
+        use crate::stats::loaddensity::{LdAlias, LdName};
+        let mut s = summary();
+        let url = "http://127.0.0.1:8080/login";
+        s.loaddensity.names.insert(
+            "login".into(),
+            LdName {
+                key: url.into(),
+                aliases: vec![LdAlias {
+                    name: url.into(),
+                    method: "GET".into(),
+                    url: url.into(),
+                }],
+            },
+        );
+        let r = rule(Metric::LatencyP95, Op::Lte, 200.0, Some(url)).evaluate(&s, true);
+        assert_eq!(r.actual, Some(900.0));
+        assert_eq!(r.rule, format!("latency_p95 lte 200 ({url})"));
+        let ours = rule(Metric::LatencyP95, Op::Lte, 200.0, Some("login")).evaluate(&s, true);
+        assert_eq!(ours.actual, Some(900.0));
+    }
+
+    fn given() -> Given {
+        serde_json::from_value(json!({
+            "totals": {"requests": 10, "successes": 9, "failures": 1, "failure_rate": 0.1},
+            "latency_overall": {"count": 10, "p50_ms": 5, "p90_ms": 9, "p95_ms": 12, "p99_ms": 30, "max_ms": 40},
+            "per_name": {"http://h/get": {"count": 9, "min_ms": 1, "max_ms": 20, "mean_ms": 6,
+                                          "p50_ms": 5, "p90_ms": 8, "p95_ms": 11, "p99_ms": 19}},
+            "tool": "loaddensity"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_given_summary_is_judged_instead() {
+        let g = given();
+        let overall = [
+            (Metric::LatencyP50, 5.0),
+            (Metric::LatencyP90, 9.0),
+            (Metric::LatencyP95, 12.0),
+            (Metric::LatencyP99, 30.0),
+            (Metric::FailureRate, 0.1),
+            (Metric::Requests, 10.0),
+        ];
+        for (m, v) in overall {
+            assert_eq!(
+                rule(m, Op::Lte, 0.0, None).answer(&g),
+                Ok(Some(v)),
+                "{}",
+                m.name()
+            );
+        }
+        let name = Some("http://h/get");
+        for (m, v) in [
+            (Metric::LatencyP50, 5.0),
+            (Metric::LatencyP95, 11.0),
+            (Metric::LatencyMean, 6.0),
+            (Metric::Requests, 9.0),
+        ] {
+            assert_eq!(
+                rule(m, Op::Lte, 0.0, name).answer(&g),
+                Ok(Some(v)),
+                "{}",
+                m.name()
+            );
+        }
+        let r = rule(Metric::LatencyP95, Op::Lte, 10.0, name)
+            .evaluate_given(&g, true)
+            .unwrap();
+        assert!(!r.passed);
+        assert_eq!(
+            r.detail,
+            "11.000 ms <= 10 ms in the given summary: does not hold"
+        );
+        let missing = rule(Metric::LatencyP95, Op::Lte, 10.0, Some("/nope"))
+            .evaluate_given(&g, false)
+            .unwrap();
+        assert!(!missing.passed);
+        assert_eq!(
+            missing.detail,
+            "no requests named \"/nope\" were measured in the given summary"
+        );
+        let empty: Given =
+            serde_json::from_value(json!({"totals": {"requests": 0, "failure_rate": 0}})).unwrap();
+        let r = rule(Metric::FailureRate, Op::Lte, 1.0, None)
+            .evaluate_given(&empty, true)
+            .unwrap();
+        assert!(!r.passed);
+    }
+
+    #[test]
+    fn a_metric_the_given_summary_cannot_answer_is_a_plan_error() {
+        let summary =
+            json!({"totals": {"requests": 3, "failure_rate": 0}, "per_name": {"a": {"count": 3}}});
+        let p = one_problem(
+            "LD_assert_sla",
+            json!({"rules": [{"type": "p", "value": 1}]}),
+            "actions[0].args.rules[0].type",
+            "unknown variant",
+        );
+        assert!(p.message.contains("latency_p50"));
+        for (r, msg) in [
+            (
+                json!({"type": "rps", "value": 1}),
+                "LoadDensity's summary has no request rate, so `rps` cannot be judged from it",
+            ),
+            (
+                json!({"type": "latency_mean", "value": 1}),
+                "no overall mean latency",
+            ),
+            (
+                json!({"type": "failure_rate", "name": "a", "value": 1}),
+                "no failure rate per name",
+            ),
+            (
+                json!({"type": "latency_p95", "value": 1}),
+                "the given summary has no `latency_overall.p95_ms`",
+            ),
+            (
+                json!({"type": "latency_p95", "name": "a", "value": 1}),
+                "the given summary has no `per_name.a.p95_ms`",
+            ),
+        ] {
+            one_problem(
+                "LD_evaluate_sla",
+                json!({"rules": [r], "summary": summary}),
+                "actions[0].args.rules[0]",
+                msg,
+            );
+        }
+        one_problem(
+            "LD_evaluate_sla",
+            json!({"rules": [{"type": "requests", "value": 1}], "summary": {"totals": "x"}}),
+            "actions[0].args.summary.totals",
+            "invalid type",
+        );
+        // What it can answer is fine, unknown keys (ours) included.
+        crate::plan::testing::valid(
+            "LD_assert_sla",
+            json!({"rules": [{"type": "requests", "value": 1}, {"type": "requests", "name": "b", "value": 1}],
+                   "summary": {"totals": {"requests": 3}, "total": {}}}),
+        );
+    }
+
+    #[test]
     fn strict_and_inclusive_operators_differ_at_the_value() {
         let s = summary();
         let at = |op| {
@@ -411,7 +693,13 @@ mod tests {
         let evaluate = built("LD_evaluate_sla", rules.clone());
         let assert = built("LD_assert_sla", rules);
         assert!(evaluate.contains("op: Lte"), "{evaluate}");
-        assert!(evaluate.ends_with("asserted: false }"), "{evaluate}");
-        assert!(assert.ends_with("asserted: true }"), "{assert}");
+        assert!(
+            evaluate.ends_with("asserted: false, summary: None }"),
+            "{evaluate}"
+        );
+        assert!(
+            assert.ends_with("asserted: true, summary: None }"),
+            "{assert}"
+        );
     }
 }

@@ -217,7 +217,11 @@ pub fn run_test(
     };
     let trip = shared.budget.as_ref().and_then(BudgetWindow::tripped);
     Ok(TestOutcome {
-        record: TestRecord { report, tallies },
+        record: TestRecord {
+            report,
+            tallies,
+            aliases: task::ld_aliases(&plan.scenario.tasks),
+        },
         trip,
         panic: panic_msg,
         log_error,

@@ -6,7 +6,9 @@ use super::predicate::Predicate;
 use crate::http::url::redact_userinfo;
 use crate::http::{HttpError, Method, Url};
 use crate::resolver::{CompiledValue, Lookup, ResolveError, Template};
+use crate::stats::loaddensity::{push_alias, LdAlias};
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A task's body.
@@ -26,6 +28,8 @@ pub enum Body {
 pub struct Task {
     /// Statistics key.
     pub name: String,
+    /// How the plan wrote the task, for LoadDensity's names.
+    pub written: AsWritten,
     /// Index of `name` among the test's names.
     pub slot: usize,
     pub method: Method,
@@ -53,6 +57,37 @@ pub struct Task {
     /// The CSV sources its placeholders read: each resolution of the task
     /// takes the next row of each.
     pub csv: Vec<std::sync::Arc<crate::data_source::CsvFeed>>,
+}
+
+/// A task's `name` and URL as the plan wrote them. LoadDensity names an
+/// unnamed request by its URL as written (`http://127.0.0.1:8080/get`), where
+/// we use its path (`/get`); reports in LoadDensity's shapes use its name.
+#[derive(Debug, Clone, Default)]
+pub struct AsWritten {
+    pub name: Option<String>,
+    pub url: String,
+}
+
+impl Task {
+    /// LoadDensity's name for this task and how it was written (its URL's
+    /// user info redacted).
+    pub fn ld_alias(&self) -> LdAlias {
+        let url = redact_userinfo(&self.written.url).into_owned();
+        LdAlias {
+            name: self.written.name.clone().unwrap_or_else(|| url.clone()),
+            method: self.method.as_str().to_string(),
+            url,
+        }
+    }
+}
+
+/// LoadDensity's names of each statistics name of `tasks`.
+pub fn ld_aliases(tasks: &[Task]) -> BTreeMap<String, Vec<LdAlias>> {
+    let mut out: BTreeMap<String, Vec<LdAlias>> = BTreeMap::new();
+    for t in tasks {
+        push_alias(out.entry(t.name.clone()).or_default(), &t.ld_alias());
+    }
+    out
 }
 
 /// A request ready to send.

@@ -7,6 +7,9 @@
 //! | [`stats_csv`] | one row per (test, name), totals | `LD_generate_csv_report {csv_name}` → `.csv` |
 //! | [`junit_xml`] | JUnit XML (GitLab, Jenkins) | `LD_generate_junit_report {report_name}` → `.xml` |
 //! | [`html_report`] | one self-contained HTML file | `LD_generate_html_report {html_name}` → `.html` |
+//! | [`ld_json_pair`] | LoadDensity's success/failure JSON pair | `LD_generate_json_report {json_file_name}` → `_success.json`, `_failure.json` |
+//! | [`ld_xml_pair`] | LoadDensity's success/failure XML pair | `LD_generate_xml_report {xml_file_name}` → `_success.xml`, `_failure.xml` |
+//! | [`ld_summary_json`] | LoadDensity's summary object | `LD_summary` (printed) |
 //! | [`render_table`] | console end-of-test table | — |
 //! | [`RequestLog`] | streamed per-request CSV | `LD_start_test` `record_csv: "path"` |
 //!
@@ -30,6 +33,7 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod loaddensity;
 pub mod summary;
 pub mod table;
 mod util;
@@ -41,6 +45,7 @@ pub use csv::stats_csv;
 pub use html::html_report;
 pub use json::full_json;
 pub use junit::{junit_xml, GateResult};
+pub use loaddensity::{ld_json_pair, ld_pair_paths, ld_summary_json, ld_xml_pair};
 pub use summary::summary_json;
 pub use table::render_table;
 

@@ -3,6 +3,7 @@
 //! each test is compact: no timeline.
 
 use super::util::sanitized;
+use crate::stats::loaddensity::LdSummary;
 use crate::stats::{
     BudgetReport, ConditionerStats, EndedBy, NameStats, RetryStats, RunSummary, SlaResult,
     SupervisorReport, TestReport,
@@ -40,6 +41,9 @@ struct SummaryJson<'a> {
     total: &'a NameStats,
     by_name: &'a BTreeMap<String, NameStats>,
     tests: Vec<TestSummaryJson<'a>>,
+    /// LoadDensity's `totals`, `latency_overall` and `per_name`, beside ours.
+    #[serde(flatten)]
+    loaddensity: LdSummary,
 }
 
 /// One test as in [`TestReport`], without `timeline`.
@@ -108,6 +112,7 @@ pub fn summary_json(s: &RunSummary) -> String {
         total: &s.total,
         by_name: &s.by_name,
         tests: s.tests.iter().map(TestSummaryJson::from).collect(),
+        loaddensity: super::loaddensity::sanitized(&s.loaddensity.summary),
     };
     let mut out = serde_json::to_string_pretty(&view).expect("the summary always serialises");
     out.push('\n');
@@ -179,8 +184,37 @@ mod tests {
         for t in full["tests"].as_array_mut().unwrap() {
             t.as_object_mut().unwrap().remove("timeline");
         }
-        let summary: Value = serde_json::from_str(&summary_json(&s)).unwrap();
+        let mut summary: Value = serde_json::from_str(&summary_json(&s)).unwrap();
+        // LoadDensity's keys, beside ours.
+        for key in ["totals", "latency_overall", "per_name"] {
+            assert!(summary.as_object_mut().unwrap().remove(key).is_some());
+        }
         assert_eq!(summary, full);
+    }
+
+    #[test]
+    fn loaddensity_keys_sit_beside_ours_without_a_clash() {
+        let mut s = fixture();
+        s.loaddensity.summary.totals.requests = 7;
+        s.loaddensity.summary.per_name.insert(
+            "http://h/get".into(),
+            crate::stats::loaddensity::LdNameLatency {
+                count: 7,
+                p95_ms: f64::NAN,
+                ..Default::default()
+            },
+        );
+        let v: Value = serde_json::from_str(&summary_json(&s)).unwrap();
+        assert_eq!(v["totals"]["requests"], 7);
+        assert_eq!(v["per_name"]["http://h/get"]["count"], 7);
+        assert_eq!(v["per_name"]["http://h/get"]["p95_ms"].as_f64(), Some(0.0));
+        assert_eq!(v["latency_overall"]["count"], 0);
+        // Ours are untouched: `total` and `totals` are different keys.
+        assert_eq!(v["total"], reparse(&s.total));
+        let ours = serde_json::to_value(&s).unwrap();
+        for key in ["totals", "latency_overall", "per_name"] {
+            assert!(ours.get(key).is_none(), "{key} clashes with the model");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! keeps every test of the run; [`request_log`] streams per-request rows when
 //! a test asks for them.
 
+pub mod loaddensity;
 pub mod model;
 pub mod recorder;
 pub mod records;

@@ -283,6 +283,10 @@ pub struct RunSummary {
     pub total: NameStats,
     pub by_name: BTreeMap<String, NameStats>,
     pub tests: Vec<TestReport>,
+    /// LoadDensity's view (its names and summary object); reports that
+    /// show it add it themselves, so it is not serialised here.
+    #[serde(skip)]
+    pub loaddensity: super::loaddensity::LdView,
 }
 
 /// The failure budget in the summary.

@@ -71,6 +71,10 @@ pub struct Tally<C: Counter = u64> {
     pub bytes: u64,
     /// Latency in microseconds.
     pub latency_us: Histogram<C>,
+    /// Latency of the failed requests only, allocated at the first failure
+    /// (so a name that never fails pays nothing); successes are
+    /// `latency_us` minus this (LoadDensity's `per_name`).
+    pub fail_latency_us: Option<Histogram<C>>,
     errors: HashMap<Box<str>, (FailKind, u64)>,
     /// Present once a request with a retry policy was recorded.
     pub retry: Option<RetryTally<C>>,
@@ -172,7 +176,7 @@ fn add_histogram<C: Counter, D: Counter>(into: &mut Histogram<C>, from: &Histogr
     }
 }
 
-fn latency_ms<C: Counter>(h: &Histogram<C>) -> LatencyMs {
+pub(crate) fn latency_ms<C: Counter>(h: &Histogram<C>) -> LatencyMs {
     let ms = |us: u64| us as f64 / 1000.0;
     if h.is_empty() {
         return LatencyMs::default();
@@ -230,6 +234,7 @@ impl<C: Counter> Default for Tally<C> {
             failures: 0,
             bytes: 0,
             latency_us: new_histogram(),
+            fail_latency_us: None,
             errors: HashMap::new(),
             retry: None,
             cond: None,
@@ -245,6 +250,10 @@ impl<C: Counter> Tally<C> {
         self.bytes += bytes;
         record_us(&mut self.latency_us, latency);
         if let Some((kind, msg)) = failure {
+            record_us(
+                self.fail_latency_us.get_or_insert_with(new_histogram),
+                latency,
+            );
             self.failures += 1;
             self.count_error(kind, msg, 1);
         }
@@ -317,6 +326,9 @@ impl<C: Counter> Tally<C> {
         self.failures += other.failures;
         self.bytes += other.bytes;
         add_histogram(&mut self.latency_us, &other.latency_us);
+        if let Some(f) = &other.fail_latency_us {
+            add_histogram(self.fail_latency_us.get_or_insert_with(new_histogram), f);
+        }
         if let Some(r) = &other.retry {
             self.retry.get_or_insert_with(RetryTally::default).add(r);
         }
@@ -375,6 +387,19 @@ impl<C: Counter> Tally<C> {
         }
     }
 
+    /// Latency of the successful requests (microseconds).
+    pub fn success_latency_us(&self) -> Histogram<u64> {
+        let mut h = new_histogram::<u64>();
+        add_histogram(&mut h, &self.latency_us);
+        if let Some(f) = &self.fail_latency_us {
+            let mut failed = new_histogram::<u64>();
+            add_histogram(&mut failed, f);
+            // Every failure was recorded in both, at the same value.
+            let _ = h.subtract(&failed);
+        }
+        h
+    }
+
     /// Clears the counts, keeping the allocations.
     pub fn reset(&mut self) {
         self.requests = 0;
@@ -382,6 +407,9 @@ impl<C: Counter> Tally<C> {
         self.failures = 0;
         self.bytes = 0;
         self.latency_us.reset();
+        if let Some(f) = &mut self.fail_latency_us {
+            f.reset();
+        }
         self.errors.clear();
         self.retry = None;
         self.cond = None;
@@ -475,6 +503,38 @@ mod tests {
         assert!(total.errors.len() <= MAX_DISTINCT_ERRORS + 1);
         assert_eq!(s.top_errors[0].message, OTHER_ERRORS);
         assert_eq!(s.top_errors.len(), 10);
+    }
+
+    #[test]
+    fn successes_are_the_latencies_minus_the_failures() {
+        let mut a: Tally<u32> = Tally::default();
+        a.record(Duration::from_millis(1), 0, None);
+        assert!(a.fail_latency_us.is_none(), "allocated only at a failure");
+        a.record(
+            Duration::from_millis(500),
+            0,
+            Some((FailKind::Timeout, "t")),
+        );
+        let mut b: Tally<u32> = Tally::default();
+        b.record(Duration::from_millis(3), 0, None);
+        let mut t: Tally<u64> = Tally::default();
+        t.add(&a);
+        t.add(&b);
+        let ok = t.success_latency_us();
+        assert_eq!(ok.len(), 2);
+        assert!(ok.max() < 4_000, "{}", ok.max());
+        assert_eq!(t.latency_us.len(), 3);
+        t.reset();
+        assert!(t.success_latency_us().is_empty());
+    }
+
+    /// What the lazily allocated failure histogram costs a worker's name.
+    #[test]
+    fn histogram_memory() {
+        let h = new_histogram::<u32>();
+        let bytes = h.distinct_values() * std::mem::size_of::<u32>();
+        // About 90 KB per worker per name that failed at least once.
+        assert!(bytes < 100_000, "{bytes}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What every test of the run measured, kept mergeable so run-wide totals are
 //! exact (histograms added, never percentiles averaged).
 
+use super::loaddensity::{push_alias, LdAlias, LdView};
 use super::model::{add_counts, RunSummary, TestReport};
 use super::recorder::Tally;
 use std::collections::BTreeMap;
@@ -10,6 +11,8 @@ use std::collections::BTreeMap;
 pub struct TestRecord {
     pub report: TestReport,
     pub tallies: BTreeMap<String, Tally>,
+    /// LoadDensity's names for each of our names (see [`LdAlias`]).
+    pub aliases: BTreeMap<String, Vec<LdAlias>>,
 }
 
 /// Every test since the run started or since `LD_clear_records`.
@@ -31,15 +34,21 @@ impl Records {
     /// Run-wide rates use the summed durations of the tests.
     pub fn summary(&self) -> RunSummary {
         let mut merged: BTreeMap<&str, Tally> = BTreeMap::new();
+        let mut aliases: BTreeMap<&str, Vec<LdAlias>> = BTreeMap::new();
         let mut total = Tally::<u64>::default();
         let mut duration = 0.0;
         for t in &self.tests {
             duration += t.report.duration_s;
+            for (name, list) in &t.aliases {
+                let into = aliases.entry(name).or_default();
+                list.iter().for_each(|a| push_alias(into, a));
+            }
             for (name, tally) in &t.tallies {
                 merged.entry(name).or_default().add(tally);
                 total.add(tally);
             }
         }
+        let loaddensity = LdView::build(&total, &merged, &aliases);
         let total = total.stats(duration);
         let mut unresolved = BTreeMap::new();
         let mut extract_missed = BTreeMap::new();
@@ -53,6 +62,7 @@ impl Records {
             unresolved,
             extract_missed,
             csv_exhausted,
+            loaddensity,
             retry: total.retry.clone(),
             conditioner: total.conditioner.clone(),
             total,

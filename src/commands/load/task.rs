@@ -78,6 +78,10 @@ pub(super) fn compile_task(
     let run_if = c.predicate("run_if", &t.run_if);
     let skip_if = c.predicate("skip_if", &t.skip_if);
     Some(Task {
+        written: crate::engine::task::AsWritten {
+            name: t.name.clone(),
+            url: url_text.clone(),
+        },
         name: t.name.unwrap_or_else(|| default_name(&url_text, index)),
         slot: 0,
         method,
