@@ -107,6 +107,18 @@ fn session_extract_bare_and_missing_placeholders() {
 }
 
 #[test]
+fn a_plan_shaped_like_loaddensitys_har_importer_output() {
+    let (_, srv, dir) = run("08_har_import_shape.json");
+    assert!(srv.hits("/json") > 0 && srv.hits("/echo") > 0);
+    let s = summary(&dir);
+    all_passed(&s);
+    assert!(
+        s["by_name"]["POST /echo"]["requests"].as_u64() > Some(0),
+        "{s:#}"
+    );
+}
+
+#[test]
 fn reports_under_loaddensitys_default_names() {
     let (r, _, dir) = run("06_report_default_names.json");
     for f in [
