@@ -33,7 +33,7 @@ pub const START_DEMO_SERVER: CommandSpec = CommandSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartDemoServer {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::plan::lenient::num")]
     port: u16,
     #[serde(default = "default_variable")]
     variable: String,
@@ -66,7 +66,7 @@ mod tests {
             "LD_start_demo_server",
             json!({"port": 70000}),
             "actions[0].args.port",
-            "LD_start_demo_server: invalid value: integer `70000`, expected u16",
+            "LD_start_demo_server: 70000 is out of range (from 0 to 65535)",
         );
         let built = built("LD_start_demo_server", json!([8089, "target"]));
         assert_eq!(

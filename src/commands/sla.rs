@@ -136,6 +136,7 @@ struct Rule {
     name: Option<String>,
     #[serde(default)]
     op: Op,
+    #[serde(deserialize_with = "crate::plan::lenient::num")]
     value: f64,
 }
 

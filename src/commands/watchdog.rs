@@ -64,6 +64,7 @@ pub const WITH_WATCHDOG: CommandSpec = CommandSpec {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TimeoutOnly {
+    #[serde(deserialize_with = "crate::plan::lenient::num")]
     timeout_seconds: f64,
     #[allow(dead_code)]
     on_timeout: Option<IgnoredAny>,
@@ -209,9 +210,14 @@ mod tests {
         }
         one_problem(
             "LD_with_watchdog",
-            json!({"timeout_seconds": "10", "actions": []}),
+            json!({"timeout_seconds": "ten", "actions": []}),
             "actions[0].args.timeout_seconds",
-            "LD_with_watchdog: invalid type: string \"10\", expected f64",
+            "LD_with_watchdog: expected a number, found \"ten\"",
+        );
+        // LoadDensity writes numbers as strings too.
+        built(
+            "LD_with_watchdog",
+            json!({"timeout_seconds": "10", "actions": []}),
         );
     }
 
