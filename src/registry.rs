@@ -92,10 +92,14 @@ pub fn find(table: &'static [CommandSpec], name: &str) -> Option<&'static Comman
 
 /// The command of `table` closest to a misspelt one, if any is close.
 pub fn closest(table: &'static [CommandSpec], name: &str) -> Option<&'static str> {
+    closest_of(table.iter().map(|c| c.name), name)
+}
+
+/// The candidate `name` is most likely a misspelling of, if any is close.
+pub fn closest_of<'c>(candidates: impl Iterator<Item = &'c str>, name: &str) -> Option<&'c str> {
     let lower = name.to_ascii_lowercase();
-    table
-        .iter()
-        .map(|c| (edit_distance(&lower, &c.name.to_ascii_lowercase()), c.name))
+    candidates
+        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
         .filter(|(d, c)| *d <= (c.len() / 4).max(2))
         .min()
         .map(|(_, c)| c)

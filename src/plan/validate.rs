@@ -655,6 +655,17 @@ impl Validator {
     }
 }
 
+/// For serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown
+/// variant"), the expected name closest to `x`.
+fn did_you_mean(msg: &str) -> Option<&str> {
+    let rest = msg
+        .strip_prefix("unknown field `")
+        .or_else(|| msg.strip_prefix("unknown variant `"))?;
+    let (given, expected) = rest.split_once('`')?;
+    let names = expected.split('`').skip(1).step_by(2);
+    crate::registry::closest_of(names, given).filter(|n| *n != given)
+}
+
 /// Where an "unknown field" error points (the field itself), if it is one.
 pub fn unknown_field_path(
     e: &serde_path_to_error::Error<serde_json::Error>,
@@ -783,7 +794,11 @@ pub fn serde_problem(
         parse::strip_position(&text)
     };
     let mut p = Problem::new(at, format!("{command}: {msg}"));
-    if msg.starts_with("missing field") || msg.starts_with("unknown field") {
+    if let Some(near) = did_you_mean(msg) {
+        p = p.hint(format!(
+            "did you mean `{near}`? see `{command}` in docs/commands.md"
+        ));
+    } else if msg.starts_with("missing field") || msg.starts_with("unknown field") {
         p = p.hint(format!("see `{command}` in docs/commands.md"));
     }
     p
@@ -807,6 +822,23 @@ mod tests {
     use crate::plan::testing::{one_problem, problems, valid};
     use crate::plan::{plan_str, validate_str};
     use serde_json::json;
+
+    #[test]
+    fn an_unknown_field_suggests_the_closest() {
+        assert_eq!(
+            did_you_mean("unknown field `user_cont`, expected one of `user_count`, `spawn_rate`"),
+            Some("user_count")
+        );
+        assert_eq!(
+            did_you_mean("unknown variant `sequense`, expected one of `sequence`, `weighted`"),
+            Some("sequence")
+        );
+        assert_eq!(
+            did_you_mean("unknown field `zzz`, expected `csv_name`"),
+            None
+        );
+        assert_eq!(did_you_mean("missing field `tasks`"), None);
+    }
 
     #[test]
     fn an_unknown_command_suggests_the_closest() {
@@ -885,7 +917,10 @@ mod tests {
             "actions[0].args.mesage",
             "LD_log: unknown field `mesage`, expected `message`",
         );
-        assert_eq!(p.hint.as_deref(), Some("see `LD_log` in docs/commands.md"));
+        assert_eq!(
+            p.hint.as_deref(),
+            Some("did you mean `message`? see `LD_log` in docs/commands.md")
+        );
     }
 
     #[test]

@@ -430,7 +430,17 @@ fn typed_value<T: DeserializeOwned>(
     value: Value,
 ) -> Option<T> {
     let problem = |e| {
-        serde_problem(START_TEST.name, at, path, None, e).hint("see `Tasks` in docs/commands.md")
+        let mut p = serde_problem(START_TEST.name, at, path, None, e);
+        let near = p
+            .hint
+            .as_deref()
+            .and_then(|h| h.strip_prefix("did you mean "));
+        let near = near.and_then(|h| h.split('?').next()).map(str::to_string);
+        p.hint = Some(match near {
+            Some(n) => format!("did you mean {n}? see `Tasks` in docs/commands.md"),
+            None => "see `Tasks` in docs/commands.md".to_string(),
+        });
+        p
     };
     match serde_path_to_error::deserialize::<_, T>(value.clone()) {
         Ok(t) => Some(t),
