@@ -64,6 +64,13 @@ impl Source {
             .map_err(|_| format!("CSV file {} is not UTF-8 text", path.display()))?;
         let data = parse(text.strip_prefix('\u{feff}').unwrap_or(&text))
             .map_err(|e| format!("CSV file {}: {e}", path.display()))?;
+        if data.rows.is_empty() {
+            // Every user would stop at its first request.
+            return Err(format!(
+                "CSV file {} has a header but no rows: a data source needs at least one",
+                path.display()
+            ));
+        }
         Ok(Source {
             name: arg.name.clone(),
             cycle: arg.cycle,
@@ -237,6 +244,24 @@ mod tests {
 
     fn data(text: &str) -> CsvData {
         parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_source_needs_a_row() {
+        let dir = std::env::temp_dir().join(format!("ld-csv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("empty.csv"), "name,id\n").unwrap();
+        let arg = SourceArg {
+            name: "users".into(),
+            file_path: "empty.csv".into(),
+            cycle: true,
+        };
+        let e = Source::load(&arg, &dir).unwrap_err();
+        assert!(
+            e.ends_with("has a header but no rows: a data source needs at least one"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -626,38 +626,43 @@ fn missing(
 fn push_local_iso(out: &mut String) {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let t = libc::time_t::try_from(secs).unwrap_or(0);
-    // SAFETY: `tm` is plain data, zero is a valid value; localtime_r only
-    // writes into it and returns null on failure.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
-    if !ok {
-        // No local time zone to be had: UTC, computed by hand.
-        let days = (secs / 86_400) as i64;
-        let (y, m, d) = civil_from_days(days);
-        let s = secs % 86_400;
-        write!(
-            out,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            s / 3600,
-            s / 60 % 60,
-            s % 60
-        )
-        .expect("writing to a String");
-        return;
-    }
+        .map_or(0, |d| d.as_secs() as i64);
+    let local = secs + utc_offset(secs);
+    let (y, m, d) = civil_from_days(local.div_euclid(86_400));
+    let s = local.rem_euclid(86_400);
     write!(
         out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
     )
     .expect("writing to a String");
+}
+
+/// The local time zone's offset from UTC in seconds at `secs`, asked of
+/// libc at most once a minute per thread: `localtime_r` takes a process-wide
+/// lock, and workers rendering `${now()}` per request would queue on it.
+/// No local zone to be had: 0 (UTC).
+fn utc_offset(secs: i64) -> i64 {
+    thread_local! {
+        static CACHE: std::cell::Cell<(i64, i64)> = const { std::cell::Cell::new((i64::MIN, 0)) };
+    }
+    let minute = secs.div_euclid(60);
+    CACHE.with(|c| {
+        let (at, offset) = c.get();
+        if at == minute {
+            return offset;
+        }
+        let t = libc::time_t::try_from(secs).unwrap_or(0);
+        // SAFETY: `tm` is plain data, zero is a valid value; localtime_r only
+        // writes into it and returns null on failure.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+        let offset = if ok { tm.tm_gmtoff } else { 0 };
+        c.set((minute, offset));
+        offset
+    })
 }
 
 /// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's algorithm).

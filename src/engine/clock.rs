@@ -166,7 +166,7 @@ impl<'a> TestClock<'a> {
         for r in &s.recorders {
             let r = lock(r);
             for t in &r.slots {
-                cum.add(t);
+                cum.add_for_timeline(t);
             }
         }
         let now = Instant::now();

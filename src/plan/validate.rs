@@ -94,6 +94,8 @@ pub struct Validator {
     /// Variables some action may define (registered, a test's `variables`,
     /// extracted): a `${var.X}` of another name will be undefined.
     known_vars: BTreeSet<String>,
+    /// The names users may hold of their own (`${session.X}` reads only those).
+    user_vars: BTreeSet<String>,
     /// `${var.X}`/`${X}`/`${session.X}` seen, checked against `known_vars`
     /// once every plan is read: (key, name, where).
     var_refs: Vec<(String, String, Position)>,
@@ -122,6 +124,7 @@ impl Validator {
             done: HashMap::new(),
             strict: false,
             known_vars: BTreeSet::new(),
+            user_vars: BTreeSet::new(),
             var_refs: Vec::new(),
             csv_sources: BTreeMap::new(),
             csv_refs: Vec::new(),
@@ -138,6 +141,13 @@ impl Validator {
     /// An action may define variable `name` (for the undefined-placeholder check).
     pub fn define_var(&mut self, name: &str) {
         self.known_vars.insert(name.to_string());
+    }
+
+    /// A user may hold variable `name` of its own (a test's `variables`, an
+    /// extract): what `${session.NAME}` can read.
+    pub fn define_user_var(&mut self, name: &str) {
+        self.known_vars.insert(name.to_string());
+        self.user_vars.insert(name.to_string());
     }
 
     /// A CSV source `name` with these columns is registered somewhere.
@@ -185,7 +195,12 @@ impl Validator {
     fn settle(&mut self) {
         let mut seen = BTreeSet::new();
         for (key, name, at) in std::mem::take(&mut self.var_refs) {
-            if self.known_vars.contains(&name) || !seen.insert(key.clone()) {
+            let known = if key.starts_with("session.") {
+                &self.user_vars
+            } else {
+                &self.known_vars
+            };
+            if known.contains(&name) || !seen.insert(key.clone()) {
                 continue;
             }
             self.undefined(
@@ -402,7 +417,9 @@ impl Validator {
                     .push(serde_problem(a.spec.name, &a.at, "args", line_base, e));
                 if let Some((path, mut value)) = more {
                     // Every other unknown field too, each with its line.
-                    remove_at(&mut value, &path);
+                    if !remove_at(&mut value, &path) {
+                        return None;
+                    }
                     let text = match a.raw {
                         RawArgs::Keyword(raw) => Some(raw.get()),
                         _ => None,
@@ -676,11 +693,12 @@ pub fn unknown_field_path(
         .then(|| e.path().iter().cloned().collect())
 }
 
-/// Removes the object key `path` points to from `value`.
-pub fn remove_at(value: &mut Value, path: &[serde_path_to_error::Segment]) {
+/// Removes the object key `path` points to from `value`; false when there
+/// was none (serde gives no path inside an internally tagged enum).
+pub fn remove_at(value: &mut Value, path: &[serde_path_to_error::Segment]) -> bool {
     use serde_path_to_error::Segment;
     let Some((last, parents)) = path.split_last() else {
-        return;
+        return false;
     };
     let mut cur = value;
     for seg in parents {
@@ -691,11 +709,12 @@ pub fn remove_at(value: &mut Value, path: &[serde_path_to_error::Segment]) {
         };
         match next {
             Some(n) => cur = n,
-            None => return,
+            None => return false,
         }
     }
-    if let (Segment::Map { key }, Value::Object(m)) = (last, cur) {
-        m.shift_remove(key);
+    match (last, cur) {
+        (Segment::Map { key }, Value::Object(m)) => m.shift_remove(key).is_some(),
+        _ => false,
     }
 }
 
@@ -718,7 +737,9 @@ pub fn other_unknown_fields<T: DeserializeOwned>(
         let Some(path) = unknown_field_path(&e) else {
             break;
         };
-        remove_at(&mut value, &path);
+        if !remove_at(&mut value, &path) {
+            break;
+        }
         let mut p = problem(e);
         if let Some(i) = p.message.find(", expected one of") {
             p.message.truncate(i);

@@ -321,12 +321,22 @@ impl<C: Counter> Tally<C> {
 
     /// Adds another tally into this one.
     pub fn add<D: Counter>(&mut self, other: &Tally<D>) {
+        self.add_all(other, true);
+    }
+
+    /// [`Tally::add`] without the failed requests' own latency, which only
+    /// the final reports read: for the once-a-second timeline.
+    pub fn add_for_timeline<D: Counter>(&mut self, other: &Tally<D>) {
+        self.add_all(other, false);
+    }
+
+    fn add_all<D: Counter>(&mut self, other: &Tally<D>, fail_latency: bool) {
         self.requests += other.requests;
         self.cancelled += other.cancelled;
         self.failures += other.failures;
         self.bytes += other.bytes;
         add_histogram(&mut self.latency_us, &other.latency_us);
-        if let Some(f) = &other.fail_latency_us {
+        if let (true, Some(f)) = (fail_latency, &other.fail_latency_us) {
             add_histogram(self.fail_latency_us.get_or_insert_with(new_histogram), f);
         }
         if let Some(r) = &other.retry {

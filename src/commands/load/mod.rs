@@ -115,10 +115,10 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
     }
     // What a user may hold: the test's variables and what its tasks extract.
     for k in args.variables.keys() {
-        v.define_var(k);
+        v.define_user_var(k);
     }
     for e in tasks.iter().flat_map(|t| &t.extract) {
-        v.define_var(&e.var);
+        v.define_user_var(&e.var);
     }
     let duration = match (args.test_time, args.iterations) {
         (Some(t), _) => Some(units::secs(t)),
@@ -165,8 +165,9 @@ fn loaddensity_forms(v: &mut Validator, at: &Position, args: &mut StartTestArgs)
         .collect();
         if let Some((_, first)) = given.first() {
             if let Some((path, other)) = given.iter().find(|(_, h)| h != first) {
+                let shown = |u: &str| crate::http::url::redact_userinfo(u).into_owned();
                 v.problem(
-                    Problem::new(at.child(path), format!("{other:?} differs from the base URL {first:?} given before"))
+                    Problem::new(at.child(path), format!("{:?} differs from the base URL {:?} given before", shown(other), shown(first)))
                         .hint("give the base URL once: `host`, or user_detail_dict's `host` or `base_url`"),
                 );
             }
@@ -447,9 +448,8 @@ fn typed_value<T: DeserializeOwned>(
         Err(e) => {
             let more = unknown_field_path(&e);
             v.problem(problem(e));
-            if let Some(first) = more {
-                let mut value = value;
-                remove_at(&mut value, &first);
+            let mut value = value;
+            if more.is_some_and(|first| remove_at(&mut value, &first)) {
                 let (rest, cleaned) = other_unknown_fields::<T>(value, problem);
                 for p in rest {
                     v.problem(p);
@@ -972,5 +972,39 @@ mod tests {
             "actions[0].args.runner_mode",
             "unknown variant `cluster`, expected one of `local`, `master`, `worker`",
         );
+    }
+
+    #[test]
+    fn differing_base_urls_hide_their_passwords() {
+        let p = one_problem(
+            "LD_start_test",
+            json!({"host": URL, "user_detail_dict": {"base_url": "http://admin:hunter2@127.0.0.1:9/"},
+                   "tasks": [{"request_url": "/x"}]}),
+            "actions[0].args.user_detail_dict.base_url",
+            "differs from the base URL",
+        );
+        assert!(!p.message.contains("hunter2"), "{p}");
+    }
+
+    #[test]
+    fn session_placeholders_read_only_what_a_user_holds() {
+        let plan = |header: &str| {
+            json!([
+                ["LD_register_variable", {"name": "token", "value": "t"}],
+                ["LD_start_test", {"variables": {"mine": 1}, "tasks": [
+                    {"request_url": URL, "headers": {"X": header}}
+                ]}]
+            ])
+            .to_string()
+        };
+        let w = crate::plan::warnings_str(&plan("${session.token}"));
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert!(
+            w[0].message.contains("`${session.token}` is never defined"),
+            "{}",
+            w[0]
+        );
+        assert!(crate::plan::warnings_str(&plan("${var.token}")).is_empty());
+        assert!(crate::plan::warnings_str(&plan("${session.mine}")).is_empty());
     }
 }

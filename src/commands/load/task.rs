@@ -478,7 +478,19 @@ impl Compiler<'_, '_> {
 
     /// `run_if` / `skip_if`.
     fn predicate(&mut self, field: &str, p: &Option<Value>) -> Option<Predicate> {
-        Predicate::compile(p.as_ref()?)
+        let p = p.as_ref()?;
+        let reads_csv = crate::resolver::lookups_in(p, "")
+            .iter()
+            .any(|(_, piece)| matches!(piece, crate::resolver::Piece::Csv(..)));
+        if reads_csv {
+            // The row is taken when the request is built, after the gate.
+            self.v.problem(
+                Problem::new(self.at.child(field), format!("{field} cannot read `${{csv...}}`: a task takes its CSV row when it is sent, after {field} is decided"))
+                    .hint("extract the value into a variable in an earlier task, or gate on a variable"),
+            );
+            return None;
+        }
+        Predicate::compile(p)
             .map_err(|e| self.problem(field, e))
             .ok()
     }
@@ -923,6 +935,12 @@ mod tests {
             "assertions[0]",
             "missing field `name`",
         );
+        // Inside the tagged item serde gives no path: reported once.
+        one(
+            task(json!({"assertions": [{"type": "contains", "value": "a", "bogus": 1}]})),
+            "assertions[0]",
+            "unknown field `bogus`",
+        );
         one(
             task(json!({"assertions": {"status_code": "ok"}})),
             "assertions.status_code",
@@ -961,6 +979,22 @@ mod tests {
             task(json!({"weight": "heavy"})),
             "weight",
             "expected a whole number, found \"heavy\"",
+        );
+    }
+
+    #[test]
+    fn a_predicate_cannot_read_a_csv_row() {
+        let found = problems(
+            "LD_start_test",
+            json!({"csv_sources": [{"name": "u", "file_path": "missing.csv"}],
+                   "tasks": [task(json!({"run_if": {"equals": ["${csv.u.role}", "admin"]}}))]}),
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.at.path == "actions[0].args.tasks[0].run_if"
+                    && p.message.starts_with("run_if cannot read `${csv...}`")),
+            "{found:#?}"
         );
     }
 }
