@@ -8,7 +8,7 @@
 //! of atomics plus running sums; workers add without a lock, the test's
 //! supervisor expires old buckets on its tick.
 
-pub use crate::stats::model::TripReason;
+pub use crate::stats::model::{BudgetSource as Source, TripReason};
 use crate::sync::lock;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,6 +22,42 @@ const SPARE_BUCKETS: u64 = 16;
 pub const DEFAULT_THRESHOLD: f64 = 0.05;
 pub const DEFAULT_WINDOW_SECONDS: f64 = 30.0;
 pub const DEFAULT_MIN_SAMPLES: u64 = 50;
+
+/// Which failure budget a layer asks for: none of its own (the next layer
+/// decides), none at all, or this one. A test's own `failure_budget` is over
+/// `LD_install_failure_budget` / `LD_uninstall_failure_budget`, which are over
+/// `--failure-budget`, which is over the default.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Setting {
+    #[default]
+    Unset,
+    Off,
+    On(BudgetConfig),
+}
+
+impl Setting {
+    /// This layer's choice, else `below`'s.
+    pub fn or(
+        &self,
+        below: impl FnOnce() -> Option<(BudgetConfig, Source)>,
+        source: Source,
+    ) -> Option<(BudgetConfig, Source)> {
+        match self {
+            Setting::Unset => below(),
+            Setting::Off => None,
+            Setting::On(c) => Some((c.clone(), source)),
+        }
+    }
+
+    /// `--failure-budget`: `off`, or THRESHOLD[,WINDOW[,MIN_SAMPLES]].
+    pub fn parse_flag(s: &str) -> Result<Setting, String> {
+        if s.trim().eq_ignore_ascii_case("off") {
+            Ok(Setting::Off)
+        } else {
+            BudgetConfig::parse_flag(s).map(Setting::On)
+        }
+    }
+}
 
 /// A failure budget as a plan (or `--failure-budget`) writes it.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -210,6 +246,13 @@ impl BudgetWindow {
 
     fn slot(&self, now: Instant) -> u64 {
         now.saturating_duration_since(self.start).as_millis() as u64 / BUCKET_MS
+    }
+
+    /// Whether a request cut off by the end of the test after waiting
+    /// `waited` counts as a (failed) sample: it waited longer than the slow
+    /// threshold. A request that outlives its timeout fails on its own.
+    pub fn counts_cut_off(&self, waited: Duration) -> bool {
+        waited.as_micros() as u64 > self.slow_us
     }
 
     /// Adds one logical outcome and checks the budget. Returns the trip when

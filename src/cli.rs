@@ -1,7 +1,7 @@
 //! The command line: parses arguments, validates every plan, runs them and
 //! turns the outcome into the exit code (see `crate::exit`).
 
-use crate::budget::BudgetConfig;
+use crate::budget;
 use crate::commands::watchdog::HARD_GRACE;
 use crate::commands::COMMANDS;
 use crate::engine::capacity;
@@ -97,12 +97,29 @@ pub struct RunFlags {
     /// Seed for every random draw, to replay a run (default: random, printed)
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Failure budget for every test: THRESHOLD[,WINDOW[,MIN_SAMPLES]], e.g. 0.05,30s,50
-    #[arg(long, value_name = "BUDGET", value_parser = BudgetConfig::parse_flag)]
-    pub failure_budget: Option<BudgetConfig>,
+    /// Failure budget for every test without its own: THRESHOLD[,WINDOW[,MIN_SAMPLES]]
+    /// (e.g. 0.05,30s,50), or `off`. Default: 0.05,30s,50
+    #[arg(long, value_name = "BUDGET", env = "LOADDENSITY_FAILURE_BUDGET", value_parser = budget::Setting::parse_flag)]
+    pub failure_budget: Option<budget::Setting>,
     /// Hard wall-clock limit on the whole run, e.g. 90s or 10m (exit 124)
-    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    #[arg(long, value_name = "DURATION", env = "LOADDENSITY_TIMEOUT", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
+    /// Set plan variable NAME (`${var.NAME}`) to the string VALUE, over the
+    /// plan's own LD_register_variable; repeatable (also LOADDENSITY_SET_<NAME>)
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = crate::overrides::parse_set)]
+    pub set: Vec<(String, String)>,
+    /// Users of every LD_start_test, over the plan's user_count
+    #[arg(long, value_name = "N", env = "LOADDENSITY_USERS", value_parser = clap::value_parser!(u64).range(1..=crate::commands::load::MAX_USERS))]
+    pub users: Option<u64>,
+    /// Run time of every LD_start_test, e.g. 30s or 5m, over the plan's test_time
+    #[arg(long, value_name = "DURATION", env = "LOADDENSITY_DURATION", value_parser = parse_timeout)]
+    pub duration: Option<Duration>,
+    /// Users started per second in every LD_start_test, over the plan's spawn_rate
+    #[arg(long, value_name = "RATE", env = "LOADDENSITY_SPAWN_RATE", value_parser = parse_rate)]
+    pub spawn_rate: Option<f64>,
+    /// Base URL of every LD_start_test, over the plan's host (relative task URLs go there)
+    #[arg(long, value_name = "URL", env = "LOADDENSITY_HOST", value_parser = parse_host)]
+    pub host: Option<String>,
     /// Don't stop orphaned loaddensity runs before starting
     #[arg(long)]
     pub no_kill_orphans: bool,
@@ -113,6 +130,36 @@ pub struct RunFlags {
     /// tell, else exit 1), not left in place as its text
     #[arg(long)]
     pub strict: bool,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!(
+            "expected a positive number of users per second, found {s:?}"
+        )),
+    }
+}
+
+fn parse_host(s: &str) -> Result<String, String> {
+    crate::http::Url::parse(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+impl RunFlags {
+    /// What the flags (and their environment variables) say over the plans.
+    fn overrides(&self) -> Result<crate::overrides::Overrides, String> {
+        let mut vars = crate::overrides::set_from_env(std::env::vars_os())?;
+        vars.extend(self.set.iter().cloned());
+        Ok(crate::overrides::Overrides {
+            users: self.users,
+            duration_s: self.duration.map(|d| d.as_secs_f64()),
+            spawn_rate: self.spawn_rate,
+            host: self.host.clone(),
+            vars,
+        })
+    }
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
@@ -149,12 +196,19 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
         }
         Cmd::RunStr { flags, json } => {
             let loading = LoadWatch::arm(flags.timeout);
-            let mut v = Validator::new(COMMANDS).strict(flags.strict);
+            let mut v = match run_validator(&flags) {
+                Ok(v) => v,
+                Err(code) => return code,
+            };
             let plan = v.plan_source(&Source::from_string("<run-str>", json));
             finish_validation(v, plan.into_iter().collect(), Mode::Run)
                 .map_or_else(|c| c, |plans| run(&flags, &plans, loading))
         }
-        Cmd::Validate { strict, plans } => match validate_files(&plans, strict, Mode::Validate) {
+        Cmd::Validate { strict, plans } => match validate_files(
+            &plans,
+            Validator::new(COMMANDS).strict(strict),
+            Mode::Validate,
+        ) {
             Ok(ps) => {
                 let actions: usize = ps.iter().map(|p| p.actions.len()).sum();
                 stderr_line(&format!(
@@ -197,9 +251,27 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
 }
 
 fn run_files(flags: &RunFlags, files: &[PathBuf], loading: LoadWatch) -> Outcome {
-    match validate_files(files, flags.strict, Mode::Run) {
+    let v = match run_validator(flags) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    match validate_files(files, v, Mode::Run) {
         Ok(plans) => run(flags, &plans, loading),
         Err(code) => code,
+    }
+}
+
+/// The validator of a run: `--strict` and the pipeline's overrides.
+fn run_validator(flags: &RunFlags) -> Result<Validator, Outcome> {
+    match flags.overrides() {
+        Ok(o) => Ok(Validator::new(COMMANDS)
+            .strict(flags.strict)
+            .with_overrides(o)),
+        Err(msg) => {
+            stderr_line(&format!("error: {msg}"));
+            stderr_line("nothing was run.");
+            Err(Outcome::Invalid)
+        }
     }
 }
 
@@ -246,10 +318,29 @@ impl Drop for LoadWatch {
 }
 
 /// Validates every plan; on any problem prints them all and returns exit 2.
-fn validate_files(files: &[PathBuf], strict: bool, mode: Mode) -> Result<Vec<Plan>, Outcome> {
-    let mut v = Validator::new(COMMANDS).strict(strict);
-    let plans: Vec<Plan> = files.iter().filter_map(|f| v.plan_file(f)).collect();
+fn validate_files(files: &[PathBuf], mut v: Validator, mode: Mode) -> Result<Vec<Plan>, Outcome> {
+    let plans: Vec<Plan> = files
+        .iter()
+        .filter_map(|f| {
+            if f.as_os_str() == "-" {
+                read_stdin_plan(&mut v)
+            } else {
+                v.plan_file(f)
+            }
+        })
+        .collect();
     finish_validation(v, plans, mode)
+}
+
+/// `-` as a plan file: the plan is read from standard input.
+fn read_stdin_plan(v: &mut Validator) -> Option<Plan> {
+    match Source::from_reader("<stdin>", std::io::stdin().lock()) {
+        Ok(src) => v.plan_source(&src),
+        Err(p) => {
+            v.problem(p);
+            None
+        }
+    }
 }
 
 /// Whether the plans are about to run or only validated.
@@ -310,11 +401,12 @@ fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
         quiet: flags.quiet,
         keep_going: flags.keep_going,
         seed,
-        failure_budget: flags.failure_budget.clone(),
+        failure_budget: flags.failure_budget.clone().unwrap_or_default(),
         workers: flags
             .workers
             .map_or_else(crate::engine::pool::default_workers, usize::from),
         strict: flags.strict,
+        set_vars: flags.overrides().map(|o| o.vars).unwrap_or_default(),
     });
     ctx.ui.note(&format!(
         "loaddensity {} · seed {seed} (replay with --seed {seed})",
@@ -343,8 +435,13 @@ fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
     ctx.acknowledge_interrupt();
     ctx.finish();
     let outcome = ctx.outcome;
-    if outcome != Outcome::Pass {
-        ctx.ui.note(&format!("exit {outcome}"));
+    // The last line says what decided the exit code (stderr; --quiet keeps it
+    // for a failure).
+    let verdict = ctx.verdict();
+    if outcome == Outcome::Pass {
+        ctx.ui.note(&verdict);
+    } else {
+        stderr_line(&verdict);
     }
     outcome
 }

@@ -8,11 +8,14 @@ use std::process::ExitCode;
 /// Why the run ended, declared in precedence order (the derived `Ord` is the
 /// precedence): when several happen, the most specific wins, so combining two
 /// is `a.max(b)` (`Invalid` > `Interrupted*` > `Watchdog` > `BudgetTripped` >
-/// `GateFailed` > `ActionFailed` > `Pass`).
+/// `GateFailed` > `ActionFailed` > `NoCompletedRequests` > `Pass`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Outcome {
     /// `0`: everything passed.
     Pass,
+    /// `1`: a test completed no request (all cut off, or none sent), and its
+    /// plan did not say that was expected.
+    NoCompletedRequests,
     /// `1`: an action failed at run time.
     ActionFailed,
     /// `4`: a threshold/gate (`LD_assert_sla`) failed.
@@ -31,8 +34,9 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, lowest precedence first.
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 9] = [
         Outcome::Pass,
+        Outcome::NoCompletedRequests,
         Outcome::ActionFailed,
         Outcome::GateFailed,
         Outcome::BudgetTripped,
@@ -46,7 +50,7 @@ impl Outcome {
     pub fn code(self) -> i32 {
         match self {
             Outcome::Pass => 0,
-            Outcome::ActionFailed => 1,
+            Outcome::ActionFailed | Outcome::NoCompletedRequests => 1,
             Outcome::Invalid => 2,
             Outcome::BudgetTripped => 3,
             Outcome::GateFailed => 4,
@@ -61,6 +65,7 @@ impl Outcome {
         match self {
             Outcome::Pass => "pass",
             Outcome::ActionFailed => "action_failed",
+            Outcome::NoCompletedRequests => "no_completed_requests",
             Outcome::Invalid => "invalid_plan",
             Outcome::BudgetTripped => "budget_tripped",
             Outcome::GateFailed => "gate_failed",
@@ -101,12 +106,14 @@ mod tests {
     #[test]
     fn codes_are_the_documented_ones() {
         let codes: Vec<i32> = Outcome::ALL.iter().map(|o| o.code()).collect();
-        assert_eq!(codes, vec![0, 1, 4, 3, 124, 143, 130, 2]);
+        assert_eq!(codes, vec![0, 1, 1, 4, 3, 124, 143, 130, 2]);
     }
 
     #[test]
     fn precedence_follows_the_table() {
         use Outcome::*;
+        assert_eq!(Pass.max(NoCompletedRequests), NoCompletedRequests);
+        assert_eq!(NoCompletedRequests.max(ActionFailed), ActionFailed);
         assert_eq!(Pass.max(ActionFailed), ActionFailed);
         assert_eq!(ActionFailed.max(GateFailed), GateFailed);
         assert_eq!(GateFailed.max(BudgetTripped), BudgetTripped);

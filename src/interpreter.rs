@@ -1,6 +1,6 @@
 //! The interpreter: owns the run state and runs validated actions in order.
 
-use crate::budget::{BudgetConfig, Trip};
+use crate::budget::{self, BudgetConfig, Trip};
 use crate::data_source::CsvFeed;
 use crate::demo_server::DemoServer;
 use crate::exit::Outcome;
@@ -30,12 +30,15 @@ pub struct RunOptions {
     /// Every random draw of the run derives from this.
     pub seed: u64,
     /// `--failure-budget`: in force for every test without a budget of its own
-    /// or an installed one.
-    pub failure_budget: Option<BudgetConfig>,
+    /// or an installed (or uninstalled) one; unset, the default budget.
+    pub failure_budget: budget::Setting,
     /// Worker threads that drive a test's users (`--workers`).
     pub workers: usize,
     /// `--strict`: an undefined placeholder is an error, not left in place.
     pub strict: bool,
+    /// `--set NAME=VALUE` (and `LOADDENSITY_SET_NAME`): plan variables the
+    /// plan cannot change.
+    pub set_vars: Vec<(String, String)>,
 }
 
 /// An action failed and its error was already reported.
@@ -62,14 +65,16 @@ pub struct Context {
     pub records: Records,
     /// The most specific outcome so far.
     pub outcome: Outcome,
+    /// What decided `outcome`, in words, for the verdict line.
+    pub why: Option<String>,
     pub started: Instant,
     pub started_unix: f64,
     /// Demo servers started by the plan, stopped when the run ends.
     pub demo_servers: Vec<DemoServer>,
     /// Tests started so far (numbering, seeds).
     pub tests_started: usize,
-    /// The budget `LD_install_failure_budget` installed.
-    pub installed_budget: Option<BudgetConfig>,
+    /// What `LD_install_failure_budget` / `LD_uninstall_failure_budget` said.
+    pub installed_budget: budget::Setting,
     /// The conditioner `LD_install_network_conditioner` installed.
     pub conditioner: Option<std::sync::Arc<crate::conditioner::Conditioner>>,
     /// The failure budget's settings and state, for reports.
@@ -95,18 +100,23 @@ impl Context {
         let started_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
+        let mut vars = Vars::default();
+        for (k, v) in &opts.set_vars {
+            vars.set(k.clone(), v.clone());
+        }
         Context {
             ui: Ui::new(opts.quiet),
             rng: SmallRng::seed_from_u64(opts.seed),
             opts,
-            vars: Vars::default(),
+            vars,
             records: Records::default(),
             outcome: Outcome::Pass,
+            why: None,
             started: Instant::now(),
             started_unix,
             demo_servers: Vec::new(),
             tests_started: 0,
-            installed_budget: None,
+            installed_budget: budget::Setting::Unset,
             conditioner: None,
             budget_report: BudgetReport::default(),
             sla: Vec::new(),
@@ -116,6 +126,26 @@ impl Context {
             handled: None,
             unresolved: BTreeMap::new(),
             csv_sources: BTreeMap::new(),
+        }
+    }
+
+    /// Sets plan variable `name`, unless the pipeline set it (`--set`): the
+    /// pipeline's word wins.
+    pub fn set_var(&mut self, name: &str, value: serde_json::Value) {
+        if self.opts.set_vars.iter().any(|(k, _)| k == name) {
+            self.ui.note(&format!(
+                "variable {name}: keeping the value given by --set"
+            ));
+        } else {
+            self.vars.set(name.to_string(), value);
+        }
+    }
+
+    /// Forgets every plan variable but the pipeline's (`--set`).
+    pub fn clear_vars(&mut self) {
+        self.vars.clear();
+        for (k, v) in &self.opts.set_vars {
+            self.vars.set(k.clone(), v.clone());
         }
     }
 
@@ -172,8 +202,39 @@ impl Context {
                     self.ui
                         .error(&format!("{} failed at {}: {e:#}", action.name, action.at));
                 }
-                self.outcome = self.outcome.max(Outcome::ActionFailed);
+                self.fail(
+                    Outcome::ActionFailed,
+                    format!("{} failed at {}: {e:#}", action.name, action.at),
+                );
                 Err(Reported)
+            }
+        }
+    }
+
+    /// Raises the run's outcome to `o` (the most specific wins, see
+    /// [`Outcome`]); `why` says what decided it when `o` is the new outcome.
+    pub fn fail(&mut self, o: Outcome, why: String) {
+        if o > self.outcome || (o == self.outcome && self.why.is_none()) {
+            self.outcome = o;
+            self.why = Some(why);
+        }
+    }
+
+    /// The last line of a run: the exit code and what decided it.
+    pub fn verdict(&self) -> String {
+        let o = self.outcome;
+        match (&self.why, o) {
+            (Some(why), _) => format!("exit {}: {why}", o.code()),
+            (None, _) => {
+                let t = self.records.summary().total;
+                format!(
+                    "exit {}: {} — {} requests, {} failed ({:.2}%)",
+                    o.code(),
+                    o.reason(),
+                    t.requests,
+                    t.failures,
+                    100.0 * t.failure_rate
+                )
             }
         }
     }
@@ -190,7 +251,15 @@ impl Context {
         }
         self.handled = Some(why);
         self.supervisor.watchdog_fired_at_s = self.control.fired_at();
-        self.outcome = self.outcome.max(Outcome::from(why));
+        let after = self.started.elapsed().as_secs_f64();
+        self.fail(
+            Outcome::from(why),
+            match why {
+                Interrupt::Watchdog => format!("the watchdog stopped the run after {after:.1} s"),
+                Interrupt::SigInt => "interrupted by SIGINT".to_string(),
+                Interrupt::SigTerm => "interrupted by SIGTERM".to_string(),
+            },
+        );
         match why {
             Interrupt::Watchdog => {
                 let fired: Vec<Arc<Vec<Action>>> = self
@@ -257,20 +326,37 @@ impl Context {
         s
     }
 
-    /// The budget a test without its own gets: the installed one, else `--failure-budget`.
-    pub fn budget_in_force(&self) -> Option<BudgetConfig> {
-        self.installed_budget
-            .clone()
-            .or_else(|| self.opts.failure_budget.clone())
+    /// The budget a test gets, given its own setting: its own, else the
+    /// installed one, else `--failure-budget`, else the default; any of them
+    /// may say "off".
+    pub fn budget_in_force(
+        &self,
+        test: &budget::Setting,
+    ) -> Option<(BudgetConfig, budget::Source)> {
+        test.or(
+            || {
+                self.installed_budget.or(
+                    || {
+                        self.opts.failure_budget.or(
+                            || Some((BudgetConfig::default(), budget::Source::Default)),
+                            budget::Source::Flag,
+                        )
+                    },
+                    budget::Source::Installed,
+                )
+            },
+            budget::Source::Test,
+        )
     }
 
     /// A test ran under `cfg` (the report shows it armed unless it tripped before).
-    pub fn budget_armed(&mut self, cfg: &BudgetConfig) {
+    pub fn budget_armed(&mut self, cfg: &BudgetConfig, source: budget::Source) {
         if self.budget_report.state == BudgetState::Tripped {
             return;
         }
         self.budget_report = BudgetReport {
             installed: true,
+            source: Some(source),
             threshold: Some(cfg.threshold),
             window_seconds: Some(cfg.window_seconds),
             min_samples: Some(cfg.min_samples),
@@ -284,12 +370,12 @@ impl Context {
     /// The budget tripped in test `index`: records it, says why, and sets exit 3.
     pub fn budget_tripped(
         &mut self,
-        cfg: &BudgetConfig,
+        (cfg, source): &(BudgetConfig, budget::Source),
         trip: &Trip,
         index: usize,
         top: &[ErrorCount],
     ) {
-        self.budget_armed(cfg);
+        self.budget_armed(cfg, *source);
         let r = &mut self.budget_report;
         r.state = BudgetState::Tripped;
         r.reason = Some(trip.reason);
@@ -332,7 +418,26 @@ impl Context {
                 format!("; top errors: {}", errors.join(", "))
             }
         ));
-        self.outcome = self.outcome.max(Outcome::BudgetTripped);
+        let top = top
+            .first()
+            .map(|e| format!(" ({})", e.message))
+            .unwrap_or_default();
+        let what = match trip.reason {
+            TripReason::ErrorRate => format!(
+                "{:.1}% of {} requests failed in the last {} s",
+                trip.error_rate * 100.0,
+                trip.samples,
+                cfg.window_seconds
+            ),
+            TripReason::SlowCalls => format!("{why} in the last {} s", cfg.window_seconds),
+        };
+        self.fail(
+            Outcome::BudgetTripped,
+            format!(
+                "failure budget tripped at {:.1} s in test {index} — {what}{top}",
+                trip.at_s
+            ),
+        );
     }
 
     /// Stops what the run started (demo servers).

@@ -66,7 +66,7 @@ fn an_endless_body_nothing_reads_is_counted_not_kept() {
     let d = scratch("endless_unread");
     let (r, most) = run_watching_memory(
         Plan::new(format!(
-            r#"["LD_start_test", {{"user_count": 1, "test_time": 2, "stop_timeout": 0,
+            r#"["LD_start_test", {{"user_count": 1, "test_time": 2, "stop_timeout": 0, "expect_requests": false,
                 "tasks": [{{"request_url": "http://127.0.0.1:{port}/", "assertions": {{"status_code": 200}}}}]}}]"#
         )),
         &d,
@@ -84,7 +84,7 @@ fn an_endless_body_a_check_reads_fails_at_the_cap() {
     let d = scratch("endless_read");
     let (r, most) = run_watching_memory(
         Plan::new(format!(
-            r#"["LD_start_test", {{"user_count": 2, "test_time": 2, "stop_timeout": 0,
+            r#"["LD_start_test", {{"user_count": 2, "test_time": 2, "stop_timeout": 0, "failure_budget": false,
                 "tasks": [{{"request_url": "http://127.0.0.1:{port}/", "assertions": {{"contains": "ok"}}}}]}}]"#
         )),
         &d,

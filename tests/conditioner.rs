@@ -12,8 +12,12 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// Runs the actions and a summary report with `seed`, in a fresh folder `name`.
+/// Drops fail requests on purpose, so the default failure budget is off.
 fn run(name: &str, seed: u64, actions: impl Into<String>) -> Run {
-    Plan::new(actions).seed(seed).run_in(&scratch(name))
+    Plan::new(actions)
+        .seed(seed)
+        .flags(&["--failure-budget", "off"])
+        .run_in(&scratch(name))
 }
 
 #[test]

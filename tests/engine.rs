@@ -62,11 +62,12 @@ fn latencies_measure_a_known_server_delay() {
 }
 
 #[test]
-fn assertions_fail_requests_with_a_message_but_not_the_run() {
+fn assertions_fail_requests_with_a_message_but_with_the_budget_off_not_the_run() {
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("assertions");
     let r = Plan::new(format!(
         r#"["LD_start_test", {{"user_count": 2, "spawn_rate": 100, "iterations": 5, "host": "{}",
+                "failure_budget": false,
                 "tasks": [
                   {{"url": "/status/500", "name": "plain 500"}},
                   {{"url": "/status/404", "name": "wanted 404", "assertions": {{"status_code": 404}}}},
@@ -80,7 +81,7 @@ fn assertions_fail_requests_with_a_message_but_not_the_run() {
     .run_in(&d);
     assert_eq!(
         r.code, 0,
-        "failed requests alone must not fail the run: {}",
+        "with the budget off, failed requests alone do not fail the run: {}",
         r.stderr
     );
     let b = &r.summary()["by_name"];
@@ -245,7 +246,7 @@ fn test_time_and_stop_timeout_bound_a_test() {
     let d = scratch("stop_timeout");
     let r = Plan::new(format!(
         r#"["LD_start_test", {{"user_count": 3, "spawn_rate": 100, "test_time": 1, "stop_timeout": 0.5,
-                "record_csv": "rows",
+                "record_csv": "rows", "expect_requests": false,
                 "tasks": [{{"request_url": "{}/slow/20000", "name": "slow"}}]}}]"#,
         srv.base_url()
     ))
@@ -280,7 +281,7 @@ fn every_report_parses_and_agrees_with_the_summary() {
     let d = scratch("reports");
     let r = Plan::new(format!(
         r#"["LD_start_test", {{"user_count": 2, "spawn_rate": 100, "iterations": 20, "host": "{}",
-                "record_csv": "out/requests",
+                "record_csv": "out/requests", "failure_budget": false,
                 "tasks": [{{"url": "/ok", "name": "ok <&> \"quoted\""}}, {{"url": "/status/503", "name": "bad,name"}}]}}],
                ["LD_generate_json_report", {{"json_file_name": "out/full"}}],
                ["LD_generate_csv_report", {{"csv_name": "out/stats"}}],

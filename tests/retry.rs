@@ -204,7 +204,7 @@ fn the_retry_budget_caps_a_storm() {
     let r = run_test(
         "storm",
         &format!(
-            r#"{{"user_count": 4, "spawn_rate": 1000, "test_time": 1.5, "host": "{}",
+            r#"{{"user_count": 4, "spawn_rate": 1000, "test_time": 1.5, "host": "{}", "failure_budget": false,
                  "retry": {{"transient": 1000, "base_delay": 0, "jitter": 0, "retry_ratio": 0.2, "retry_min_per_s": 3}},
                  "tasks": [{{"url": "/status/503", "name": "down"}}]}}"#,
             srv.base_url()

@@ -322,7 +322,7 @@ fn values_too_large_for_a_clock_never_panic() {
     let srv = DemoServer::start(0).unwrap();
     let d = scratch("huge_values");
     let r = Plan::new(format!(
-        r#"["LD_start_test", {{"user_count": 1, "test_time": 1, "spawn_rate": 1e-300,
+        r#"["LD_start_test", {{"user_count": 1, "test_time": 1, "spawn_rate": 1e-300, "expect_requests": false,
               "tasks": [{{"request_url": "{}/ok", "network": {{"latency_ms": 1e9}}}}]}}]"#,
         srv.base_url()
     ))

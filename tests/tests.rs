@@ -15,5 +15,6 @@ mod loaddensity_compat;
 mod output;
 mod pool;
 mod retry;
+mod safe_defaults;
 mod secrets;
 mod supervisor;

@@ -1,6 +1,6 @@
 //! `LD_install_failure_budget`, `LD_uninstall_failure_budget`, `LD_budget_status`.
 
-use crate::budget::BudgetConfig;
+use crate::budget::{BudgetConfig, Setting, Source};
 use crate::interpreter::Context;
 use crate::plan::validate::{Args, Validator};
 use crate::registry::{parse_typed, Command, CommandSpec, Param};
@@ -47,7 +47,7 @@ pub const INSTALL_FAILURE_BUDGET: CommandSpec = CommandSpec {
 
 pub const UNINSTALL_FAILURE_BUDGET: CommandSpec = CommandSpec {
     name: "LD_uninstall_failure_budget",
-    summary: "Remove the installed failure budget (`--failure-budget` applies again)",
+    summary: "Run later tests without a failure budget (the default and --failure-budget included)",
     params: &[],
     parse: parse_typed::<Uninstall>,
 };
@@ -70,7 +70,7 @@ fn parse_install(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
 
 impl Command for Install {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
-        ctx.installed_budget = Some(self.0.clone());
+        ctx.installed_budget = Setting::On(self.0.clone());
         Ok(())
     }
 }
@@ -81,7 +81,7 @@ pub struct Uninstall {}
 
 impl Command for Uninstall {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
-        ctx.installed_budget = None;
+        ctx.installed_budget = Setting::Off;
         Ok(())
     }
 }
@@ -103,9 +103,13 @@ impl Command for Status {
                 r.samples.unwrap_or(0)
             )
         } else {
-            match ctx.budget_in_force() {
-                Some(c) => format!(
-                    "failure budget: armed (threshold {:.1}%, window {} s, min_samples {}{})",
+            match ctx.budget_in_force(&Setting::Unset) {
+                Some((c, source)) => format!(
+                    "failure budget: {} (threshold {:.1}%, window {} s, min_samples {}{})",
+                    match source {
+                        Source::Default => "the default",
+                        _ => "armed",
+                    },
                     c.threshold * 100.0,
                     c.window_seconds,
                     c.min_samples,
@@ -115,7 +119,7 @@ impl Command for Status {
                         _ => String::new(),
                     }
                 ),
-                None => "failure budget: none installed".to_string(),
+                None => "failure budget: off".to_string(),
             }
         };
         ctx.ui.log(&line);

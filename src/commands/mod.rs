@@ -143,6 +143,7 @@ mod tests {
                     "record_csv": "reports/requests",
                     "retry": {"transient": 1},
                     "failure_budget": {"threshold": 0.5},
+                    "expect_requests": true,
                     "max_body_bytes": 1024,
                     "csv_sources": [{"name": "u", "file_path": "tests/fixtures/users.csv", "cycle": true}],
                     "strict": true,
@@ -290,9 +291,10 @@ mod tests {
             }
         }
         // user_count, spawn_rate, test_time, runner_mode, stop_timeout,
-        // max_body_bytes, strict, a CSV source's cycle, port, variable, three
-        // failure-budget and three conditioner fields, six report names.
-        assert_eq!(checked, 22);
+        // max_body_bytes, strict, expect_requests, a CSV source's cycle, port,
+        // variable, three failure-budget and three conditioner fields, six
+        // report names.
+        assert_eq!(checked, 23);
     }
 
     #[test]

@@ -354,6 +354,7 @@ impl Command for Sla {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         let summary = ctx.summary();
         let mut failed = 0;
+        let mut first = None;
         for rule in &self.rules {
             let r = match &self.summary {
                 Some(g) => rule.evaluate_given(g, self.asserted)?,
@@ -370,13 +371,22 @@ impl Command for Sla {
             } else if self.asserted {
                 ctx.ui.error(&line);
                 failed += 1;
+                first.get_or_insert_with(|| format!("{} — {}", r.rule, r.detail));
             } else {
                 ctx.ui.warn(&line);
             }
             ctx.sla.push(r);
         }
-        if failed > 0 {
-            ctx.outcome = ctx.outcome.max(Outcome::GateFailed);
+        if let Some(first) = first {
+            let more = if failed > 1 {
+                format!(" (and {} more)", failed - 1)
+            } else {
+                String::new()
+            };
+            ctx.fail(
+                Outcome::GateFailed,
+                format!("SLA gate failed: {first}{more}"),
+            );
         }
         Ok(())
     }

@@ -207,7 +207,7 @@ pub struct RegisterVariable {
 impl Command for RegisterVariable {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         let v = ctx.resolve_value(&self.value)?;
-        ctx.vars.set(self.name.clone(), v);
+        ctx.set_var(&self.name, v);
         Ok(())
     }
 }
@@ -222,7 +222,7 @@ impl Command for RegisterVariables {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         for (name, value) in &self.variables {
             let v = ctx.resolve_value(value)?;
-            ctx.vars.set(name.clone(), v);
+            ctx.set_var(name, v);
         }
         Ok(())
     }
@@ -234,7 +234,7 @@ pub struct ClearResolver {}
 
 impl Command for ClearResolver {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
-        ctx.vars.clear();
+        ctx.clear_vars();
         ctx.csv_sources.clear();
         Ok(())
     }

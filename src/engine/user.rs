@@ -745,14 +745,19 @@ impl<'a> User<'a> {
             }
         }
         // The failure budget sees logical outcomes, after retries, while the
-        // test is running (not what completes during its stop).
+        // test is running (not what completes during its stop); and a request
+        // the stop cut off once it had waited longer than the slow threshold
+        // or its own timeout, as a failure: a hung target is not a pass.
         if let Some(b) = &shared.budget {
-            if !cancelled
-                && !shared.stop.is_stopping()
-                && b.record(Instant::now(), failure.is_some(), latency)
-                    .is_some()
-            {
-                shared.stop.stop();
+            let sample = if cancelled {
+                (b.counts_cut_off(latency) || latency >= task.timeout).then_some(true)
+            } else {
+                (!shared.stop.is_stopping()).then_some(failure.is_some())
+            };
+            if let Some(failed) = sample {
+                if b.record(Instant::now(), failed, latency).is_some() {
+                    shared.stop.stop();
+                }
             }
         }
         if let Some(log) = &shared.request_log {

@@ -1,6 +1,7 @@
 //! A plan's text, checked for size and UTF-8, with a line index for positions.
 
 use super::Problem;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,7 +25,6 @@ impl Source {
     /// or a FIFO would never end or never start). The size limit holds while
     /// reading too, so a file that grows meanwhile cannot get past it.
     pub fn load(path: &Path) -> Result<Source, Problem> {
-        use std::io::Read;
         let name = path.display().to_string();
         let cannot_read = |e: &std::io::Error| {
             Problem::file(&name, format!("cannot read plan: {}", io_reason(e)))
@@ -46,6 +46,16 @@ impl Source {
         check_len(&name, bytes.len() as u64)?;
         let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         Source::from_bytes(&name, Some(canonical), bytes)
+    }
+
+    /// A plan read from a stream (`loaddensity run -` reads standard input),
+    /// with the size and UTF-8 checks of a file.
+    pub fn from_reader(name: &str, r: impl Read) -> Result<Source, Problem> {
+        let mut bytes = Vec::new();
+        r.take(MAX_PLAN_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Problem::file(name, format!("cannot read plan: {e}")))?;
+        Source::from_bytes(name, None, bytes)
     }
 
     /// A plan given as a string (`loaddensity run-str`).

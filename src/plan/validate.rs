@@ -91,6 +91,8 @@ pub struct Validator {
     done: HashMap<PathBuf, Done>,
     /// `--strict`: placeholders that will be undefined are problems, not warnings.
     strict: bool,
+    /// What the pipeline says over the plans (`--users`, `--set`, ...).
+    overrides: crate::overrides::Overrides,
     /// Variables some action may define (registered, a test's `variables`,
     /// extracted): a `${var.X}` of another name will be undefined.
     known_vars: BTreeSet<String>,
@@ -123,6 +125,7 @@ impl Validator {
             too_many: false,
             done: HashMap::new(),
             strict: false,
+            overrides: Default::default(),
             known_vars: BTreeSet::new(),
             user_vars: BTreeSet::new(),
             var_refs: Vec::new(),
@@ -136,6 +139,21 @@ impl Validator {
     pub fn strict(mut self, strict: bool) -> Self {
         self.strict = strict;
         self
+    }
+
+    /// The pipeline's overrides, applied as each test is validated; their
+    /// `--set` variables are defined.
+    pub fn with_overrides(mut self, o: crate::overrides::Overrides) -> Self {
+        for (name, _) in &o.vars {
+            self.known_vars.insert(name.clone());
+        }
+        self.overrides = o;
+        self
+    }
+
+    /// What the pipeline says over the plans.
+    pub fn overrides(&self) -> &crate::overrides::Overrides {
+        &self.overrides
     }
 
     /// An action may define variable `name` (for the undefined-placeholder check).

@@ -216,6 +216,20 @@ pub enum BudgetState {
     Tripped,
 }
 
+/// Where the failure budget of the run came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetSource {
+    /// The test's own `failure_budget`.
+    Test,
+    /// `LD_install_failure_budget`.
+    Installed,
+    /// `--failure-budget` (or `LOADDENSITY_FAILURE_BUDGET`).
+    Flag,
+    /// None was given: LoadDensity's defaults (0.05, 30 s, 50 samples).
+    Default,
+}
+
 /// Why a failure budget tripped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -294,6 +308,9 @@ pub struct RunSummary {
 pub struct BudgetReport {
     /// Whether a budget was in force for any test of the run.
     pub installed: bool,
+    /// Where it came from: `test`, `installed`, `flag` or `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<BudgetSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

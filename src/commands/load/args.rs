@@ -66,7 +66,10 @@ pub(super) struct StartTestArgs {
     )]
     pub(super) max_body_bytes: u64,
     pub(super) retry: Option<RetryArg>,
-    pub(super) failure_budget: Option<BudgetConfig>,
+    #[serde(default)]
+    pub(super) failure_budget: BudgetArg,
+    #[serde(default = "yes")]
+    pub(super) expect_requests: bool,
     #[serde(default)]
     pub(super) csv_sources: Vec<crate::data_source::SourceArg>,
     #[serde(default)]
@@ -84,8 +87,32 @@ fn default_spawn_rate() -> f64 {
 fn default_stop_timeout() -> f64 {
     5.0
 }
+fn yes() -> bool {
+    true
+}
 fn default_max_body_bytes() -> u64 {
     10 * 1024 * 1024
+}
+
+/// A test's `failure_budget`: an object (its own budget) or `false` (none,
+/// not even the default).
+#[derive(Default)]
+pub(super) struct BudgetArg(pub(super) crate::budget::Setting);
+
+impl<'de> Deserialize<'de> for BudgetArg {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use crate::budget::Setting;
+        match Value::deserialize(d)? {
+            Value::Bool(false) => Ok(BudgetArg(Setting::Off)),
+            Value::Null => Ok(BudgetArg(Setting::Unset)),
+            v @ Value::Object(_) => BudgetConfig::deserialize(v)
+                .map(|c| BudgetArg(Setting::On(c)))
+                .map_err(de::Error::custom),
+            _ => Err(de::Error::custom(
+                "expected a failure budget object, or false to run this test without one",
+            )),
+        }
+    }
 }
 
 /// `user_detail_dict`: the kind of user, and LoadDensity's place for the

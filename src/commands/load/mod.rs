@@ -11,7 +11,7 @@
 mod args;
 mod task;
 
-use crate::budget::BudgetConfig;
+use crate::budget;
 use crate::commands::vars::load_sources;
 use crate::data_source::{CsvFeed, Source};
 use crate::engine::scenario::{Mode, Scenario};
@@ -63,7 +63,8 @@ pub const START_TEST: CommandSpec = CommandSpec {
         Param { name: "stop_timeout", kind: "number = 5", required: false, doc: "Seconds in-flight requests get once the test stops." },
         Param { name: "record_csv", kind: "string", required: false, doc: "Stream one CSV row per request to this file (`.csv` appended) during the test." },
         Param { name: "retry", kind: "object", required: false, doc: "Run-wide retry policy for every task (a task's own `retry` overrides it field by field); see `Retry`." },
-        Param { name: "failure_budget", kind: "object", required: false, doc: "A failure budget for this test only, over an installed one (same fields as LD_install_failure_budget)." },
+        Param { name: "failure_budget", kind: "object | false", required: false, doc: "A failure budget for this test only, over an installed one (same fields as LD_install_failure_budget); `false` runs this test without any, the default included." },
+        Param { name: "expect_requests", kind: "boolean = true", required: false, doc: "A test that completes no request fails the run (exit 1, `no_completed_requests`); `false` says that is expected." },
         Param { name: "max_body_bytes", kind: "number = 10485760", required: false, doc: "Most bytes of a response body kept in memory for assertions and extract (10 MiB); a larger body fails the request. Bodies nothing reads are counted and discarded. A task's own `max_body_bytes` overrides it." },
         Param { name: "engine", kind: "string", required: false, doc: "LoadDensity's Locust engine (`locust` or `asyncio`): accepted and ignored; there is one engine here." },
         Param { name: "load_shape", kind: "string | object", required: false, doc: "LoadDensity's load shape (stages, spike, soak): accepted by `validate`, refused by `run` (exit 2) until open-model shapes are supported." },
@@ -95,8 +96,10 @@ pub struct StartTest {
     record_csv: Option<String>,
     /// Retry-storm budget when any task retries.
     retry_storm: Option<RetryBudgetConfig>,
-    /// This test's own failure budget (over an installed one).
-    failure_budget: Option<BudgetConfig>,
+    /// This test's own failure budget (over an installed one), or `Off`.
+    failure_budget: budget::Setting,
+    /// Whether a test that completes no request fails the run (exit 1).
+    expect_requests: bool,
     /// This test's own CSV sources (read at validation).
     csv_sources: Vec<Source>,
     /// `strict: true`.
@@ -107,6 +110,15 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
     let mut args = v.typed::<StartTestArgs>(a)?;
     let before = v.problem_count();
     loaddensity_forms(v, &a.at, &mut args);
+    // The pipeline's word wins (`--users`, `--duration`, ...), checked as
+    // if the plan said it.
+    let o = v.overrides();
+    args.user_count = o.users.unwrap_or(args.user_count);
+    args.spawn_rate = o.spawn_rate.unwrap_or(args.spawn_rate);
+    args.test_time = o.duration_s.or(args.test_time);
+    if let Some(h) = &o.host {
+        args.host = Some(h.clone());
+    }
     let wait = check_test_args(v, &a.at, &args);
     let csv_sources = load_sources(v, a, "args.csv_sources", &args.csv_sources);
     let (mode, tasks, names) = compile_tasks(v, &a.at, &args, &task_lines(a))?;
@@ -144,7 +156,8 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         variables: args.variables,
         record_csv: args.record_csv,
         retry_storm,
-        failure_budget: args.failure_budget,
+        failure_budget: args.failure_budget.0,
+        expect_requests: args.expect_requests,
         csv_sources: csv_sources?,
         strict: args.strict,
     }))
@@ -279,7 +292,7 @@ fn check_test_args(v: &mut Validator, at: &Position, args: &StartTestArgs) -> Wa
     if let Some(r) = &args.retry {
         v.field_problems(at, "args.retry", r.problems(true));
     }
-    if let Some(b) = &args.failure_budget {
+    if let budget::Setting::On(b) = &args.failure_budget.0 {
         v.field_problems(at, "args.failure_budget", b.problems());
     }
     wait
@@ -604,10 +617,7 @@ impl StartTest {
                 None => None,
             },
             retry_storm: self.retry_storm,
-            budget: self
-                .failure_budget
-                .clone()
-                .or_else(|| ctx.budget_in_force()),
+            budget: ctx.budget_in_force(&self.failure_budget).map(|(c, _)| c),
             seed: ctx.opts.seed,
             index: ctx.tests_started,
             workers: ctx.opts.workers,
@@ -638,12 +648,14 @@ impl Command for StartTest {
             &record.report.by_name,
             &record.report.total,
         ));
-        if let Some(cfg) = &plan.budget {
-            ctx.budget_armed(cfg);
+        let in_force = ctx.budget_in_force(&self.failure_budget);
+        if let Some((cfg, source)) = &in_force {
+            ctx.budget_armed(cfg, *source);
         }
-        if let (Some(cfg), Some(trip)) = (&plan.budget, &outcome.trip) {
-            ctx.budget_tripped(cfg, trip, plan.index, &record.report.total.top_errors);
+        if let (Some(b), Some(trip)) = (&in_force, &outcome.trip) {
+            ctx.budget_tripped(b, trip, plan.index, &record.report.total.top_errors);
         }
+        no_data_check(ctx, plan.index, self.expect_requests, &record.report);
         ctx.records.push(record);
         if let Some(e) = outcome.log_error {
             // The test ran and its reports must still be written: the run
@@ -651,7 +663,10 @@ impl Command for StartTest {
             ctx.ui.error(&format!(
                 "LD_start_test: record_csv could not be written ({e}); its rows stop at the last whole row before the error"
             ));
-            ctx.outcome = ctx.outcome.max(crate::exit::Outcome::ActionFailed);
+            ctx.fail(
+                crate::exit::Outcome::ActionFailed,
+                format!("test {}: record_csv could not be written ({e})", plan.index),
+            );
         }
         match outcome.panic {
             Some(p) => Err(anyhow::anyhow!(
@@ -676,6 +691,40 @@ impl Command for StartTest {
     fn connections(&self) -> u64 {
         let origins: BTreeSet<String> = self.tasks.iter().map(|t| origin_key(&t.url)).collect();
         self.users.saturating_mul(origins.len().max(1) as u64)
+    }
+}
+
+/// No data is not a pass: a test that completed no request fails the run
+/// (unless its plan expects that, or a watchdog or signal cut it short), and
+/// many requests cut off by its end are worth a warning.
+fn no_data_check(
+    ctx: &mut Context,
+    index: usize,
+    expect_requests: bool,
+    r: &crate::stats::TestReport,
+) {
+    use crate::stats::EndedBy;
+    let (done, cut) = (r.total.requests, r.total.cancelled);
+    let interrupted = matches!(r.ended_by, EndedBy::Watchdog | EndedBy::Signal);
+    if done == 0 && expect_requests && !interrupted {
+        let msg = format!(
+            "test {index}: no request completed ({cut} cut off by the end of the test){}",
+            if cut > 0 {
+                ": the target may be hung, or slower than the test is long"
+            } else {
+                ""
+            }
+        );
+        ctx.ui.error(&format!(
+            "{msg}; a test that measures nothing does not pass"
+        ));
+        ctx.fail(crate::exit::Outcome::NoCompletedRequests, msg);
+    } else if cut * 100 > done + cut && done + cut > 0 {
+        ctx.ui.warn(&format!(
+            "test {index}: {cut} of {} requests ({:.1}%) were cut off by the end of the test, not measured",
+            done + cut,
+            100.0 * cut as f64 / (done + cut) as f64
+        ));
     }
 }
 

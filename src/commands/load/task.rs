@@ -505,7 +505,18 @@ fn default_name(url: &str, index: usize) -> String {
             rest = r.find('/').map_or("/", |i| &r[i..]);
         }
     }
-    if rest.starts_with("${") {
+    // Leading placeholders are the base URL (`${var.demo}`), unless the rest
+    // is nothing but placeholders: then they are the path too.
+    let mut base = rest;
+    while base.starts_with("${") {
+        match base.find('}') {
+            Some(end) => base = &base[end + 1..],
+            None => break,
+        }
+    }
+    if base.starts_with('/') {
+        rest = base;
+    } else if rest.starts_with("${") {
         if let Some(end) = rest.find('}') {
             rest = &rest[end + 1..];
         }
@@ -889,6 +900,8 @@ mod tests {
         assert_eq!(default_name("http://127.0.0.1:8080/a/b?x=1", 0), "/a/b");
         assert_eq!(default_name("http://127.0.0.1:8080", 0), "/");
         assert_eq!(default_name("${var.demo}/ok", 0), "/ok");
+        assert_eq!(default_name("${var.demo}${var.path}/x", 0), "/x");
+        assert_eq!(default_name("${var.demo}${var.path}", 0), "${var.path}");
         assert_eq!(default_name("/json", 0), "/json");
     }
 
