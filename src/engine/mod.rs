@@ -164,7 +164,7 @@ pub fn run_test(
     // grace given to in-flight requests, so rates are not diluted by it.
     let ended = clock.stopping_since.unwrap_or_else(Instant::now);
     let duration_s = ended.duration_since(shared.started).as_secs_f64();
-    clock.tick(true);
+    clock.finish(ended);
     let timeline = std::mem::take(&mut clock.timeline);
     drop(clock);
     // The measurements stand even when the per-request file failed; the
