@@ -708,12 +708,17 @@ fn line_chart(out: &mut String, kind: &str, trip: Option<f64>, title: &str, seri
 
     if let Some(at) = trip {
         let x = px(at);
+        // The label on the right of the line, or on its left near the edge.
+        let (lx, anchor) = if x + 100.0 > W - MR {
+            (x - 4.0, "end")
+        } else {
+            (x + 4.0, "start")
+        };
         let _ = writeln!(
             out,
             "<line class=\"trip\" x1=\"{x:.1}\" y1=\"{MT}\" x2=\"{x:.1}\" y2=\"{y0}\" \
              stroke=\"#b42318\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#b42318\">budget tripped</text>",
-            x + 4.0,
+             <text x=\"{lx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"#b42318\">budget tripped</text>",
             MT + 12.0
         );
     }
