@@ -427,6 +427,7 @@ fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
     }
     // The run's watchdog has taken over.
     drop(loading);
+    ctx.records.plans = plans.iter().map(|p| p.name.to_string()).collect();
     for plan in plans {
         if ctx.run_actions(&plan.actions).is_err() && !ctx.opts.keep_going {
             break;

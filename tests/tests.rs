@@ -10,6 +10,7 @@ mod conditioner;
 mod data_sources;
 mod docs_sync;
 mod engine;
+mod html_report;
 mod ld_reports;
 mod loaddensity_compat;
 mod output;

@@ -15,17 +15,29 @@ use std::time::{Duration, Instant};
 /// Most points a timeline keeps; past it, neighbours merge (memory stays flat).
 const MAX_TIMELINE_POINTS: usize = 1024;
 
+/// A final timeline slice shorter than this (seconds) is merged into the
+/// point before it: a few requests over a fraction of a second would
+/// otherwise draw a cliff or a spike at the end of the charts.
+const MIN_FINAL_SLICE_S: f64 = 0.5;
+
 /// One test's clock.
 pub struct TestClock<'a> {
     shared: &'a Shared<'a>,
     progress: Progress,
     pub timeline: Vec<TimePoint>,
-    /// Cumulative total at the previous sample (for per-interval figures).
+    /// Cumulative total at the end of the last timeline point (for
+    /// per-interval figures), and its time.
     prev: Tally,
     prev_t: f64,
+    /// Cumulative total at the start of the last timeline point, and its
+    /// time: a short final slice is merged into that point.
+    before_prev: Tally,
+    before_prev_t: f64,
     last_sample: Instant,
     /// When the test began to stop (its end condition held).
     pub stopping_since: Option<Instant>,
+    /// Users running when the test began to stop.
+    users_at_stop: u64,
     ended_by: EndedBy,
     ui: Ui,
     /// The per-request file's write error was printed.
@@ -42,8 +54,11 @@ impl<'a> TestClock<'a> {
             timeline: Vec::new(),
             prev: Tally::default(),
             prev_t: 0.0,
+            before_prev: Tally::default(),
+            before_prev_t: 0.0,
             last_sample: shared.started,
             stopping_since: None,
+            users_at_stop: 0,
             ended_by: EndedBy::Iterations,
         }
     }
@@ -94,7 +109,7 @@ impl<'a> TestClock<'a> {
                 Some(_) => {}
             }
             if now.duration_since(self.last_sample) >= Duration::from_secs(1) {
-                self.tick(false);
+                self.tick();
             }
             self.flush_request_log(now);
             if self.stopping_since.is_none() {
@@ -156,56 +171,106 @@ impl<'a> TestClock<'a> {
 
     fn begin_stop(&mut self, now: Instant) {
         self.stopping_since = Some(now);
+        self.users_at_stop = self.shared.active_users.load(Ordering::Relaxed);
         self.shared.stop.stop();
     }
 
-    /// Samples the merged totals into the timeline and refreshes progress.
-    pub fn tick(&mut self, last: bool) {
-        let s = self.shared;
+    /// The merged cumulative totals of every worker.
+    fn cumulative(&self) -> Tally {
         let mut cum = Tally::<u64>::default();
-        for r in &s.recorders {
+        for r in &self.shared.recorders {
             let r = lock(r);
             for t in &r.slots {
                 cum.add_for_timeline(t);
             }
         }
+        cum
+    }
+
+    /// Seconds since the test started.
+    fn secs(&self, at: Instant) -> f64 {
+        at.duration_since(self.shared.started).as_secs_f64()
+    }
+
+    /// Samples the merged totals into the timeline (while the test runs) and
+    /// refreshes progress. Once the test is stopping, no point is added: what
+    /// completes in the grace goes into the last point ([`TestClock::finish`]).
+    fn tick(&mut self) {
+        let cum = self.cumulative();
         let now = Instant::now();
-        let t_s = now.duration_since(s.started).as_secs_f64();
-        let dt = (t_s - self.prev_t).max(1e-9);
-        let mut interval = cum.latency_us.clone();
-        let _ = interval.subtract(&self.prev.latency_us);
-        let requests = cum.requests - self.prev.requests;
-        let retries_of = |t: &Tally| {
-            t.retry
-                .as_ref()
-                .map_or(0, |r| r.retries.iter().sum::<u64>())
-        };
-        let retries = retries_of(&cum).saturating_sub(retries_of(&self.prev));
-        let failures = cum.failures - self.prev.failures;
-        let q = |p: f64| {
-            if interval.is_empty() {
-                0.0
-            } else {
-                interval.value_at_quantile(p) as f64 / 1000.0
-            }
-        };
-        let point = TimePoint {
-            t_s,
-            requests,
-            failures,
-            rps: requests as f64 / dt,
-            retries,
-            users: s.active_users.load(Ordering::Relaxed),
-            p50_ms: q(0.5),
-            p95_ms: q(0.95),
-        };
-        if requests > 0 || !last {
-            push_point(&mut self.timeline, point.clone());
-        }
-        self.progress.update(t_s, &point, &cum, last);
-        self.prev = cum;
-        self.prev_t = t_s;
+        let t_s = self.secs(now);
+        let users = self.shared.active_users.load(Ordering::Relaxed);
+        let point = point_between(&self.prev, self.prev_t, &cum, t_s, users);
+        self.progress.update(t_s, &point, &cum, false);
         self.last_sample = now;
+        if self.stopping_since.is_none() {
+            push_point(&mut self.timeline, point);
+            self.before_prev = std::mem::replace(&mut self.prev, cum);
+            self.before_prev_t = std::mem::replace(&mut self.prev_t, t_s);
+        }
+    }
+
+    /// The last point, once every user has finished. It ends at `ended`, when
+    /// the test ended (began to stop): the end of its measured duration. It
+    /// counts every request that completed since the point before, in-flight
+    /// ones that completed in the grace included, over that span, as the
+    /// test's own `rps` counts them, so the grace does not dilute its rate.
+    /// A slice shorter than [`MIN_FINAL_SLICE_S`] is merged into the point
+    /// before it; a test that completed nothing has no point.
+    pub fn finish(&mut self, ended: Instant) {
+        let cum = self.cumulative();
+        let end_s = self.secs(ended).max(self.prev_t);
+        let users = match self.stopping_since {
+            Some(_) => self.users_at_stop,
+            None => self.shared.active_users.load(Ordering::Relaxed),
+        };
+        let point = if end_s - self.prev_t < MIN_FINAL_SLICE_S && !self.timeline.is_empty() {
+            let merged = point_between(&self.before_prev, self.before_prev_t, &cum, end_s, users);
+            self.timeline.pop();
+            Some(merged)
+        } else if cum.requests > 0 {
+            Some(point_between(&self.prev, self.prev_t, &cum, end_s, users))
+        } else {
+            None
+        };
+        let t_s = self.secs(Instant::now());
+        let shown = point.clone().unwrap_or_default();
+        self.progress.update(t_s, &shown, &cum, true);
+        if let Some(p) = point {
+            push_point(&mut self.timeline, p);
+        }
+    }
+}
+
+/// The point for the interval from `from` (cumulative totals at `from_t`
+/// seconds) to `to` (at `to_t`): its counts, its rate over its real length,
+/// its latency percentiles.
+fn point_between(from: &Tally, from_t: f64, to: &Tally, to_t: f64, users: u64) -> TimePoint {
+    let dt = (to_t - from_t).max(1e-9);
+    let mut interval = to.latency_us.clone();
+    let _ = interval.subtract(&from.latency_us);
+    let requests = to.requests - from.requests;
+    let retries_of = |t: &Tally| {
+        t.retry
+            .as_ref()
+            .map_or(0, |r| r.retries.iter().sum::<u64>())
+    };
+    let q = |p: f64| {
+        if interval.is_empty() {
+            0.0
+        } else {
+            interval.value_at_quantile(p) as f64 / 1000.0
+        }
+    };
+    TimePoint {
+        t_s: to_t,
+        requests,
+        failures: to.failures - from.failures,
+        rps: requests as f64 / dt,
+        retries: retries_of(to).saturating_sub(retries_of(from)),
+        users,
+        p50_ms: q(0.5),
+        p95_ms: q(0.95),
     }
 }
 

@@ -164,7 +164,7 @@ pub fn run_test(
     // grace given to in-flight requests, so rates are not diluted by it.
     let ended = clock.stopping_since.unwrap_or_else(Instant::now);
     let duration_s = ended.duration_since(shared.started).as_secs_f64();
-    clock.tick(true);
+    clock.finish(ended);
     let timeline = std::mem::take(&mut clock.timeline);
     drop(clock);
     // The measurements stand even when the per-request file failed; the
@@ -197,6 +197,21 @@ pub fn run_test(
         add_counts(&mut extract_missed, &r.extract_missed);
         add_counts(&mut csv_exhausted, &r.csv_exhausted);
     }
+    let mut targets: Vec<String> = Vec::new();
+    for r in &shared.recorders {
+        for (scheme, host, port) in &lock(r).targets {
+            let url = crate::http::Url {
+                scheme: *scheme,
+                host: host.clone(),
+                port: *port,
+                path_and_query: "/".to_string(),
+            };
+            targets.push(url.target());
+        }
+    }
+    targets.sort();
+    targets.dedup();
+    targets.truncate(crate::stats::recorder::MAX_TARGETS);
     let report = TestReport {
         index: plan.index,
         action: plan.action.clone(),
@@ -214,6 +229,7 @@ pub fn run_test(
         unresolved,
         extract_missed,
         csv_exhausted,
+        targets,
     };
     let trip = shared.budget.as_ref().and_then(BudgetWindow::tripped);
     Ok(TestOutcome {

@@ -171,6 +171,8 @@ impl Task {
     /// Builds the request into `p` (reusing its buffers).
     pub fn build(&self, scope: &mut dyn Lookup, p: &mut Prepared) -> Result<(), BuildError> {
         p.full_url.clear();
+        // A build that fails leaves no URL (never the previous request's).
+        p.url = None;
         let mut url = std::mem::take(&mut p.full_url);
         let r = self.build_into(scope, p, &mut url);
         // A URL with user info never parses (so never leaves), but the string

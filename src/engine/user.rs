@@ -734,6 +734,10 @@ impl<'a> User<'a> {
         let cancelled = matches!(failure, Some((FailKind::Cancelled, _)));
         {
             let mut r = cx.recorder();
+            let built = task.fixed.as_ref().unwrap_or(&self.prepared);
+            if let Some(url) = &built.url {
+                r.note_target(url);
+            }
             let tally = &mut r.slots[task.slot];
             if cancelled {
                 tally.cancelled += 1;

@@ -190,6 +190,17 @@ impl Url {
         s
     }
 
+    /// `scheme://host:port` with the port always written (IPv6 in brackets),
+    /// e.g. `https://example.com:443`: the target reports name.
+    pub fn target(&self) -> String {
+        let host = if self.is_ipv6() {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{}://{host}:{}", self.scheme.as_str(), self.port)
+    }
+
     /// `scheme://host[:port]`, e.g. `http://127.0.0.1:8080`, for grouping and
     /// messages.
     pub fn origin(&self) -> String {

@@ -4,7 +4,9 @@
 //! forbids it.
 
 use super::util::{esc, esc_attr, fin, fixed, iso8601_utc, sanitized};
-use crate::stats::{ErrorCount, NameStats, RunSummary, TestReport, TimePoint};
+use crate::stats::{
+    BudgetReport, BudgetState, ErrorCount, NameStats, RunSummary, TestReport, TimePoint,
+};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -30,12 +32,21 @@ th{background:var(--alt);font-weight:600;white-space:nowrap}td.n,th.n{text-align
 tr.total td{font-weight:600;border-top:2px solid #9aa5b1}
 td.name{word-break:break-word}td.msg{white-space:pre-wrap;word-break:break-word;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 footer{margin-top:32px;color:var(--muted);font-size:12px}
+.verdict{border:2px solid var(--line);border-radius:6px;padding:10px 14px;margin:8px 0 16px}
+.verdict.pass{border-color:var(--ok);background:#ecfdf3}.verdict.fail{border-color:var(--bad);background:#fef3f2}
+.verdict p.line{font-size:17px;margin:0 0 8px}.verdict p.line .muted{font-size:14px}
+.badge{display:inline-block;padding:1px 10px;border-radius:4px;color:#fff;font-weight:700;margin-right:8px;letter-spacing:.04em}
+.verdict.pass .badge,span.badge.ok{background:var(--ok);color:#fff}.verdict.fail .badge,span.badge.bad{background:var(--bad);color:#fff}
+ul.plain{margin:0;padding:0;list-style:none}code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px}
 ";
 
-/// The HTML report: title, run facts (started, duration, exit code and
-/// reason, seed), a table of all tests together, then per test a
-/// requests-per-second chart and a latency (p50, p95) chart from its
-/// timeline, its per-name table (requests, failures, failure %, rps,
+/// The HTML report: title; the verdict (exit code and reason, plan files,
+/// targets); the checks (SLA rules with their measured values, the failure
+/// budget's state and trip, the run's top errors); run facts (started,
+/// duration, exit code and reason, seed); a table of all tests together;
+/// then per test a requests-per-second chart, a latency (p50, p95) chart and
+/// an active-users chart from its timeline (the budget's trip marked), its
+/// per-name table (requests, failures, failure %, rps,
 /// min/mean/p50/p90/p95/p99/p99.9/max ms) and its top errors.
 ///
 /// Every string from the plan or the server is HTML-escaped. An empty
@@ -59,6 +70,9 @@ pub fn html_report(s: &RunSummary) -> String {
         esc(&s.version)
     );
 
+    verdict(&mut out, &s);
+    checks(&mut out, &s);
+    out.push_str("<h2>Run</h2>\n");
     facts(&mut out, &s);
 
     if s.tests.is_empty() {
@@ -69,7 +83,7 @@ pub fn html_report(s: &RunSummary) -> String {
             name_table(&mut out, &s.by_name, &s.total);
         }
         for t in &s.tests {
-            test_section(&mut out, t);
+            test_section(&mut out, t, &s.budget);
         }
     }
 
@@ -80,6 +94,251 @@ pub fn html_report(s: &RunSummary) -> String {
         esc(&s.version)
     );
     out
+}
+
+/// What an `exit_reason` means, in words.
+fn reason_words(reason: &str) -> &'static str {
+    match reason {
+        "pass" => "every check held",
+        "action_failed" => "an action of the plan failed",
+        "invalid_plan" => "the plan is invalid; nothing was run",
+        "budget_tripped" => "the failure budget tripped and stopped the load",
+        "gate_failed" => "a gate failed (an asserted SLA rule did not hold)",
+        "watchdog" => "a watchdog stopped the run",
+        "interrupted_sigint" => "the run was interrupted (SIGINT)",
+        "interrupted_sigterm" => "the run was terminated (SIGTERM)",
+        "no_completed_requests" => "no request completed",
+        _ => "see the exit codes in the docs",
+    }
+}
+
+/// The verdict at the top: pass or fail, exit code and reason, the plan
+/// files and the targets.
+fn verdict(out: &mut String, s: &RunSummary) {
+    let (class, word) = if s.exit_code == 0 {
+        ("pass", "PASS")
+    } else {
+        ("fail", "FAIL")
+    };
+    let _ = writeln!(
+        out,
+        "<section id=\"verdict\" class=\"verdict {class}\">\n<p class=\"line\"><span class=\"badge\">{word}</span>\
+         exit code <b id=\"exit-code\">{}</b> · <code id=\"exit-reason\">{}</code> \
+         <span class=\"muted\">— {}</span></p>",
+        s.exit_code,
+        esc(&s.exit_reason),
+        reason_words(&s.exit_reason)
+    );
+    out.push_str("<dl class=\"facts\">\n");
+    let list = |out: &mut String, key: &str, id: &str, items: &[String], none: &str| {
+        let _ = write!(out, "<dt>{key}</dt><dd id=\"{id}\">");
+        if items.is_empty() {
+            let _ = write!(out, "<span class=\"muted\">{none}</span>");
+        } else {
+            out.push_str("<ul class=\"plain\">");
+            for i in items {
+                let _ = write!(out, "<li><code>{}</code></li>", esc(i));
+            }
+            out.push_str("</ul>");
+        }
+        out.push_str("</dd>\n");
+    };
+    list(out, "Plan", "plans", &s.plans, "not recorded");
+    list(out, "Target", "targets", &s.targets, "no request was sent");
+    let _ = writeln!(
+        out,
+        "<dt>As of</dt><dd>{} into the run, when this report was written</dd>\n</dl>\n</section>",
+        duration(s.duration_s)
+    );
+}
+
+/// The checks: SLA rules, the failure budget, the run's top errors.
+fn checks(out: &mut String, s: &RunSummary) {
+    out.push_str("<h2>SLA rules</h2>\n");
+    if s.sla.is_empty() {
+        out.push_str("<p class=\"muted\" id=\"sla\">No SLA rule was evaluated.</p>\n");
+    } else {
+        out.push_str(
+            "<table id=\"sla\">\n<thead><tr><th>Result</th><th>Rule</th><th class=\"n\">Measured</th>\
+             <th>Detail</th><th>Kind</th></tr></thead>\n<tbody>\n",
+        );
+        for r in &s.sla {
+            let (class, word) = if r.passed {
+                ("ok", "pass")
+            } else {
+                ("bad", "fail")
+            };
+            let actual = r.actual.map_or("—".to_string(), |v| fixed(v, 2));
+            let kind = if r.asserted {
+                "gate (<code>LD_assert_sla</code>)"
+            } else {
+                "report only (<code>LD_evaluate_sla</code>)"
+            };
+            let _ = writeln!(
+                out,
+                "<tr class=\"sla {word}\"><td><span class=\"badge {class}\">{word}</span></td>\
+                 <td class=\"name\"><code>{}</code></td><td class=\"n\">{actual}</td>\
+                 <td class=\"msg\">{}</td><td>{kind}</td></tr>",
+                esc(&r.rule),
+                esc(&r.detail)
+            );
+        }
+        out.push_str("</tbody>\n</table>\n");
+    }
+
+    out.push_str("<h2>Failure budget</h2>\n");
+    budget(out, &s.budget);
+
+    out.push_str("<h2>Top errors</h2>\n");
+    let errors = run_errors(s);
+    if errors.is_empty() {
+        out.push_str("<p class=\"muted\" id=\"top-errors\">No errors.</p>\n");
+    } else {
+        out.push_str("<table id=\"top-errors\">\n");
+        error_rows(out, &errors);
+        out.push_str("</table>\n");
+    }
+}
+
+/// The failure budget: its state, settings, where it came from, its trip.
+fn budget(out: &mut String, b: &BudgetReport) {
+    // `source` (test, installed, flag, default) when the summary has it.
+    let source = serde_json::to_value(b)
+        .ok()
+        .and_then(|v| v.get("source").and_then(|x| x.as_str()).map(str::to_string));
+    let (class, state) = match b.state {
+        BudgetState::NotInstalled => ("muted", "none"),
+        BudgetState::Armed => ("ok", "armed — did not trip"),
+        BudgetState::Tripped => ("bad", "tripped"),
+    };
+    out.push_str("<dl class=\"facts\" id=\"budget\">\n");
+    let _ = writeln!(
+        out,
+        "<dt>State</dt><dd class=\"{class}\" id=\"budget-state\">{state}</dd>"
+    );
+    if b.state == BudgetState::NotInstalled {
+        out.push_str("<dt></dt><dd class=\"muted\">No failure budget was in force.</dd>\n</dl>\n");
+        return;
+    }
+    if let Some(src) = &source {
+        let words = match src.as_str() {
+            "default" => "default: none was given, LoadDensity's defaults applied",
+            "flag" => "<code>--failure-budget</code>",
+            "installed" => "<code>LD_install_failure_budget</code>",
+            "test" => "the test's own <code>failure_budget</code>",
+            _ => "",
+        };
+        let _ = writeln!(
+            out,
+            "<dt>Source</dt><dd id=\"budget-source\">{}{}{words}</dd>",
+            esc(src),
+            if words.is_empty() { "" } else { " — " }
+        );
+    }
+    let mut settings = Vec::new();
+    if let Some(t) = b.threshold {
+        settings.push(format!("error rate above {}%", fixed(t * 100.0, 2)));
+    }
+    if let (Some(ms), Some(t)) = (b.slow_call_ms, b.slow_call_threshold) {
+        settings.push(format!(
+            "or over {}% of calls slower than {} ms",
+            fixed(t * 100.0, 2),
+            fixed(ms, 0)
+        ));
+    }
+    if let Some(w) = b.window_seconds {
+        settings.push(format!("over the last {} s", fixed(w, 1)));
+    }
+    if let Some(n) = b.min_samples {
+        settings.push(format!("after at least {n} samples"));
+    }
+    if !settings.is_empty() {
+        let _ = writeln!(
+            out,
+            "<dt>Trips at</dt><dd>{}</dd>",
+            esc(&settings.join(", "))
+        );
+    }
+    if b.state == BudgetState::Tripped {
+        let mut at = String::new();
+        if let Some(t) = b.test {
+            let _ = write!(at, "test {t}, ");
+        }
+        let _ = write!(
+            at,
+            "{} s after it started",
+            fixed(b.tripped_at_s.unwrap_or(0.0), 2)
+        );
+        let _ = writeln!(
+            out,
+            "<dt>Tripped</dt><dd id=\"budget-trip\" class=\"bad\">{}</dd>",
+            esc(&at)
+        );
+        let mut why = Vec::new();
+        if let Some(r) = b.reason {
+            why.push(r.as_str().to_string());
+        }
+        if let Some(e) = b.error_rate {
+            why.push(format!("error rate {}%", fixed(e * 100.0, 2)));
+        }
+        if let Some(r) = b.slow_call_rate {
+            why.push(format!("slow calls {}%", fixed(r * 100.0, 2)));
+        }
+        if let Some(n) = b.samples {
+            why.push(format!("{n} samples in the window"));
+        }
+        let _ = writeln!(out, "<dt>Why</dt><dd>{}</dd>", esc(&why.join(", ")));
+    }
+    out.push_str("</dl>\n");
+    if b.state == BudgetState::Tripped && !b.top_errors.is_empty() {
+        out.push_str("<h3>Errors when it tripped</h3>\n<table>\n");
+        error_rows(out, &b.top_errors);
+        out.push_str("</table>\n");
+    }
+}
+
+/// The run's most frequent errors: the run total's, else merged over the
+/// tests (kind and message), most frequent first, at most [`MAX_ERRORS`].
+fn run_errors(s: &RunSummary) -> Vec<ErrorCount> {
+    if !s.total.top_errors.is_empty() {
+        return s
+            .total
+            .top_errors
+            .iter()
+            .take(MAX_ERRORS)
+            .cloned()
+            .collect();
+    }
+    let mut merged: Vec<ErrorCount> = Vec::new();
+    for e in s.tests.iter().flat_map(|t| &t.total.top_errors) {
+        match merged
+            .iter_mut()
+            .find(|m| m.kind == e.kind && m.message == e.message)
+        {
+            Some(m) => m.count += e.count,
+            None => merged.push(e.clone()),
+        }
+    }
+    merged.sort_by_key(|e| std::cmp::Reverse(e.count));
+    merged.truncate(MAX_ERRORS);
+    merged
+}
+
+/// A header and a row per error: count, kind, message.
+fn error_rows(out: &mut String, errors: &[ErrorCount]) {
+    out.push_str(
+        "<thead><tr><th class=\"n\">Count</th><th>Kind</th><th>Message</th></tr></thead>\n<tbody>\n",
+    );
+    for e in errors {
+        let _ = writeln!(
+            out,
+            "<tr class=\"error\"><td class=\"n\">{}</td><td>{}</td><td class=\"msg\">{}</td></tr>",
+            e.count,
+            esc(&e.kind),
+            esc(&e.message)
+        );
+    }
+    out.push_str("</tbody>\n");
 }
 
 fn facts(out: &mut String, s: &RunSummary) {
@@ -134,7 +393,7 @@ fn duration(secs: f64) -> String {
     }
 }
 
-fn test_section(out: &mut String, t: &TestReport) {
+fn test_section(out: &mut String, t: &TestReport, budget: &BudgetReport) {
     let _ = writeln!(
         out,
         "<section class=\"test\">\n<h2>Test {} <small>{}</small></h2>",
@@ -150,11 +409,27 @@ fn test_section(out: &mut String, t: &TestReport) {
         t.ended_by
     );
 
+    if !t.targets.is_empty() {
+        let targets: Vec<String> = t.targets.iter().map(|x| esc(x)).collect();
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">Target: <code>{}</code></p>",
+            targets.join("</code>, <code>")
+        );
+    }
+
+    // The budget's trip, marked on the charts of the test it tripped in.
+    let trip = match (budget.state, budget.test, budget.tripped_at_s) {
+        (BudgetState::Tripped, Some(i), Some(at)) if i == t.index => Some(at),
+        _ => None,
+    };
     out.push_str("<div class=\"charts\">\n");
     let rps: Vec<(f64, f64)> = t.timeline.iter().map(|p| (p.t_s, p.rps)).collect();
     let fails: Vec<(f64, f64)> = failures_per_second(&t.timeline);
     line_chart(
         out,
+        "rps",
+        trip,
         "Requests per second",
         &[
             Series {
@@ -171,6 +446,8 @@ fn test_section(out: &mut String, t: &TestReport) {
     );
     line_chart(
         out,
+        "latency",
+        trip,
         "Latency (ms)",
         &[
             Series {
@@ -184,6 +461,21 @@ fn test_section(out: &mut String, t: &TestReport) {
                 points: t.timeline.iter().map(|p| (p.t_s, p.p95_ms)).collect(),
             },
         ],
+    );
+    line_chart(
+        out,
+        "users",
+        trip,
+        "Active users",
+        &[Series {
+            label: "users",
+            color: "#059669",
+            // No user runs at the start; each point is the count at its end.
+            points: std::iter::once((0.0, 0.0))
+                .filter(|_| !t.timeline.is_empty())
+                .chain(t.timeline.iter().map(|p| (p.t_s, p.users as f64)))
+                .collect(),
+        }],
     );
     out.push_str("</div>\n<h3>Requests by name</h3>\n");
     name_table(out, &t.by_name, &t.total);
@@ -318,12 +610,14 @@ fn tick(v: f64, step: f64) -> String {
     fixed(v, decimals)
 }
 
-/// Appends an inline `<svg>` line chart. Always emits an `<svg>`; with no
-/// points it says "No timeline data".
-fn line_chart(out: &mut String, title: &str, series: &[Series<'_>]) {
+/// Appends an inline `<svg>` line chart (`kind` goes in its `data-chart`
+/// attribute; a `trip` time draws a dashed "budget tripped" line). Always
+/// emits an `<svg>`; with no points it says "No timeline data".
+fn line_chart(out: &mut String, kind: &str, trip: Option<f64>, title: &str, series: &[Series<'_>]) {
     let _ = writeln!(
         out,
-        "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
+        "<svg class=\"chart\" data-chart=\"{}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\">",
+        esc_attr(kind),
         esc_attr(title)
     );
     let _ = writeln!(out, "<title>{}</title>", esc(title));
@@ -339,6 +633,11 @@ fn line_chart(out: &mut String, title: &str, series: &[Series<'_>]) {
         any = true;
         x_max = x_max.max(fin(x));
         y_max = y_max.max(fin(y));
+    }
+    if any {
+        if let Some(at) = trip {
+            x_max = x_max.max(fin(at));
+        }
     }
     let (pw, ph) = (W - ML - MR, H - MT - MB);
     let (x0, y0) = (ML, MT + ph); // the plot's origin, bottom left
@@ -407,6 +706,22 @@ fn line_chart(out: &mut String, title: &str, series: &[Series<'_>]) {
         H - 2.0
     );
 
+    if let Some(at) = trip {
+        let x = px(at);
+        // The label on the right of the line, or on its left near the edge.
+        let (lx, anchor) = if x + 100.0 > W - MR {
+            (x - 4.0, "end")
+        } else {
+            (x + 4.0, "start")
+        };
+        let _ = writeln!(
+            out,
+            "<line class=\"trip\" x1=\"{x:.1}\" y1=\"{MT}\" x2=\"{x:.1}\" y2=\"{y0}\" \
+             stroke=\"#b42318\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>\
+             <text x=\"{lx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"#b42318\">budget tripped</text>",
+            MT + 12.0
+        );
+    }
     // Lines, then the legend (top right).
     for s in series {
         if s.points.is_empty() {
@@ -458,7 +773,11 @@ mod tests {
 
     #[test]
     fn html_is_self_contained() {
-        let html = html_report(&fixture());
+        // Targets are shown as text; without them no URL is in the page.
+        let mut s = fixture();
+        s.targets.clear();
+        s.tests.iter_mut().for_each(|t| t.targets.clear());
+        let html = html_report(&s);
         let lower = html.to_ascii_lowercase();
         for bad in [
             "http://", "https://", "<script", "<link", "<img", "<iframe", "@import", "url(", "src=",
@@ -473,12 +792,15 @@ mod tests {
     fn html_has_a_chart_per_test_and_kind() {
         let s = fixture();
         let html = html_report(&s);
-        // Two charts per test; the second test's timeline is empty.
-        assert_eq!(html.matches("<svg").count(), 2 * s.tests.len());
-        assert_eq!(html.matches("</svg>").count(), 2 * s.tests.len());
-        assert_eq!(html.matches("No timeline data").count(), 2);
-        assert_eq!(html.matches("<polyline").count(), 4);
+        // Three charts per test; the second test's timeline is empty.
+        assert_eq!(html.matches("<svg").count(), 3 * s.tests.len());
+        assert_eq!(html.matches("</svg>").count(), 3 * s.tests.len());
+        assert_eq!(html.matches("No timeline data").count(), 3);
+        assert_eq!(html.matches("<polyline").count(), 5);
         assert!(html.contains("Requests per second") && html.contains("Latency (ms)"));
+        assert!(html.contains("Active users"));
+        // One active-users chart per test.
+        assert_eq!(html.matches("data-chart=\"users\"").count(), 2);
     }
 
     #[test]
@@ -506,6 +828,93 @@ mod tests {
         assert!(html.contains("No errors."), "the second test has none");
         // The all-tests table plus one per test.
         assert_eq!(html.matches("<th class=\"n\">p99.9 ms</th>").count(), 3);
+    }
+
+    #[test]
+    fn html_shows_the_verdict_first() {
+        let s = fixture();
+        let html = html_report(&s);
+        let verdict = html.find("id=\"verdict\"").unwrap();
+        assert!(verdict < html.find("<h2>Run</h2>").unwrap());
+        assert!(html.contains("class=\"verdict fail\""));
+        assert!(html.contains("<b id=\"exit-code\">1</b>"));
+        assert!(html.contains("<code id=\"exit-reason\">gate_failed</code>"));
+        assert!(html.contains("an asserted SLA rule did not hold"));
+        // Plan and targets, escaped.
+        assert!(html.contains("<code>plans/&lt;smoke&gt;&amp;&quot;main&quot;.json</code>"));
+        assert!(html.contains("<code>https://api.example.com:443</code>"));
+        let pass = RunSummary {
+            exit_reason: "pass".to_string(),
+            ..RunSummary::default()
+        };
+        let html = html_report(&pass);
+        assert!(html.contains("class=\"verdict pass\"") && html.contains(">PASS<"));
+        assert!(html.contains("No SLA rule was evaluated."));
+        assert!(html.contains("No failure budget was in force."));
+        assert!(html.contains("no request was sent"));
+    }
+
+    #[test]
+    fn html_shows_sla_budget_and_top_errors() {
+        use crate::stats::{SlaResult, TripReason};
+        let mut s = fixture();
+        s.sla = vec![
+            SlaResult {
+                rule: "latency_p95 lte 200 (<login>)".to_string(),
+                passed: true,
+                actual: Some(123.456),
+                detail: "123.46 <= 200".to_string(),
+                asserted: true,
+            },
+            SlaResult {
+                rule: "error_rate lte 0.01".to_string(),
+                passed: false,
+                actual: None,
+                detail: "no samples".to_string(),
+                asserted: false,
+            },
+        ];
+        s.budget = BudgetReport {
+            installed: true,
+            threshold: Some(0.05),
+            window_seconds: Some(30.0),
+            min_samples: Some(50),
+            state: BudgetState::Tripped,
+            reason: Some(TripReason::ErrorRate),
+            test: Some(1),
+            tripped_at_s: Some(4.25),
+            error_rate: Some(0.5),
+            samples: Some(80),
+            top_errors: vec![ErrorCount {
+                kind: "status".to_string(),
+                message: "HTTP 503 <busy>".to_string(),
+                count: 40,
+            }],
+            ..BudgetReport::default()
+        };
+        let html = html_report(&s);
+        assert!(html.contains("<code>latency_p95 lte 200 (&lt;login&gt;)</code>"));
+        assert!(html.contains("<td class=\"n\">123.46</td>"));
+        assert_eq!(html.matches("<tr class=\"sla pass\">").count(), 1);
+        assert_eq!(html.matches("<tr class=\"sla fail\">").count(), 1);
+        assert!(html.contains("report only"));
+        assert!(html.contains("id=\"budget-state\">tripped<"));
+        assert!(html.contains("test 1, 4.25 s after it started"));
+        assert!(html.contains("error rate above 5.00%"));
+        assert!(html.contains("HTTP 503 &lt;busy&gt;"));
+        // Marked on the three charts of test 1 only.
+        assert_eq!(html.matches("class=\"trip\"").count(), 3);
+        // The run's top errors, merged over tests (the fixture's run total has none).
+        let top = &html[html.find("id=\"top-errors\"").unwrap()..];
+        let top = &top[..top.find("</table>").unwrap()];
+        assert_eq!(top.matches("<tr class=\"error\">").count(), 3);
+        assert!(top.contains("connection refused (os error 111)"));
+        assert!(top.find(">9<").unwrap() < top.find(">5<").unwrap());
+        // Armed: no trip shown.
+        s.budget.state = BudgetState::Armed;
+        let html = html_report(&s);
+        assert!(html.contains("armed — did not trip"));
+        assert!(!html.contains("class=\"trip\""));
     }
 
     #[test]

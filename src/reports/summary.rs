@@ -24,6 +24,10 @@ struct SummaryJson<'a> {
     exit_code: i32,
     exit_reason: &'a str,
     seed: u64,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    plans: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    targets: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     retry: Option<&'a RetryStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,6 +68,8 @@ struct TestSummaryJson<'a> {
     extract_missed: &'a BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     csv_exhausted: &'a BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    targets: &'a [String],
 }
 
 impl<'a> From<&'a TestReport> for TestSummaryJson<'a> {
@@ -81,6 +87,7 @@ impl<'a> From<&'a TestReport> for TestSummaryJson<'a> {
             unresolved: &t.unresolved,
             extract_missed: &t.extract_missed,
             csv_exhausted: &t.csv_exhausted,
+            targets: &t.targets,
         }
     }
 }
@@ -101,6 +108,8 @@ pub fn summary_json(s: &RunSummary) -> String {
         exit_code: s.exit_code,
         exit_reason: &s.exit_reason,
         seed: s.seed,
+        plans: &s.plans,
+        targets: &s.targets,
         retry: s.retry.as_ref(),
         conditioner: s.conditioner.as_ref(),
         budget: &s.budget,

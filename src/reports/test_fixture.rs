@@ -136,6 +136,10 @@ pub fn fixture() -> RunSummary {
         total: total1,
         by_name: by1,
         timeline,
+        targets: vec![
+            "http://127.0.0.1:8080".to_string(),
+            "https://api.example.com:443".to_string(),
+        ],
         ..TestReport::default()
     };
 
@@ -166,6 +170,11 @@ pub fn fixture() -> RunSummary {
         exit_code: 1,
         exit_reason: "gate_failed".to_string(),
         seed: 18_446_744_073_709_551_557,
+        plans: vec!["plans/<smoke>&\"main\".json".to_string()],
+        targets: vec![
+            "http://127.0.0.1:8080".to_string(),
+            "https://api.example.com:443".to_string(),
+        ],
         retry: None,
         conditioner: None,
         budget: Default::default(),

@@ -163,6 +163,10 @@ pub struct TestReport {
     /// CSV sources with `cycle: false` that ran out, by source: users stopped.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub csv_exhausted: BTreeMap<String, u64>,
+    /// The targets its requests were sent to, `scheme://host:port`, sorted
+    /// (at most 16).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 /// Why a test ended, as the summary's `ended_by` says it.
@@ -265,6 +269,13 @@ pub struct RunSummary {
     pub exit_reason: String,
     /// The seed every random draw of the run derives from.
     pub seed: u64,
+    /// The plan files the run was given, as given (`<run-str>` for a plan
+    /// given as text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<String>,
+    /// The targets of every test, `scheme://host:port`, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// Adaptive retry over all tests (the same block as `total.retry`); absent
     /// when no task had a retry policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,6 +7,7 @@ use super::model::{
     ClassCounts, ConditionerSettings, ConditionerStats, DelayMs, ErrorCount, LatencyMs, NameStats,
     RetryStats,
 };
+use crate::http::url::{Scheme, Url};
 use hdrhistogram::{Counter, Histogram};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -445,15 +446,33 @@ pub struct Recorder {
     pub extract_missed: BTreeMap<String, u64>,
     /// Users stopped by an exhausted CSV source, by source.
     pub csv_exhausted: BTreeMap<String, u64>,
+    /// The distinct targets (scheme, host, port) requests were sent to, at
+    /// most [`MAX_TARGETS`].
+    pub targets: Vec<(Scheme, String, u16)>,
 }
 
+/// The most distinct targets a test's report lists.
+pub const MAX_TARGETS: usize = 16;
+
 impl Recorder {
+    /// Notes the target of a request that was built (cheap when known).
+    pub fn note_target(&mut self, url: &Url) {
+        let known = self
+            .targets
+            .iter()
+            .any(|(s, h, p)| *s == url.scheme && *p == url.port && *h == url.host);
+        if !known && self.targets.len() < MAX_TARGETS {
+            self.targets.push((url.scheme, url.host.clone(), url.port));
+        }
+    }
+
     pub fn new(names: usize) -> Recorder {
         Recorder {
             slots: (0..names).map(|_| Tally::default()).collect(),
             unresolved: BTreeMap::new(),
             extract_missed: BTreeMap::new(),
             csv_exhausted: BTreeMap::new(),
+            targets: Vec::new(),
         }
     }
 

@@ -19,6 +19,8 @@ pub struct TestRecord {
 #[derive(Debug, Default)]
 pub struct Records {
     pub tests: Vec<TestRecord>,
+    /// The plan files the run was given (kept by `clear`).
+    pub plans: Vec<String>,
 }
 
 impl Records {
@@ -58,7 +60,16 @@ impl Records {
             add_counts(&mut extract_missed, &t.report.extract_missed);
             add_counts(&mut csv_exhausted, &t.report.csv_exhausted);
         }
+        let mut targets: Vec<String> = self
+            .tests
+            .iter()
+            .flat_map(|t| t.report.targets.iter().cloned())
+            .collect();
+        targets.sort();
+        targets.dedup();
         RunSummary {
+            plans: self.plans.clone(),
+            targets,
             unresolved,
             extract_missed,
             csv_exhausted,
