@@ -305,7 +305,7 @@ fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
         stderr_line("nothing was run.");
         return Outcome::Invalid;
     }
-    let seed = flags.seed.unwrap_or_else(crate::units::fresh_random_u64);
+    let seed = flags.seed.unwrap_or_else(crate::units::fresh_seed);
     let mut ctx = Context::new(RunOptions {
         quiet: flags.quiet,
         keep_going: flags.keep_going,

@@ -55,9 +55,40 @@ pub fn fresh_random_u64() -> u64 {
     h.finish()
 }
 
+/// The largest seed a JSON reader that reads numbers as doubles (JavaScript,
+/// `jq` before 1.7) reads exactly: 2^53.
+pub const MAX_EXACT_SEED: u64 = 1 << 53;
+
+/// A fresh random seed for a run without `--seed`: at most
+/// [`MAX_EXACT_SEED`] (53 random bits), so every JSON reader reads it exactly.
+pub fn fresh_seed() -> u64 {
+    fresh_random_u64() & (MAX_EXACT_SEED - 1)
+}
+
+/// The seed as a string when a double cannot hold it exactly (above
+/// [`MAX_EXACT_SEED`]): the summary's `seed_str`.
+pub fn seed_str(seed: u64) -> Option<String> {
+    (seed > MAX_EXACT_SEED).then(|| seed.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fresh_seeds_are_exact_in_a_double() {
+        for _ in 0..1000 {
+            let s = fresh_seed();
+            assert!(s <= MAX_EXACT_SEED);
+            assert_eq!(s as f64 as u64, s);
+        }
+        assert_eq!(seed_str(MAX_EXACT_SEED), None);
+        assert_eq!(seed_str(42), None);
+        assert_eq!(
+            seed_str(MAX_EXACT_SEED + 1).as_deref(),
+            Some("9007199254740993")
+        );
+    }
 
     #[test]
     fn durations() {

@@ -25,6 +25,8 @@ struct SummaryJson<'a> {
     exit_reason: &'a str,
     seed: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    seed_str: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     retry: Option<&'a RetryStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
     conditioner: Option<&'a ConditionerStats>,
@@ -101,6 +103,7 @@ pub fn summary_json(s: &RunSummary) -> String {
         exit_code: s.exit_code,
         exit_reason: &s.exit_reason,
         seed: s.seed,
+        seed_str: s.seed_str.as_deref(),
         retry: s.retry.as_ref(),
         conditioner: s.conditioner.as_ref(),
         budget: &s.budget,
@@ -147,6 +150,8 @@ mod tests {
         assert_eq!(v["exit_code"], 1);
         assert_eq!(v["exit_reason"], "gate_failed");
         assert_eq!(v["seed"].as_u64(), Some(s.seed));
+        // Above 2^53 the seed is also a string, which any JSON reader reads exactly.
+        assert_eq!(v["seed_str"], "18446744073709551557");
         assert_eq!(v["started_at"].as_f64(), Some(s.started_at));
         assert_eq!(v["duration_s"].as_f64(), Some(s.duration_s));
 

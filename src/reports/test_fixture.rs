@@ -166,6 +166,7 @@ pub fn fixture() -> RunSummary {
         exit_code: 1,
         exit_reason: "gate_failed".to_string(),
         seed: 18_446_744_073_709_551_557,
+        seed_str: crate::units::seed_str(18_446_744_073_709_551_557),
         retry: None,
         conditioner: None,
         budget: Default::default(),

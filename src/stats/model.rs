@@ -251,6 +251,11 @@ pub struct RunSummary {
     pub exit_reason: String,
     /// The seed every random draw of the run derives from.
     pub seed: u64,
+    /// `seed` as a string when it is above 2^53, where readers that take JSON
+    /// numbers as doubles would round it; absent otherwise. Derived from
+    /// `seed` (`crate::units::seed_str`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed_str: Option<String>,
     /// Adaptive retry over all tests (the same block as `total.retry`); absent
     /// when no task had a retry policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
