@@ -78,3 +78,50 @@ fn init_shows_paths_from_where_the_user_stands_and_its_reports_land_in_the_proje
     assert!(d.join("proj/reports/report.html").is_file());
     assert!(!d.join("here/reports").exists());
 }
+
+#[test]
+fn per_request_rows_say_when_they_started_on_both_clocks() {
+    let srv = loaddensity::demo_server::DemoServer::start(0).unwrap();
+    let d = scratch("record_time");
+    let r = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 2, "iterations": 10, "wait_time": 0.02, "record_csv": "rows",
+            "tasks": [{{"request_url": "{}/ok", "name": "ok"}}]}}]"#,
+        srv.base_url()
+    ))
+    .run_in(&d);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let test = &r.summary()["tests"][0];
+    let started = test["started_at"].as_f64().unwrap();
+    let duration = test["duration_s"].as_f64().unwrap();
+    let text = std::fs::read_to_string(d.join("rows.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[8..], ["t_s", "time_utc"], "{text}");
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 20);
+    for row in &rows {
+        assert_eq!(row.len(), 10, "{row:?}");
+        let t: f64 = row[8].parse().unwrap();
+        assert!((0.0..=duration + 0.01).contains(&t), "{t} of {duration}");
+        assert_eq!(row[8].split('.').nth(1).map(str::len), Some(3), "{row:?}");
+        // 2026-11-29T23:30:55.123Z, the test's start plus t_s.
+        let utc = row[9];
+        assert!(
+            utc.len() == 24 && utc.ends_with('Z') && &utc[10..11] == "T",
+            "{utc}"
+        );
+        let sod = |s: &str| -> f64 {
+            let h: f64 = s[11..13].parse().unwrap();
+            let m: f64 = s[14..16].parse().unwrap();
+            let sec: f64 = s[17..23].parse().unwrap();
+            h * 3600.0 + m * 60.0 + sec
+        };
+        let expect = (started + t).rem_euclid(86_400.0);
+        let diff = (sod(utc) - expect).abs();
+        assert!(diff < 0.01 || diff > 86_399.0, "{utc} vs {expect}");
+    }
+    // In completion order, which is close to start order for one task.
+    let first: f64 = rows[0][8].parse().unwrap();
+    let last: f64 = rows[19][8].parse().unwrap();
+    assert!(first <= last, "{first} {last}");
+}
