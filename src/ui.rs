@@ -9,6 +9,34 @@
 //! [`stdout_text`] and [`stderr_line`] instead.
 
 use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
+
+/// The width console output fits when it does not go to a terminal (a CI
+/// log, a file, a pipe).
+pub const DEFAULT_WIDTH: usize = 80;
+
+/// Columns of the terminal on `fd`, or [`DEFAULT_WIDTH`] when it is not one.
+fn width_of(fd: RawFd) -> usize {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ only writes a `winsize` into the pointer given,
+    // which lives for the call; a bad or non-terminal fd fails with -1.
+    let ok = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0;
+    if ok && ws.ws_col > 0 {
+        usize::from(ws.ws_col)
+    } else {
+        DEFAULT_WIDTH
+    }
+}
+
+/// The width stdout output fits: the terminal's, else 80 columns.
+pub fn stdout_width() -> usize {
+    width_of(std::io::stdout().as_raw_fd())
+}
 
 /// Writes `text` to stdout as is and flushes it, ignoring errors.
 pub fn stdout_text(text: &str) {

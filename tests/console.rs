@@ -126,3 +126,74 @@ fn per_request_rows_say_when_they_started_on_both_clocks() {
     let last: f64 = rows[19][8].parse().unwrap();
     assert!(first <= last, "{first} {last}");
 }
+
+/// Columns a console line takes (every character here is one column wide,
+/// but `…`, which is one too).
+fn columns(line: &str) -> usize {
+    line.chars().count()
+}
+
+#[test]
+fn the_console_says_why_requests_failed_within_80_columns() {
+    let srv = loaddensity::demo_server::DemoServer::start(0).unwrap();
+    let d = scratch("top_errors");
+    let long = "a task name far longer than the twenty-two columns the table leaves";
+    let plan = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 2, "iterations": 10, "host": "{}",
+            "tasks": [{{"url": "/ok", "name": "fine"}},
+                      {{"url": "/status/503", "name": "{long}"}},
+                      {{"url": "/ok", "name": "checked", "assertions": {{"status_code": 201}}}}]}}]"#,
+        srv.base_url()
+    ));
+    let r = plan.run_in(&d);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    print!("{}", r.stdout);
+    for line in r.stdout.lines() {
+        assert!(columns(line) <= 80, "{} columns: {line}", columns(line));
+    }
+    let (table, errors) = r.stdout.split_once("Top errors:\n").expect("top errors");
+    assert!(table.contains("a task name far longe…"), "{table}");
+    let lines: Vec<&str> = errors.lines().collect();
+    // Both failing names, 20 failures each: 20 of 20 requests = 100%.
+    assert!(lines[0].ends_with("message"), "{errors}");
+    assert_eq!(lines.len(), 1 + 2 * 2, "{errors}");
+    let row_of = |name: &str| {
+        let at = lines.iter().position(|l| l.starts_with(name)).unwrap();
+        lines[at + 1]
+    };
+    let status = row_of("a task name far longer");
+    assert!(
+        status.starts_with("        20  100.00%  status  "),
+        "{status}"
+    );
+    assert!(status.contains("503"), "{status}");
+    let assertion = row_of("checked");
+    assert!(
+        assertion.starts_with("        20  100.00%  assertion"),
+        "{assertion}"
+    );
+    assert!(!errors.contains("fine"), "{errors}");
+
+    // Silenced by --quiet, like the table.
+    let r = plan.clone().flags(&["--quiet"]).run_in(&d);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !r.stdout.contains("Top errors") && !r.stdout.contains("Total"),
+        "{}",
+        r.stdout
+    );
+
+    // Nothing failed: no error report.
+    let r = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 1, "iterations": 3,
+            "tasks": [{{"request_url": "{}/ok", "name": "fine"}}]}}]"#,
+        srv.base_url()
+    ))
+    .run_in(&d);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("Total") && !r.stdout.contains("Top errors"),
+        "{}",
+        r.stdout
+    );
+}
