@@ -197,3 +197,43 @@ fn the_console_says_why_requests_failed_within_80_columns() {
         r.stdout
     );
 }
+
+#[test]
+fn progress_off_a_terminal_is_a_line_every_2_s_and_one_at_the_end_within_80_columns() {
+    let srv = loaddensity::demo_server::DemoServer::start(0).unwrap();
+    let d = scratch("progress");
+    let r = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 2, "test_time": 4.5, "wait_time": 0.05,
+            "tasks": [{{"request_url": "{}/ok", "name": "ok", "retry": {{"transient": 2}}}}]}}]"#,
+        srv.base_url()
+    ))
+    .run_in(&d);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("[test 1 "))
+        .collect();
+    // At about 2 s and 4 s (a busy machine may skip the second), then the end.
+    assert!((2..=3).contains(&lines.len()), "{}", r.stderr);
+    for l in &lines {
+        assert!(columns(l) <= 80, "{} columns: {l}", columns(l));
+    }
+    assert!(
+        lines[0].contains("users 2 · ") && lines[0].contains(" req/s"),
+        "{}",
+        lines[0]
+    );
+    let done = lines[lines.len() - 1];
+    assert!(lines[..lines.len() - 1].iter().all(|l| !l.contains("done")));
+    assert!(done.contains("s] done · "), "{done}");
+    let requests = common::n(&r.summary()["total"]["requests"]);
+    assert!(
+        done.contains(&format!(" {requests} reqs ")) || !done.contains(" reqs "),
+        "{done} vs {requests}"
+    );
+    // Progress is stderr only, and --quiet has none.
+    assert!(!r.stdout.contains("[test 1 "));
+    let r = Plan::new("").flags(&["--quiet"]).run_in(&d);
+    assert!(!r.stderr.contains("[test "), "{}", r.stderr);
+}
