@@ -396,7 +396,7 @@ fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
         stderr_line("nothing was run.");
         return Outcome::Invalid;
     }
-    let seed = flags.seed.unwrap_or_else(crate::units::fresh_random_u64);
+    let seed = flags.seed.unwrap_or_else(crate::units::fresh_seed);
     let mut ctx = Context::new(RunOptions {
         quiet: flags.quiet,
         keep_going: flags.keep_going,
@@ -583,27 +583,114 @@ const INIT_PLAN: &str = r#"{
 }
 "#;
 
-const INIT_README: &str = "# Load tests\n\nRun the example against the built-in demo target:\n\n    loaddensity run actions/example.json\n\nReports land in `reports/`. Point `request_url` at your own service (127.0.0.1 or\nlocalhost in CI) and see `loaddensity commands` for every action.\n";
+const INIT_README: &str = "# Load tests\n\nRun the example against the built-in demo target, from this folder:\n\n    loaddensity run actions/example.json\n\nReport paths are relative to the folder `loaddensity` runs in, so run it from\nhere and the reports land in `reports/` here. Point `request_url` at your own\nservice (127.0.0.1 or localhost in CI) and see `loaddensity commands` for every\naction.\n";
 
 fn init(dir: &Path) -> anyhow::Result<()> {
     let plan = dir.join("actions").join("example.json");
     let readme = dir.join("README.md");
+    let cwd = std::env::current_dir().ok();
+    let shown = |p: &Path| match &cwd {
+        Some(c) => relative_to(p, c).display().to_string(),
+        None => p.display().to_string(),
+    };
     for p in [&plan, &readme] {
         if p.exists() {
-            anyhow::bail!(
-                "{} already exists; init never overwrites files",
-                p.display()
-            );
+            anyhow::bail!("{} already exists; init never overwrites files", shown(p));
         }
     }
     std::fs::create_dir_all(dir.join("actions"))?;
     std::fs::write(&plan, INIT_PLAN)?;
     std::fs::write(&readme, INIT_README)?;
-    stderr_line(&format!(
-        "created {} and {}",
-        plan.display(),
-        readme.display()
-    ));
-    stderr_line(&format!("next: loaddensity run {}", plan.display()));
+    stderr_line(&format!("created {} and {}", shown(&plan), shown(&readme)));
+    // The plan's report paths are relative to the working folder: run it
+    // from the project so its reports land there.
+    let project = shown(dir);
+    let next = if project == "." {
+        "loaddensity run actions/example.json".to_string()
+    } else {
+        format!(
+            "cd {} && loaddensity run actions/example.json",
+            shell_word(&project)
+        )
+    };
+    stderr_line(&format!("next: {next}"));
     Ok(())
+}
+
+/// `path` as seen from the folder `from` (both made absolute and free of
+/// symlinks where they exist): `proj/README.md`, `../other/x`, or `.` for the
+/// folder itself. Falls back to `path` as given when there is no common root.
+fn relative_to(path: &Path, from: &Path) -> PathBuf {
+    use std::path::Component;
+    let real = |p: &Path| {
+        let abs = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            from.join(p)
+        };
+        std::fs::canonicalize(&abs).unwrap_or(abs)
+    };
+    let (to, base) = (real(path), real(from));
+    let to_parts: Vec<Component> = to.components().collect();
+    let base_parts: Vec<Component> = base.components().collect();
+    let common = to_parts
+        .iter()
+        .zip(&base_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
+    if common == 0 {
+        return path.to_path_buf();
+    }
+    let mut out = PathBuf::new();
+    for _ in common..base_parts.len() {
+        out.push("..");
+    }
+    for c in &to_parts[common..] {
+        out.push(c.as_os_str());
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// `s` as one shell word: as is when it is plain, else in single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod init_tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_shown_relative_to_the_working_folder() {
+        let d = std::env::temp_dir().join(format!("loaddensity-rel-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("a/b")).unwrap();
+        std::fs::create_dir_all(d.join("c")).unwrap();
+        assert_eq!(relative_to(&d.join("a/b"), &d), Path::new("a/b"));
+        assert_eq!(
+            relative_to(&d.join("a/b/x.json"), &d),
+            Path::new("a/b/x.json")
+        );
+        assert_eq!(
+            relative_to(&d.join("c"), &d.join("a/b")),
+            Path::new("../../c")
+        );
+        assert_eq!(relative_to(&d, &d), Path::new("."));
+        assert_eq!(relative_to(Path::new("a"), &d), Path::new("a"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_word("load-tests/ci"), "load-tests/ci");
+        assert_eq!(shell_word("my tests"), "'my tests'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+    }
 }

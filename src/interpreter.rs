@@ -319,6 +319,7 @@ impl Context {
         s.exit_code = self.outcome.code();
         s.exit_reason = self.outcome.reason().to_string();
         s.seed = self.opts.seed;
+        s.seed_str = crate::units::seed_str(s.seed);
         s.budget = self.budget_report.clone();
         s.supervisor = self.supervisor.clone();
         s.sla = self.sla.clone();

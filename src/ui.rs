@@ -9,6 +9,48 @@
 //! [`stdout_text`] and [`stderr_line`] instead.
 
 use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
+
+/// The width console output fits when it does not go to a terminal (a CI
+/// log, a file, a pipe).
+pub const DEFAULT_WIDTH: usize = 80;
+
+/// Columns of the terminal on `fd`, or [`DEFAULT_WIDTH`] when it is not one.
+fn width_of(fd: RawFd) -> usize {
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ only writes a `winsize` into the pointer given,
+    // which lives for the call; a bad or non-terminal fd fails with -1.
+    let ok = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0;
+    if ok && ws.ws_col > 0 {
+        usize::from(ws.ws_col)
+    } else {
+        DEFAULT_WIDTH
+    }
+}
+
+/// The width stdout output fits: the terminal's, else 80 columns.
+pub fn stdout_width() -> usize {
+    width_of(std::io::stdout().as_raw_fd())
+}
+
+/// The width stderr output fits: the terminal's, else 80 columns.
+pub fn stderr_width() -> usize {
+    width_of(std::io::stderr().as_raw_fd())
+}
+
+/// The progress bar on the terminal, if one is drawn: stderr lines are
+/// written above it, never into it.
+static ACTIVE_BAR: std::sync::Mutex<Option<indicatif::ProgressBar>> = std::sync::Mutex::new(None);
+
+/// Registers the progress bar being drawn (`None` once it is cleared).
+pub fn set_active_bar(bar: Option<indicatif::ProgressBar>) {
+    *crate::sync::lock(&ACTIVE_BAR) = bar;
+}
 
 /// Writes `text` to stdout as is and flushes it, ignoring errors.
 pub fn stdout_text(text: &str) {
@@ -17,10 +59,20 @@ pub fn stdout_text(text: &str) {
     let _ = out.flush();
 }
 
-/// Writes `msg` and a newline to stderr, ignoring errors.
+/// Writes `msg` and a newline to stderr, ignoring errors. While a progress
+/// bar is drawn, the bar steps aside for the line and is drawn again below
+/// it, so a line never lands in the middle of the bar.
 pub fn stderr_line(msg: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{msg}");
+    let write = || {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{msg}");
+    };
+    // Cloned out: the lock is not held while the bar is redrawn.
+    let bar = crate::sync::lock(&ACTIVE_BAR).clone();
+    match bar {
+        Some(b) if !b.is_finished() => b.suspend(write),
+        _ => write(),
+    }
 }
 
 #[derive(Debug, Clone)]

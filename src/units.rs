@@ -55,9 +55,55 @@ pub fn fresh_random_u64() -> u64 {
     h.finish()
 }
 
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
+/// (Howard Hinnant's `civil_from_days`).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// The largest seed a JSON reader that reads numbers as doubles (JavaScript,
+/// `jq` before 1.7) reads exactly: 2^53.
+pub const MAX_EXACT_SEED: u64 = 1 << 53;
+
+/// A fresh random seed for a run without `--seed`: at most
+/// [`MAX_EXACT_SEED`] (53 random bits), so every JSON reader reads it exactly.
+pub fn fresh_seed() -> u64 {
+    fresh_random_u64() & (MAX_EXACT_SEED - 1)
+}
+
+/// The seed as a string when a double cannot hold it exactly (above
+/// [`MAX_EXACT_SEED`]): the summary's `seed_str`.
+pub fn seed_str(seed: u64) -> Option<String> {
+    (seed > MAX_EXACT_SEED).then(|| seed.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fresh_seeds_are_exact_in_a_double() {
+        for _ in 0..1000 {
+            let s = fresh_seed();
+            assert!(s <= MAX_EXACT_SEED);
+            assert_eq!(s as f64 as u64, s);
+        }
+        assert_eq!(seed_str(MAX_EXACT_SEED), None);
+        assert_eq!(seed_str(42), None);
+        assert_eq!(
+            seed_str(MAX_EXACT_SEED + 1).as_deref(),
+            Some("9007199254740993")
+        );
+    }
 
     #[test]
     fn durations() {

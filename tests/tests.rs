@@ -7,6 +7,7 @@ mod bodies;
 mod budget_gates;
 mod cli_plans;
 mod conditioner;
+mod console;
 mod data_sources;
 mod docs_sync;
 mod engine;

@@ -78,6 +78,11 @@ impl<'a> TestClock<'a> {
             if self.stopping_since.is_none() {
                 if let Some(why) = self.end_reason(now) {
                     self.ended_by = why;
+                    // Stopped early (a signal, a watchdog, the budget): the
+                    // bar goes at once, before the grace and what follows.
+                    if why != EndedBy::Time {
+                        self.progress.clear();
+                    }
                     self.begin_stop(now);
                 }
             }

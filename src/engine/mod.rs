@@ -119,19 +119,20 @@ pub fn run_test(
     ui: &Ui,
     control: &RunControl,
 ) -> anyhow::Result<TestOutcome> {
-    let request_log = match &plan.record_csv {
-        Some(p) => Some(Mutex::new(RequestLog::create(p)?)),
-        None => None,
-    };
+    let started = Instant::now();
     let started_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
+    let request_log = match &plan.record_csv {
+        Some(p) => Some(Mutex::new(RequestLog::create(p, started, started_unix)?)),
+        None => None,
+    };
     let shared = Shared {
         plan,
         plan_vars,
         stop: Arc::new(StopSignal::new()),
         control,
-        started: Instant::now(),
+        started,
         // One recorder per worker: locked once per request, by its own
         // worker only (and by the clock once per tick).
         recorders: (0..pool::workers_for(plan.workers, plan.users))

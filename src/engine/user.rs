@@ -782,6 +782,7 @@ impl<'a> User<'a> {
                 response_time_ms: latency.as_secs_f64() * 1000.0,
                 response_length: a.bytes,
                 error: failure.map(|(_, m)| m),
+                started: t0,
             };
             crate::sync::lock(log).write_row(&row);
         }

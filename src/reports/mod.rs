@@ -10,7 +10,7 @@
 //! | [`ld_json_pair`] | LoadDensity's success/failure JSON pair | `LD_generate_json_report {json_file_name}` → `_success.json`, `_failure.json` |
 //! | [`ld_xml_pair`] | LoadDensity's success/failure XML pair | `LD_generate_xml_report {xml_file_name}` → `_success.xml`, `_failure.xml` |
 //! | [`ld_summary_json`] | LoadDensity's summary object | `LD_summary` (printed) |
-//! | [`render_table`] | console end-of-test table | — |
+//! | [`render_table`], [`render_errors`] | console end-of-test table and top errors | — |
 //! | [`RequestLog`] | streamed per-request CSV | `LD_start_test` `record_csv: "path"` |
 //!
 //! Callers check the name with [`check_name`] (when the plan is validated, and
@@ -47,7 +47,7 @@ pub use json::full_json;
 pub use junit::{junit_xml, GateResult};
 pub use loaddensity::{ld_json_pair, ld_pair_paths, ld_summary_json, ld_xml_pair};
 pub use summary::summary_json;
-pub use table::render_table;
+pub use table::{render_errors, render_table};
 
 /// The file a report named `name` is written to: `name` + `.ext`.
 ///

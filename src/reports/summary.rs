@@ -29,6 +29,8 @@ struct SummaryJson<'a> {
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     targets: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
+    seed_str: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     retry: Option<&'a RetryStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
     conditioner: Option<&'a ConditionerStats>,
@@ -110,6 +112,7 @@ pub fn summary_json(s: &RunSummary) -> String {
         seed: s.seed,
         plans: &s.plans,
         targets: &s.targets,
+        seed_str: s.seed_str.as_deref(),
         retry: s.retry.as_ref(),
         conditioner: s.conditioner.as_ref(),
         budget: &s.budget,
@@ -156,6 +159,8 @@ mod tests {
         assert_eq!(v["exit_code"], 1);
         assert_eq!(v["exit_reason"], "gate_failed");
         assert_eq!(v["seed"].as_u64(), Some(s.seed));
+        // Above 2^53 the seed is also a string, which any JSON reader reads exactly.
+        assert_eq!(v["seed_str"], "18446744073709551557");
         assert_eq!(v["started_at"].as_f64(), Some(s.started_at));
         assert_eq!(v["duration_s"].as_f64(), Some(s.duration_s));
 

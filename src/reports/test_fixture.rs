@@ -175,6 +175,7 @@ pub fn fixture() -> RunSummary {
             "http://127.0.0.1:8080".to_string(),
             "https://api.example.com:443".to_string(),
         ],
+        seed_str: crate::units::seed_str(18_446_744_073_709_551_557),
         retry: None,
         conditioner: None,
         budget: Default::default(),

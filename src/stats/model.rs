@@ -276,6 +276,11 @@ pub struct RunSummary {
     /// The targets of every test, `scheme://host:port`, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// `seed` as a string when it is above 2^53, where readers that take JSON
+    /// numbers as doubles would round it; absent otherwise. Derived from
+    /// `seed` (`crate::units::seed_str`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed_str: Option<String>,
     /// Adaptive retry over all tests (the same block as `total.retry`); absent
     /// when no task had a retry policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]

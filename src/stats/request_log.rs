@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// Header of the [`RequestLog`] file.
 pub const REQUEST_HEADER: &str =
-    "outcome,method,url,name,status_code,response_time_ms,response_length,error";
+    "outcome,method,url,name,status_code,response_time_ms,response_length,error,t_s,time_utc";
 
 /// Whether an RFC 4180 field must be quoted.
 pub fn needs_quotes(s: &str) -> bool {
@@ -34,6 +34,28 @@ fn write_field<W: Write>(w: &mut W, s: &str) -> io::Result<()> {
     } else {
         w.write_all(s.as_bytes())
     }
+}
+
+/// `unix_s` plus `plus_ms` milliseconds as ISO 8601 UTC with milliseconds:
+/// `2026-11-29T23:30:55.123Z`. Written in place (no allocation).
+fn write_utc_millis<W: Write>(w: &mut W, unix_s: f64, plus_ms: i64) -> io::Result<()> {
+    let base = if unix_s.is_finite() {
+        (unix_s * 1000.0).round() as i64
+    } else {
+        0
+    };
+    let ms = base.saturating_add(plus_ms);
+    let secs = ms.div_euclid(1000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = crate::units::civil_from_days(days);
+    write!(
+        w,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60,
+        ms.rem_euclid(1000)
+    )
 }
 
 /// How a request ended, as the `outcome` column says it.
@@ -72,6 +94,9 @@ pub struct RequestRow<'a> {
     pub response_length: u64,
     /// `None` for a success: empty cell.
     pub error: Option<&'a str>,
+    /// When the request started (its first attempt): the `t_s` and
+    /// `time_utc` columns.
+    pub started: Instant,
 }
 
 /// A streaming per-request CSV writer (`record_csv: "path"`).
@@ -91,6 +116,9 @@ pub struct RequestLog {
     written: u64,
     last_flush: Instant,
     error: Option<String>,
+    /// The test's start, on the monotonic clock and as Unix seconds.
+    test_started: Instant,
+    test_started_unix: f64,
 }
 
 /// How much a log buffers before it writes.
@@ -100,9 +128,14 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 impl RequestLog {
     /// Creates (or truncates) the file at `path`, creating parent folders as
-    /// needed, and writes the header
-    /// `outcome,method,url,name,status_code,response_time_ms,response_length,error`.
-    pub fn create(path: &Path) -> anyhow::Result<RequestLog> {
+    /// needed, and writes the header [`REQUEST_HEADER`]. Rows are timed from
+    /// `test_started` (`t_s`), which was `test_started_unix` on the wall clock
+    /// (`time_utc`).
+    pub fn create(
+        path: &Path,
+        test_started: Instant,
+        test_started_unix: f64,
+    ) -> anyhow::Result<RequestLog> {
         (|| -> anyhow::Result<RequestLog> {
             if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 fs::create_dir_all(dir)
@@ -114,6 +147,8 @@ impl RequestLog {
                 written: 0,
                 last_flush: Instant::now(),
                 error: None,
+                test_started,
+                test_started_unix,
             };
             log.buf.extend_from_slice(REQUEST_HEADER.as_bytes());
             log.buf.push(b'\n');
@@ -154,6 +189,10 @@ impl RequestLog {
             if let Some(e) = row.error {
                 write_field(w, e)?;
             }
+            let t = row.started.saturating_duration_since(self.test_started);
+            let t_ms = t.as_millis() as i64;
+            write!(w, ",{}.{:03},", t_ms / 1000, t_ms % 1000)?;
+            write_utc_millis(w, self.test_started_unix, t_ms)?;
             w.write_all(b"\n")
         })();
         if self.buf.len() >= FLUSH_BYTES {
@@ -229,6 +268,7 @@ mod tests {
                 response_time_ms: 12.3456,
                 response_length: 5120,
                 error: None,
+                started: Instant::now(),
             },
             RequestRow {
                 outcome: RowOutcome::Failure,
@@ -239,9 +279,10 @@ mod tests {
                 response_time_ms: f64::NAN,
                 response_length: 0,
                 error: Some("connection refused,\nretry \"later\""),
+                started: Instant::now(),
             },
         ];
-        let mut log = RequestLog::create(&path).unwrap();
+        let mut log = RequestLog::create(&path, Instant::now(), 0.0).unwrap();
         for r in &rows {
             log.write_row(r);
         }
@@ -251,7 +292,7 @@ mod tests {
         assert_eq!(recs[0].join(","), REQUEST_HEADER);
         assert_eq!(recs.len(), 3);
         for (rec, row) in recs[1..].iter().zip(&rows) {
-            assert_eq!(rec.len(), 8);
+            assert_eq!(rec.len(), 10);
             assert_eq!(rec[0], row.outcome.as_str());
             assert_eq!(rec[1], row.method);
             assert_eq!(rec[2], row.url);
@@ -269,9 +310,41 @@ mod tests {
     }
 
     #[test]
+    fn rows_say_when_their_request_started() {
+        let path = temp_path("time");
+        let t0 = Instant::now();
+        // 2023-11-14T22:13:20.500Z
+        let mut log = RequestLog::create(&path, t0, 1_700_000_000.5).unwrap();
+        let row = |started| RequestRow {
+            outcome: RowOutcome::Success,
+            method: "GET",
+            url: "http://h/",
+            name: "n",
+            status_code: Some(200),
+            response_time_ms: 1.0,
+            response_length: 2,
+            error: None,
+            started,
+        };
+        log.write_row(&row(t0 + Duration::from_micros(1_234_900)));
+        log.write_row(&row(t0 + Duration::from_secs(86_400 - 80_000 + 1)));
+        // A start before the test's (not possible, but never negative).
+        log.write_row(&row(t0.checked_sub(Duration::from_secs(1)).unwrap_or(t0)));
+        log.finish().unwrap();
+        let recs = parse_csv(&fs::read_to_string(&path).unwrap());
+        assert_eq!(&recs[0][8..], ["t_s", "time_utc"]);
+        assert_eq!(&recs[1][8..], ["1.234", "2023-11-14T22:13:21.734Z"]);
+        assert_eq!(&recs[2][8..], ["6401.000", "2023-11-15T00:00:01.500Z"]);
+        assert_eq!(&recs[3][8..], ["0.000", "2023-11-14T22:13:20.500Z"]);
+        fs::remove_dir_all(path.parent().unwrap().parent().unwrap()).unwrap();
+    }
+
+    #[test]
     fn request_log_shared_behind_a_mutex() {
         let path = temp_path("mutex");
-        let log = Arc::new(Mutex::new(RequestLog::create(&path).unwrap()));
+        let log = Arc::new(Mutex::new(
+            RequestLog::create(&path, Instant::now(), 0.0).unwrap(),
+        ));
         let handles: Vec<_> = (0..4)
             .map(|i| {
                 let log = Arc::clone(&log);
@@ -287,6 +360,7 @@ mod tests {
                             response_time_ms: j as f64,
                             response_length: 1,
                             error: None,
+                            started: Instant::now(),
                         };
                         log.lock().unwrap().write_row(&row);
                     }
@@ -300,14 +374,14 @@ mod tests {
         log.finish().unwrap();
         let recs = parse_csv(&fs::read_to_string(&path).unwrap());
         assert_eq!(recs.len(), 1 + 200);
-        assert!(recs.iter().all(|r| r.len() == 8));
+        assert!(recs.iter().all(|r| r.len() == 10));
         fs::remove_dir_all(path.parent().unwrap().parent().unwrap()).unwrap();
     }
 
     #[test]
     fn rows_reach_the_file_within_a_second_and_whole() {
         let path = temp_path("flush");
-        let mut log = RequestLog::create(&path).unwrap();
+        let mut log = RequestLog::create(&path, Instant::now(), 0.0).unwrap();
         let row = RequestRow {
             outcome: RowOutcome::Success,
             method: "GET",
@@ -317,6 +391,7 @@ mod tests {
             response_time_ms: 1.0,
             response_length: 2,
             error: None,
+            started: Instant::now(),
         };
         log.write_row(&row);
         // Buffered until a second has passed since the last write.
@@ -333,13 +408,18 @@ mod tests {
     #[test]
     fn a_write_error_is_kept_and_later_rows_are_dropped() {
         // /dev/full takes the open and fails every write.
-        let err = RequestLog::create(Path::new("/dev/full")).unwrap_err();
+        let err = RequestLog::create(Path::new("/dev/full"), Instant::now(), 0.0).unwrap_err();
         assert!(format!("{err:#}").contains("No space left"), "{err:#}");
     }
 
     #[test]
     fn request_log_error_names_the_path() {
-        let err = RequestLog::create(Path::new("/proc/definitely/not/here.csv")).unwrap_err();
+        let err = RequestLog::create(
+            Path::new("/proc/definitely/not/here.csv"),
+            Instant::now(),
+            0.0,
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("/proc/definitely/not/here.csv"));
     }
 }

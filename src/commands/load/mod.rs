@@ -644,10 +644,12 @@ impl Command for StartTest {
         ));
         let outcome = engine::run_test(&plan, &ctx.vars, &ctx.ui, &ctx.control)?;
         let record = outcome.record;
-        ctx.ui.result(&reports::render_table(
-            &record.report.by_name,
-            &record.report.total,
-        ));
+        // The table, then why requests failed (nothing when none did).
+        let width = crate::ui::stdout_width();
+        let mut console =
+            reports::render_table(&record.report.by_name, &record.report.total, width);
+        console.push_str(&reports::render_errors(&record.report.by_name, width));
+        ctx.ui.result(&console);
         let in_force = ctx.budget_in_force(&self.failure_budget);
         if let Some((cfg, source)) = &in_force {
             ctx.budget_armed(cfg, *source);
