@@ -139,7 +139,7 @@ fn the_console_says_why_requests_failed_within_80_columns() {
     let d = scratch("top_errors");
     let long = "a task name far longer than the twenty-two columns the table leaves";
     let plan = Plan::new(format!(
-        r#"["LD_start_test", {{"user_count": 2, "iterations": 10, "host": "{}",
+        r#"["LD_start_test", {{"user_count": 2, "iterations": 10, "host": "{}", "failure_budget": false,
             "tasks": [{{"url": "/ok", "name": "fine"}},
                       {{"url": "/status/503", "name": "{long}"}},
                       {{"url": "/ok", "name": "checked", "assertions": {{"status_code": 201}}}}]}}]"#,
