@@ -62,6 +62,8 @@ fn a_refused_port_trips_the_default_budget_at_once() {
     failed_fast(&r, 3, "budget_tripped", "connection refused");
     let s = r.summary();
     assert_eq!(s["budget"]["source"], "default", "{:#}", s["budget"]);
+    let html = std::fs::read_to_string(r.file("report.html")).unwrap();
+    assert!(html.contains("<dd id=\"budget-source\">default — "), "the HTML report says the budget was the default");
     assert_eq!(n(&s["total"]["requests"]), 50, "stopped at min_samples");
 }
 

@@ -5,7 +5,8 @@
 
 use super::util::{esc, esc_attr, fin, fixed, iso8601_utc, sanitized};
 use crate::stats::{
-    BudgetReport, BudgetState, ErrorCount, NameStats, RunSummary, TestReport, TimePoint,
+    BudgetReport, BudgetSource, BudgetState, ErrorCount, NameStats, RunSummary, TestReport,
+    TimePoint,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -202,10 +203,6 @@ fn checks(out: &mut String, s: &RunSummary) {
 
 /// The failure budget: its state, settings, where it came from, its trip.
 fn budget(out: &mut String, b: &BudgetReport) {
-    // `source` (test, installed, flag, default) when the summary has it.
-    let source = serde_json::to_value(b)
-        .ok()
-        .and_then(|v| v.get("source").and_then(|x| x.as_str()).map(str::to_string));
     let (class, state) = match b.state {
         BudgetState::NotInstalled => ("muted", "none"),
         BudgetState::Armed => ("ok", "armed — did not trip"),
@@ -220,19 +217,16 @@ fn budget(out: &mut String, b: &BudgetReport) {
         out.push_str("<dt></dt><dd class=\"muted\">No failure budget was in force.</dd>\n</dl>\n");
         return;
     }
-    if let Some(src) = &source {
-        let words = match src.as_str() {
-            "default" => "default: none was given, LoadDensity's defaults applied",
-            "flag" => "<code>--failure-budget</code>",
-            "installed" => "<code>LD_install_failure_budget</code>",
-            "test" => "the test's own <code>failure_budget</code>",
-            _ => "",
+    if let Some(src) = b.source {
+        let (name, words) = match src {
+            BudgetSource::Default => ("default", "none was given, LoadDensity's defaults applied"),
+            BudgetSource::Flag => ("flag", "<code>--failure-budget</code>"),
+            BudgetSource::Installed => ("installed", "<code>LD_install_failure_budget</code>"),
+            BudgetSource::Test => ("test", "the test's own <code>failure_budget</code>"),
         };
         let _ = writeln!(
             out,
-            "<dt>Source</dt><dd id=\"budget-source\">{}{}{words}</dd>",
-            esc(src),
-            if words.is_empty() { "" } else { " — " }
+            "<dt>Source</dt><dd id=\"budget-source\">{name} — {words}</dd>"
         );
     }
     let mut settings = Vec::new();
