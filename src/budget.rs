@@ -194,6 +194,8 @@ pub struct Trip {
     pub slow_call_rate: Option<f64>,
     /// Samples in the window when it tripped.
     pub samples: u64,
+    /// Judged when the test ended, on fewer than `min_samples` outcomes.
+    pub at_end: bool,
 }
 
 struct Bucket {
@@ -249,8 +251,9 @@ impl BudgetWindow {
     }
 
     /// Whether a request cut off by the end of the test after waiting
-    /// `waited` counts as a (failed) sample: it waited longer than the slow
-    /// threshold. A request that outlives its timeout fails on its own.
+    /// `waited` counts as a sample: a slow call, as it waited longer than the
+    /// slow threshold (never without `slow_call_ms`). A request that outlives
+    /// its timeout fails on its own.
     pub fn counts_cut_off(&self, waited: Duration) -> bool {
         waited.as_micros() as u64 > self.slow_us
     }
@@ -298,6 +301,7 @@ impl BudgetWindow {
             error_rate: rate,
             slow_call_rate: slow_rate,
             samples: total,
+            at_end: false,
         };
         *lock(&self.trip) = Some(trip.clone());
         Some(trip)
@@ -326,6 +330,39 @@ impl BudgetWindow {
 
     pub fn tripped(&self) -> Option<Trip> {
         lock(&self.trip).clone()
+    }
+
+    /// At the end of a test that did not trip: a window that never reached
+    /// `min_samples` is judged on what it holds, so a short test against a
+    /// dead target (10 requests, 10 failures) does not pass.
+    pub fn judge_at_end(&self, now: Instant) -> Option<Trip> {
+        let total = self.sum_total.load(Ordering::Acquire);
+        if self.tripped.load(Ordering::Acquire) || total == 0 || total >= self.cfg.min_samples {
+            return self.tripped();
+        }
+        let rate = self.sum_failed.load(Ordering::Acquire) as f64 / total as f64;
+        let slow_rate = self
+            .cfg
+            .slow_call_ms
+            .map(|_| self.sum_slow.load(Ordering::Acquire) as f64 / total as f64);
+        let reason = if rate > self.cfg.threshold {
+            TripReason::ErrorRate
+        } else if matches!((slow_rate, self.cfg.slow_call_threshold), (Some(r), Some(t)) if r > t) {
+            TripReason::SlowCalls
+        } else {
+            return None;
+        };
+        self.tripped.store(true, Ordering::Release);
+        let trip = Trip {
+            reason,
+            at_s: now.saturating_duration_since(self.start).as_secs_f64(),
+            error_rate: rate,
+            slow_call_rate: slow_rate,
+            samples: total,
+            at_end: true,
+        };
+        *lock(&self.trip) = Some(trip.clone());
+        Some(trip)
     }
 
     /// Samples in the window and how many failed, now.

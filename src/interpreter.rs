@@ -408,11 +408,19 @@ impl Context {
             .take(3)
             .map(|e| format!("{} ×{}", e.message, e.count))
             .collect();
+        let when = if trip.at_end {
+            format!(
+                "when test {index} ended ({} samples, fewer than min_samples {}: all of them judged)",
+                trip.samples, cfg.min_samples
+            )
+        } else {
+            format!(
+                "in test {index} after {:.1} s ({} samples over the last {} s)",
+                trip.at_s, trip.samples, cfg.window_seconds
+            )
+        };
         self.ui.error(&format!(
-            "failure budget tripped in test {index} after {:.1} s: {why} over the last {} s ({} samples){}",
-            trip.at_s,
-            cfg.window_seconds,
-            trip.samples,
+            "failure budget tripped {when}: {why}{}",
             if errors.is_empty() {
                 String::new()
             } else {
@@ -423,21 +431,27 @@ impl Context {
             .first()
             .map(|e| format!(" ({})", e.message))
             .unwrap_or_default();
+        let span = if trip.at_end {
+            "in the whole test".to_string()
+        } else {
+            format!("in the last {} s", cfg.window_seconds)
+        };
         let what = match trip.reason {
             TripReason::ErrorRate => format!(
-                "{:.1}% of {} requests failed in the last {} s",
+                "{:.1}% of {} requests failed {span}",
                 trip.error_rate * 100.0,
                 trip.samples,
-                cfg.window_seconds
             ),
-            TripReason::SlowCalls => format!("{why} in the last {} s", cfg.window_seconds),
+            TripReason::SlowCalls => format!("{why} {span}"),
+        };
+        let when = if trip.at_end {
+            format!("when test {index} ended")
+        } else {
+            format!("at {:.1} s in test {index}", trip.at_s)
         };
         self.fail(
             Outcome::BudgetTripped,
-            format!(
-                "failure budget tripped at {:.1} s in test {index} — {what}{top}",
-                trip.at_s
-            ),
+            format!("failure budget tripped {when} — {what}{top}"),
         );
     }
 

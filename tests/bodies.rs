@@ -115,6 +115,7 @@ fn max_body_bytes_caps_what_a_check_reads_and_counts_the_rest() {
             ]}}]"#,
         srv.base_url()
     ))
+    .flags(&["--failure-budget", "off"])
     .run_in(&d);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let b = &r.summary()["by_name"];

@@ -115,7 +115,8 @@ fn failures_recovered_by_retries_do_not_trip() {
 #[test]
 fn min_samples_and_the_strict_threshold_hold() {
     let srv = DemoServer::start(0).unwrap();
-    // 100 % failures but fewer samples than min_samples: armed.
+    // 100 % failures but fewer samples than min_samples: a budget given
+    // keeps its min_samples (only the default judges a short test at its end).
     let r = run(
         "min_samples",
         &[],
@@ -206,7 +207,7 @@ fn a_failed_gate_exits_4_with_one_junit_failure_per_rule() {
     let srv = DemoServer::start(0).unwrap();
     let r = run(
         "gates",
-        &[],
+        &["--failure-budget", "off"],
         format!(
             r#"["LD_start_test", {{"user_count": 2, "iterations": 10, "host": "{}",
                  "tasks": [{{"url": "/ok", "name": "ok"}}, {{"url": "/status/500", "name": "broken"}}]}}],

@@ -162,6 +162,7 @@ fn a_strict_test_with_an_undefined_user_variable_fails_the_request_not_the_proce
                           {{"url": "/status/404", "name": "never", "extract": [{{"var": "token", "from": "status_code"}}]}}]}}]"#,
         srv.base_url()
     ))
+    .flags(&["--failure-budget", "off"])
     .run_in(&d);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let u = &r.summary()["by_name"]["use"];
@@ -418,6 +419,7 @@ fn a_header_built_with_a_line_break_fails_the_request_not_the_response() {
             "tasks": [{{"url": "/ok", "headers": {{"X-Note": "${{var.evil}}"}}}}]}}]"#,
                 srv.base_url()
             ))
+            .flags(&["--failure-budget", "off"])
             .run_in(&d);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let total = &r.summary()["total"];

@@ -48,6 +48,7 @@ fn run_chromium(bin: &Path, dir: &Path, tag: &str, args: &[String], page: &Path)
             "--disable-quic",
             "--no-first-run",
             "--disable-background-networking",
+            "--disable-dev-shm-usage",
             "--disable-component-update",
             "--disable-sync",
         ])

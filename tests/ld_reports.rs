@@ -54,6 +54,7 @@ fn default_names_and_loaddensity_shapes() {
         .then(r#"["LD_generate_html_report"]"#)
         .then(r#"["LD_generate_junit_report"]"#)
         .no_summary()
+        .flags(&["--failure-budget", "off"])
         .run_in(&d);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(srv.total_requests(), 18);
@@ -192,6 +193,7 @@ fn sla_rules_name_tasks_by_their_url_and_judge_a_given_summary() {
                 {{"type": "latency_p95", "name": "http://x/a", "value": 10}},
                 {{"type": "latency_p95", "value": 500}}], "summary": {given}}}]"#
         ))
+        .flags(&["--failure-budget", "off"])
         .run_in(&d);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let sla = run.summary()["sla"].as_array().unwrap().clone();

@@ -110,6 +110,7 @@ fn a_silent_https_server_is_a_read_timeout_not_a_connect_timeout() {
         r#"["LD_start_test", {{"user_count": 1, "iterations": 1,
             "tasks": [{{"request_url": "https://127.0.0.1:{port}/", "timeout": 0.5}}]}}]"#
     ))
+    .flags(&["--failure-budget", "off"])
     .run_in(&d);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let total = &r.summary()["total"];
@@ -148,6 +149,7 @@ fn a_timeout_fires_on_time_and_is_recorded_as_such() {
             "tasks": [{{"request_url": "{}/slow/5000", "timeout": 0.3}}]}}]"#,
         srv.base_url()
     ))
+    .flags(&["--failure-budget", "off"])
     .run_in(&d);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let total = &r.summary()["total"];

@@ -13,10 +13,12 @@ fn scratch(name: &str) -> PathBuf {
     common::scratch_dir("retry", name)
 }
 
-/// Runs one LD_start_test (its JSON arguments), seeded with 11.
+/// Runs one LD_start_test (its JSON arguments), seeded with 11. Its
+/// failures are on purpose: no failure budget.
 fn run_test(name: &str, args: &str) -> Run {
     Plan::new(format!(r#"["LD_start_test", {args}]"#))
         .seed(11)
+        .flags(&["--failure-budget", "off"])
         .run_in(&scratch(name))
 }
 

@@ -63,7 +63,10 @@ fn a_refused_port_trips_the_default_budget_at_once() {
     let s = r.summary();
     assert_eq!(s["budget"]["source"], "default", "{:#}", s["budget"]);
     let html = std::fs::read_to_string(r.file("report.html")).unwrap();
-    assert!(html.contains("<dd id=\"budget-source\">default — "), "the HTML report says the budget was the default");
+    assert!(
+        html.contains("<dd id=\"budget-source\">default — "),
+        "the HTML report says the budget was the default"
+    );
     assert_eq!(n(&s["total"]["requests"]), 50, "stopped at min_samples");
 }
 
@@ -268,4 +271,41 @@ fn a_plan_may_come_from_standard_input() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("<stdin>:1: actions[0]: unknown command `LD_lgo`"));
+}
+
+#[test]
+fn a_short_test_against_a_dead_target_fails_too() {
+    let url = format!("http://127.0.0.1:{}/", closed_port());
+    let r = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 5, "iterations": 2, "tasks": [{{"request_url": "{url}"}}]}}]"#
+    ))
+    .run_in(&scratch("short"));
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(n(&r.summary()["total"]["requests"]), 10, "every pass ran");
+    assert!(
+        r.stderr.contains("failure budget tripped when test 1 ended (10 samples, fewer than min_samples 50: all of them judged)"),
+        "{}",
+        r.stderr
+    );
+    let last = r.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("exit 3: failure budget tripped when test 1 ended — 100.0% of 10 requests failed in the whole test"),
+        "{last}"
+    );
+}
+
+#[test]
+fn set_wins_over_the_demo_server_and_an_empty_variable_is_unset() {
+    let srv = DemoServer::start(0).unwrap();
+    let plan = Plan::new(
+        r#"["LD_start_demo_server"],
+           ["LD_start_test", {"user_count": 1, "iterations": 1, "tasks": [{"request_url": "${var.demo}/ok"}]}]"#,
+    );
+    let mut cmd = plan.command(&scratch("set_demo"));
+    cmd.args(["--set", &format!("demo={}", srv.base_url())])
+        .env("LOADDENSITY_USERS", "")
+        .env("LOADDENSITY_TIMEOUT", "");
+    let r = Run::of(cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(srv.hits("/ok"), 1, "the request went to the --set target");
 }

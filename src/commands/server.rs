@@ -49,7 +49,7 @@ impl Command for StartDemoServer {
             .with_context(|| format!("cannot start the demo server on 127.0.0.1:{}", self.port))?;
         let url = server.base_url();
         ctx.ui.note(&format!("demo server listening on {url}"));
-        ctx.vars.set(self.variable.clone(), url);
+        ctx.set_var(&self.variable, url.into());
         ctx.demo_servers.push(server);
         Ok(())
     }

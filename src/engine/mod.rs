@@ -68,6 +68,9 @@ pub struct TestPlan {
     pub retry_storm: Option<RetryBudgetConfig>,
     /// The failure budget in force for this test.
     pub budget: Option<BudgetConfig>,
+    /// Whether it is the default budget, which also judges a test that ends
+    /// below `min_samples` on all its outcomes.
+    pub budget_is_default: bool,
     pub seed: u64,
     /// 1-based test number in the run.
     pub index: usize,
@@ -232,7 +235,13 @@ pub fn run_test(
         csv_exhausted,
         targets,
     };
-    let trip = shared.budget.as_ref().and_then(BudgetWindow::tripped);
+    // A test cut short by a watchdog or a signal is not judged at its end.
+    let trip = shared.budget.as_ref().and_then(|b| {
+        match (control.interrupted(), plan.budget_is_default) {
+            (None, true) => b.judge_at_end(Instant::now()),
+            _ => b.tripped(),
+        }
+    });
     Ok(TestOutcome {
         record: TestRecord {
             report,

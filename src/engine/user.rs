@@ -750,11 +750,13 @@ impl<'a> User<'a> {
         }
         // The failure budget sees logical outcomes, after retries, while the
         // test is running (not what completes during its stop); and a request
-        // the stop cut off once it had waited longer than the slow threshold
-        // or its own timeout, as a failure: a hung target is not a pass.
+        // the end of the test cut off once it had waited longer than the
+        // budget's slow threshold, as the slow call it is (not after a
+        // watchdog or signal: those cut requests off themselves).
         if let Some(b) = &shared.budget {
             let sample = if cancelled {
-                (b.counts_cut_off(latency) || latency >= task.timeout).then_some(true)
+                (b.counts_cut_off(latency) && shared.control.interrupted().is_none())
+                    .then_some(false)
             } else {
                 (!shared.stop.is_stopping()).then_some(failure.is_some())
             };

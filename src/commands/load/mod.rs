@@ -618,6 +618,10 @@ impl StartTest {
             },
             retry_storm: self.retry_storm,
             budget: ctx.budget_in_force(&self.failure_budget).map(|(c, _)| c),
+            budget_is_default: matches!(
+                ctx.budget_in_force(&self.failure_budget),
+                Some((_, budget::Source::Default))
+            ),
             seed: ctx.opts.seed,
             index: ctx.tests_started,
             workers: ctx.opts.workers,
