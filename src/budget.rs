@@ -280,11 +280,25 @@ impl BudgetWindow {
         if self.tripped.load(Ordering::Relaxed) || total < self.cfg.min_samples.max(1) {
             return None;
         }
-        let rate = failed_sum as f64 / total as f64;
-        let slow_rate = self
-            .cfg
-            .slow_call_ms
-            .map(|_| slow_sum as f64 / total as f64);
+        let trip = self.judge(now, total, failed_sum, slow_sum, false)?;
+        if self.tripped.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        *lock(&self.trip) = Some(trip.clone());
+        Some(trip)
+    }
+
+    /// The trip these window sums call for, if any.
+    fn judge(
+        &self,
+        now: Instant,
+        total: u64,
+        failed: u64,
+        slow: u64,
+        at_end: bool,
+    ) -> Option<Trip> {
+        let rate = failed as f64 / total as f64;
+        let slow_rate = self.cfg.slow_call_ms.map(|_| slow as f64 / total as f64);
         let reason = if rate > self.cfg.threshold {
             TripReason::ErrorRate
         } else if matches!((slow_rate, self.cfg.slow_call_threshold), (Some(r), Some(t)) if r > t) {
@@ -292,19 +306,14 @@ impl BudgetWindow {
         } else {
             return None;
         };
-        if self.tripped.swap(true, Ordering::AcqRel) {
-            return None;
-        }
-        let trip = Trip {
+        Some(Trip {
             reason,
             at_s: now.saturating_duration_since(self.start).as_secs_f64(),
             error_rate: rate,
             slow_call_rate: slow_rate,
             samples: total,
-            at_end: false,
-        };
-        *lock(&self.trip) = Some(trip.clone());
-        Some(trip)
+            at_end,
+        })
     }
 
     /// Drops the buckets that have left the window from the running sums.
@@ -340,27 +349,10 @@ impl BudgetWindow {
         if self.tripped.load(Ordering::Acquire) || total == 0 || total >= self.cfg.min_samples {
             return self.tripped();
         }
-        let rate = self.sum_failed.load(Ordering::Acquire) as f64 / total as f64;
-        let slow_rate = self
-            .cfg
-            .slow_call_ms
-            .map(|_| self.sum_slow.load(Ordering::Acquire) as f64 / total as f64);
-        let reason = if rate > self.cfg.threshold {
-            TripReason::ErrorRate
-        } else if matches!((slow_rate, self.cfg.slow_call_threshold), (Some(r), Some(t)) if r > t) {
-            TripReason::SlowCalls
-        } else {
-            return None;
-        };
+        let failed = self.sum_failed.load(Ordering::Acquire);
+        let slow = self.sum_slow.load(Ordering::Acquire);
+        let trip = self.judge(now, total, failed, slow, true)?;
         self.tripped.store(true, Ordering::Release);
-        let trip = Trip {
-            reason,
-            at_s: now.saturating_duration_since(self.start).as_secs_f64(),
-            error_rate: rate,
-            slow_call_rate: slow_rate,
-            samples: total,
-            at_end: true,
-        };
         *lock(&self.trip) = Some(trip.clone());
         Some(trip)
     }

@@ -628,7 +628,7 @@ fn push_local_iso(out: &mut String) {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let local = secs + utc_offset(secs);
-    let (y, m, d) = civil_from_days(local.div_euclid(86_400));
+    let (y, m, d) = crate::units::civil_from_days(local.div_euclid(86_400));
     let s = local.rem_euclid(86_400);
     write!(
         out,
@@ -663,19 +663,6 @@ fn utc_offset(secs: i64) -> i64 {
         c.set((minute, offset));
         offset
     })
-}
-
-/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 impl std::str::FromStr for Template {
@@ -1612,9 +1599,6 @@ mod tests {
             }
         }
         assert!(s.starts_with("20"), "{s}");
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 
     /// A lenient scope over `plan` and `user`, noting into `notes`.

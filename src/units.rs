@@ -91,6 +91,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn civil_days() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    }
+
+    #[test]
     fn fresh_seeds_are_exact_in_a_double() {
         for _ in 0..1000 {
             let s = fresh_seed();
