@@ -20,3 +20,4 @@ mod retry;
 mod safe_defaults;
 mod secrets;
 mod supervisor;
+mod tls;

@@ -57,6 +57,9 @@ pub struct Task {
     /// The CSV sources its placeholders read: each resolution of the task
     /// takes the next row of each.
     pub csv: Vec<std::sync::Arc<crate::data_source::CsvFeed>>,
+    /// Its TLS settings (`verify`, `cert`), built once per test and shared;
+    /// `None`: the default ones.
+    pub tls: Option<std::sync::Arc<crate::http::tls::Tls>>,
 }
 
 /// A task's `name` and URL as the plan wrote them. LoadDensity names an

@@ -536,6 +536,7 @@ impl<'a> User<'a> {
         // A body is kept (up to its cap) only when a check reads it.
         self.session
             .keep_body(task.reads_body().then_some(task.max_body_bytes));
+        self.session.use_tls(task.tls.as_ref());
         let progress =
             self.session
                 .start(cx.client, &req, cx.registry, cx.resolver, cx.scratch, now);

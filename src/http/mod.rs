@@ -7,6 +7,8 @@
 //! - `transport`: a non-blocking connection, plain TCP or rustls over it.
 //! - [`session`]: one user's connections and its exchange in flight, driven by
 //!   readiness events from a worker's event loop.
+//! - [`tls`]: TLS settings (trust, `verify`, client certificates) and its
+//!   failures in words.
 //! - `client` (tests): the same session behind a blocking call.
 
 use std::time::Duration;
@@ -15,6 +17,7 @@ pub mod url;
 pub use url::{Scheme, Url};
 
 pub mod session;
+pub mod tls;
 mod transport;
 pub(crate) mod wire;
 

@@ -9,11 +9,13 @@
 //! out to be closed before any byte of the response arrived is replaced and
 //! the request resent once, as the blocking client does.
 
+use super::tls::Tls;
 use super::transport::{map_io, Transport};
 use super::wire::{self, ResponseReader, Step};
 use super::{ClientConfig, HttpError, Method, Request, Response, Scheme, Url};
 use mio::{Interest, Registry, Token};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Size of the read buffer a worker lends its sessions (a head longer than
@@ -84,6 +86,8 @@ pub enum Progress {
 struct Conn {
     endpoint: Endpoint,
     transport: Transport,
+    /// The TLS settings it was opened with (see [`Session::use_tls`]).
+    tls: Option<Arc<Tls>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +134,8 @@ pub struct Session {
     /// server closed, say): the next exchange on a kept connection reads
     /// after writing instead of waiting for an edge that already passed.
     idle_event: bool,
+    /// TLS settings of the next exchanges (`None`: the default ones).
+    tls: Option<Arc<Tls>>,
 }
 
 impl Session {
@@ -155,6 +161,7 @@ impl Session {
             idle_event: false,
             body_limit: Some(u64::MAX),
             body_bytes: 0,
+            tls: None,
         }
     }
 
@@ -189,6 +196,14 @@ impl Session {
         self.body_limit = limit;
     }
 
+    /// The TLS settings of the next exchanges (`None`: the default ones). A
+    /// kept connection is reused only by exchanges with the same settings.
+    pub fn use_tls(&mut self, tls: Option<&Arc<Tls>>) {
+        if !same_tls(self.tls.as_ref(), tls) {
+            self.tls = tls.cloned();
+        }
+    }
+
     /// Starts an exchange and drives it as far as it goes without waiting.
     pub fn start(
         &mut self,
@@ -208,7 +223,11 @@ impl Session {
         self.head_request = req.method == Method::Head;
         self.connect_timeout = cfg.connect_timeout;
         self.timeout = req.timeout;
-        match self.conns.iter().position(|c| c.endpoint.is(req.url)) {
+        match self
+            .conns
+            .iter()
+            .position(|c| c.endpoint.is(req.url) && same_tls(c.tls.as_ref(), self.tls.as_ref()))
+        {
             Some(i) => {
                 self.active = Some(i);
                 self.reused = true;
@@ -300,10 +319,11 @@ impl Session {
                 )
                 .map_err(|e| map_io(&e))?;
             let tls_host = (endpoint.scheme == Scheme::Https).then_some(endpoint.host.as_str());
-            let transport = Transport::new(stream, tls_host)?;
+            let transport = Transport::new(stream, tls_host, self.tls.as_ref())?;
             self.conns.push(Conn {
                 endpoint,
                 transport,
+                tls: self.tls.clone(),
             });
             self.active = Some(self.conns.len() - 1);
             self.reused = false;
@@ -529,5 +549,14 @@ fn deadline(now: Instant, limit: Duration) -> Option<Instant> {
         None
     } else {
         now.checked_add(limit)
+    }
+}
+
+/// Whether two TLS settings are the same ones (the same shared build).
+fn same_tls(a: Option<&Arc<Tls>>, b: Option<&Arc<Tls>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
     }
 }

@@ -9,7 +9,7 @@
 use super::HttpError;
 use mio::net::TcpStream;
 use std::io::{self, Read, Write};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// One connection.
 pub(crate) enum Transport {
@@ -20,6 +20,8 @@ pub(crate) enum Transport {
 pub(crate) struct TlsTransport {
     stream: TcpStream,
     tls: rustls::ClientConnection,
+    /// The server name, for the words of a certificate failure.
+    host: Box<str>,
 }
 
 /// Maps an I/O error onto the typed variants.
@@ -34,28 +36,8 @@ pub(crate) fn map_io(e: &io::Error) -> HttpError {
     }
 }
 
-/// The process's TLS client settings: the bundled web PKI roots, ALPN
-/// `http/1.1`, and an in-memory session cache (so a user that reconnects
-/// resumes its TLS session). Built once.
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    Arc::clone(CONFIG.get_or_init(|| {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Arc::new(cfg)
-    }))
-}
-
-fn tls_error(e: &rustls::Error) -> HttpError {
-    HttpError::Tls(e.to_string())
+fn tls_error(e: &rustls::Error, host: &str) -> HttpError {
+    HttpError::Tls(super::tls::describe(e, host))
 }
 
 /// `Ok(Some(v))`, or `Ok(None)` when the socket would block.
@@ -70,20 +52,35 @@ fn nb<T>(r: io::Result<T>) -> Result<Option<T>, HttpError> {
 
 impl Transport {
     /// Wraps a connected stream; `tls_host` starts a TLS client session for
-    /// that server name (its handshake runs as the connection is used).
-    pub(crate) fn new(stream: TcpStream, tls_host: Option<&str>) -> Result<Transport, HttpError> {
+    /// that server name (its handshake runs as the connection is used) with
+    /// `tls`'s settings (the default ones when `None`). The settings are
+    /// shared, never rebuilt here: their session cache lets a reconnect
+    /// resume.
+    pub(crate) fn new(
+        stream: TcpStream,
+        tls_host: Option<&str>,
+        tls: Option<&Arc<super::tls::Tls>>,
+    ) -> Result<Transport, HttpError> {
         let Some(host) = tls_host else {
             return Ok(Transport::Plain(stream));
+        };
+        let config = match tls {
+            Some(t) => Arc::clone(&t.config),
+            None => Arc::clone(&super::tls::system().config),
         };
         let name = rustls::pki_types::ServerName::try_from(host.to_string())
             .map_err(|_| HttpError::Tls(format!("{host:?} is not a valid TLS server name")))?;
         let mut tls =
-            rustls::ClientConnection::new(tls_config(), name).map_err(|e| tls_error(&e))?;
+            rustls::ClientConnection::new(config, name).map_err(|e| tls_error(&e, host))?;
         // The request is already in memory: let rustls take all of it before
         // the handshake ends (its default 64 KiB limit would stall a larger
         // body until the handshake, which only reading the socket advances).
         tls.set_buffer_limit(None);
-        Ok(Transport::Tls(Box::new(TlsTransport { stream, tls })))
+        Ok(Transport::Tls(Box::new(TlsTransport {
+            stream,
+            tls,
+            host: host.into(),
+        })))
     }
 
     pub(crate) fn stream(&mut self) -> &mut TcpStream {
@@ -152,7 +149,9 @@ impl TlsTransport {
                 None => return Ok(None),
                 Some(0) => return Ok(Some(0)),
                 Some(_) => {
-                    self.tls.process_new_packets().map_err(|e| tls_error(&e))?;
+                    self.tls
+                        .process_new_packets()
+                        .map_err(|e| tls_error(&e, &self.host))?;
                     // Handshake replies and alerts go out as soon as they exist.
                     self.flush()?;
                 }

@@ -74,6 +74,10 @@ pub(super) struct StartTestArgs {
     pub(super) csv_sources: Vec<crate::data_source::SourceArg>,
     #[serde(default)]
     pub(super) strict: bool,
+    /// TLS defaults for every task (a task's own override them).
+    pub(super) verify: Option<VerifyArg>,
+    #[serde(alias = "client_cert")]
+    pub(super) cert: Option<CertArg>,
 }
 
 // The defaults START_TEST's params document (`number = 50`, ...); a test in
@@ -235,7 +239,60 @@ pub(super) struct TaskArg {
     pub(super) cookies: Option<Value>,
     pub(super) files: Option<Value>,
     pub(super) allow_redirects: Option<bool>,
-    pub(super) verify: Option<bool>,
+    /// TLS: how the server's certificate is checked, and a client certificate.
+    pub(super) verify: Option<VerifyArg>,
+    #[serde(alias = "client_cert")]
+    pub(super) cert: Option<CertArg>,
+}
+
+/// `verify`: `true`, `false`, or the path of a PEM CA bundle.
+#[derive(Debug, Clone)]
+pub(super) enum VerifyArg {
+    Bool(bool),
+    CaFile(String),
+}
+
+impl<'de> Deserialize<'de> for VerifyArg {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Bool(b) => Ok(VerifyArg::Bool(b)),
+            Value::String(s) if !s.is_empty() => Ok(VerifyArg::CaFile(s)),
+            _ => Err(de::Error::custom(
+                "expected true, false, or the path of a PEM file of CA certificates",
+            )),
+        }
+    }
+}
+
+/// `cert` (`client_cert`): a PEM file with the chain and the key, or
+/// `[cert_path, key_path]`.
+#[derive(Debug, Clone)]
+pub(super) struct CertArg {
+    pub(super) cert: String,
+    pub(super) key: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for CertArg {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let err = || {
+            de::Error::custom(
+                "expected the path of a PEM file holding the certificate and its key, or [cert_path, key_path]",
+            )
+        };
+        match Value::deserialize(d)? {
+            Value::String(s) if !s.is_empty() => Ok(CertArg { cert: s, key: None }),
+            Value::Array(items) => match items.as_slice() {
+                [Value::String(c), Value::String(k)] if !c.is_empty() && !k.is_empty() => {
+                    Ok(CertArg {
+                        cert: c.clone(),
+                        key: Some(k.clone()),
+                    })
+                }
+                _ => Err(err()),
+            },
+            _ => Err(err()),
+        }
+    }
 }
 
 /// A text value: a string, or a number or boolean written for one (as

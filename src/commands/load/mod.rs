@@ -10,6 +10,7 @@
 
 mod args;
 mod task;
+mod tls;
 
 use crate::budget;
 use crate::commands::vars::load_sources;
@@ -121,7 +122,8 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
     }
     let wait = check_test_args(v, &a.at, &args);
     let csv_sources = load_sources(v, a, "args.csv_sources", &args.csv_sources);
-    let (mode, tasks, names) = compile_tasks(v, &a.at, &args, &task_lines(a))?;
+    let base = a.src.base_dir();
+    let (mode, tasks, names) = compile_tasks(v, &a.at, &args, &task_lines(a), base)?;
     if v.problem_count() != before {
         return None;
     }
@@ -305,6 +307,7 @@ fn compile_tasks(
     at: &Position,
     args: &StartTestArgs,
     lines: &HashMap<String, usize>,
+    base: std::path::PathBuf,
 ) -> Option<(Mode, Vec<Task>, Vec<String>)> {
     let (mode, mut task_values) = scenario_shape(v, at, &args.tasks)?;
     for t in &mut task_values {
@@ -321,6 +324,7 @@ fn compile_tasks(
         has_host: args.host.is_some(),
         run_retry: args.retry.as_ref(),
         max_body_bytes: args.max_body_bytes,
+        tls: tls::TestTls::new(v, at, args.verify.as_ref(), args.cert.as_ref(), base),
     };
     let mut tasks: Vec<Task> = task_values
         .into_iter()
@@ -601,6 +605,17 @@ impl StartTest {
                 t.prepare_fixed();
             }
         }
+        // The default TLS settings read the system's trust store: once per
+        // run, before the test, when a task may go to an https:// URL.
+        let may_be_https = |t: &Task| {
+            t.fixed
+                .as_ref()
+                .and_then(|p| p.url.as_ref())
+                .is_none_or(|u| u.scheme == crate::http::Scheme::Https)
+        };
+        if tasks.iter().any(|t| t.tls.is_none() && may_be_https(t)) {
+            crate::http::tls::system();
+        }
         ctx.tests_started += 1;
         Ok(TestPlan {
             users: self.users,
@@ -646,6 +661,17 @@ impl Command for StartTest {
                 (None, None) => "until stopped".to_string(),
             }
         ));
+        if plan
+            .scenario
+            .tasks
+            .iter()
+            .any(|t| t.tls.as_ref().is_some_and(|t| t.verify_off))
+        {
+            ctx.ui.warn(&format!(
+                "test {}: TLS certificates are not verified (verify: false): any server is trusted",
+                plan.index
+            ));
+        }
         let outcome = engine::run_test(&plan, &ctx.vars, &ctx.ui, &ctx.control)?;
         let record = outcome.record;
         // The table, then why requests failed (nothing when none did).

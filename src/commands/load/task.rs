@@ -34,6 +34,8 @@ pub(super) struct TestCx<'a> {
     pub run_retry: Option<&'a RetryArg>,
     /// The test's `max_body_bytes`, which a task's own overrides.
     pub max_body_bytes: u64,
+    /// The test's TLS settings (`verify`, `cert`), which a task's own override.
+    pub tls: super::tls::TestTls<'a>,
 }
 
 /// One task's JSON and where it stands.
@@ -65,6 +67,9 @@ pub(super) fn compile_task(
     let method = c.method(t.method, task.method_key)?;
     let (url_text, url) = c.url(t.request_url, t.url)?;
     let timeout = c.timeout(t.timeout);
+    let tls = test
+        .tls
+        .for_task(c.v, &at, t.verify.as_ref(), t.cert.as_ref());
     c.one_body(&t.json, &t.data);
     let mut headers = c.headers(&t.headers, t.auth.is_some());
     c.extract_names(&t.extract);
@@ -101,6 +106,7 @@ pub(super) fn compile_task(
         retry,
         network,
         csv: Vec::new(),
+        tls,
     })
 }
 
@@ -208,7 +214,7 @@ impl Compiler<'_, '_> {
 
     /// LoadDensity task fields this tool cannot honour yet: accepted by
     /// `validate`, refused by `run` (what is done already is not refused: no
-    /// redirect is followed and TLS is always verified).
+    /// redirect is followed).
     fn not_yet(&mut self, t: &TaskArg) {
         let fields = [
             (
@@ -240,12 +246,6 @@ impl Compiler<'_, '_> {
                 t.allow_redirects == Some(true),
                 "a request option",
                 "redirects are not followed: request the final URL",
-            ),
-            (
-                "verify",
-                t.verify == Some(false),
-                "a request option",
-                "TLS certificates are always verified",
             ),
         ];
         for (field, given, what, hint) in fields {
