@@ -146,6 +146,8 @@ mod tests {
                     "expect_requests": true,
                     "max_body_bytes": 1024,
                     "csv_sources": [{"name": "u", "file_path": "tests/fixtures/users.csv", "cycle": true}],
+                    "verify": "tests/fixtures/tls/ca.pem",
+                    "cert": ["tests/fixtures/tls/client.pem", "tests/fixtures/tls/client.key"],
                     "strict": true,
                 }),
             ),
@@ -291,10 +293,10 @@ mod tests {
             }
         }
         // user_count, spawn_rate, test_time, runner_mode, stop_timeout,
-        // max_body_bytes, strict, expect_requests, a CSV source's cycle, port,
+        // max_body_bytes, verify, strict, expect_requests, a CSV source's cycle, port,
         // variable, three failure-budget and three conditioner fields, six
         // report names.
-        assert_eq!(checked, 23);
+        assert_eq!(checked, 24);
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub const START_TEST: CommandSpec = CommandSpec {
         Param { name: "load_shape", kind: "string | object", required: false, doc: "LoadDensity's load shape (stages, spike, soak): accepted by `validate`, refused by `run` (exit 2) until open-model shapes are supported." },
         Param { name: "shape_config", kind: "object", required: false, doc: "The load shape's settings: as `load_shape`." },
         Param { name: "csv_sources", kind: "list", required: false, doc: "CSV data sources for this test only, as LD_register_csv_sources' `sources`; they start at their first row each time the test runs." },
+        Param { name: "verify", kind: "boolean | string = true", required: false, doc: "TLS for every task (a task's own wins): `true` verifies against the system's trust store, `false` does not verify (one warning per test), a string is a PEM file of the only CA certificates to trust." },
+        Param { name: "cert", kind: "string | list", required: false, doc: "A TLS client certificate for every task (a task's own wins): a PEM file holding the chain and the key, or `[cert_path, key_path]`. Alias: `client_cert`." },
         Param { name: "strict", kind: "boolean = false", required: false, doc: "An undefined `${...}` fails the request (or the test, if it is in the test's own arguments) instead of being sent as its text; `--strict` does this for the whole run." },
     ],
     parse: parse_start_test,
