@@ -10,6 +10,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 fn fixture(name: &str) -> PathBuf {
@@ -36,6 +37,12 @@ enum ClientAuth {
 /// A keep-alive HTTPS server presenting `cert` (a fixture stem); it answers
 /// every request `200 ok` and lives as long as the test process.
 fn server(cert: &str, auth: ClientAuth) -> u16 {
+    serve(cert, auth, false).0
+}
+
+/// As [`server`]; with `close`, each response closes its connection. Also
+/// returns how many handshakes resumed a session.
+fn serve(cert: &str, auth: ClientAuth, close: bool) -> (u16, Arc<AtomicUsize>) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_file_iter(fixture(&format!("{cert}.pem")))
@@ -60,9 +67,12 @@ fn server(cert: &str, auth: ClientAuth) -> u16 {
     let config = Arc::new(builder.with_single_cert(chain, key).unwrap());
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
+    let resumed = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&resumed);
     std::thread::spawn(move || {
         while let Ok((s, _)) = l.accept() {
             let config = Arc::clone(&config);
+            let counter = Arc::clone(&counter);
             std::thread::spawn(move || {
                 let conn = rustls::ServerConnection::new(config).unwrap();
                 let mut tls = rustls::StreamOwned::new(conn, s);
@@ -75,8 +85,17 @@ fn server(cert: &str, auth: ClientAuth) -> u16 {
                     }
                     while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                         buf.drain(..end + 4);
-                        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-                        if tls.write_all(reply).and_then(|_| tls.flush()).is_err() {
+                        if tls.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                            counter.fetch_add(1, Ordering::SeqCst);
+                        }
+                        let reply: &[u8] = if close {
+                            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+                        } else {
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+                        };
+                        if tls.write_all(reply).and_then(|_| tls.flush()).is_err() || close {
+                            tls.conn.send_close_notify();
+                            let _ = tls.flush();
                             return;
                         }
                     }
@@ -84,7 +103,7 @@ fn server(cert: &str, auth: ClientAuth) -> u16 {
             });
         }
     });
-    port
+    (port, resumed)
 }
 
 /// One user, `passes` passes of one GET to `url` with the task fields
@@ -284,4 +303,35 @@ fn tls_files_are_read_at_validation() {
         assert!(r.stderr.contains(path.as_str()), "{extra}: {}", r.stderr);
         assert!(r.stderr.contains(field), "{extra}: {}", r.stderr);
     }
+    // Both wrong: both said at once.
+    let d = scratch("validation_both");
+    let extra = format!(r#", "verify": "{missing}", "cert": "{not_pem}""#);
+    let r = plan("https://127.0.0.1:9/", &extra, "", 1).run_in(&d);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("verify: {missing}")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!("cert: {not_pem}")),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_user_that_reconnects_resumes_its_tls_session() {
+    let (port, resumed) = serve("server", ClientAuth::None, true);
+    let url = format!("https://127.0.0.1:{port}/");
+    let ca = fixture_str("ca.pem");
+    let (t, r) = run(
+        plan(&url, &format!(r#", "verify": "{ca}""#), "", 4),
+        "resumption",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(n(&t["failures"]), 0, "{t}");
+    // Four connections: the first a full handshake, the others resumed.
+    assert_eq!(resumed.load(Ordering::SeqCst), 3);
 }

@@ -92,11 +92,22 @@ impl<'a> TestTls<'a> {
         let built = match tls::build(&opts) {
             Ok(t) => Some(Arc::new(t)),
             Err(e) => {
-                let hint = match e.field {
-                    "verify" => "`verify` is true, false, or a PEM file of CA certificates",
-                    _ => "`cert` is a PEM file holding the certificate chain and its private key, or [cert_path, key_path]",
-                };
-                v.problem(Problem::new(at.child(e.field), e.message).hint(hint));
+                let mut errors = vec![e];
+                if errors[0].field == "verify" && opts.cert.is_some() {
+                    // The CA file stopped the build: check the certificate too.
+                    let cert_only = TlsOptions {
+                        verify: Verify::Off,
+                        cert: opts.cert.clone(),
+                    };
+                    errors.extend(tls::build(&cert_only).err());
+                }
+                for e in errors {
+                    let hint = match e.field {
+                        "verify" => "`verify` is true, false, or a PEM file of CA certificates",
+                        _ => "`cert` is a PEM file holding the certificate chain and its private key, or [cert_path, key_path]",
+                    };
+                    v.problem(Problem::new(at.child(e.field), e.message).hint(hint));
+                }
                 None
             }
         };
