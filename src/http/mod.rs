@@ -14,6 +14,7 @@ use std::time::Duration;
 pub mod url;
 pub use url::{Scheme, Url};
 
+pub mod cookies;
 pub mod session;
 mod transport;
 pub(crate) mod wire;

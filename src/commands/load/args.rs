@@ -74,6 +74,9 @@ pub(super) struct StartTestArgs {
     pub(super) csv_sources: Vec<crate::data_source::SourceArg>,
     #[serde(default)]
     pub(super) strict: bool,
+    /// Most redirects a request follows (each task's own overrides it).
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
+    pub(super) max_redirects: Option<u32>,
 }
 
 // The defaults START_TEST's params document (`number = 50`, ...); a test in
@@ -230,9 +233,12 @@ pub(super) struct TaskArg {
     /// LoadDensity's per-task pacing: accepted, refused by `run` until supported.
     pub(super) throttle: Option<Value>,
     pub(super) think_time: Option<Value>,
+    /// Cookies sent with this request (besides the user's cookie jar).
+    pub(super) cookies: Option<Pairs>,
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
+    pub(super) max_redirects: Option<u32>,
     /// LoadDensity's (requests') request options: the ones this client
     /// cannot honour yet are refused by `run`.
-    pub(super) cookies: Option<Value>,
     pub(super) files: Option<Value>,
     pub(super) allow_redirects: Option<bool>,
     pub(super) verify: Option<bool>,
