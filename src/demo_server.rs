@@ -1020,6 +1020,30 @@ fn route(shared: &Shared, req: &Req, out: &mut Vec<u8>) -> Action {
         }
         "/chunked" => chunked(out, ctx),
         "/hang" => Action::Hang,
+        "/redirect-to" => redirect_to(req, out),
+        "/redirect-loop" => respond(
+            out,
+            ctx,
+            302,
+            TEXT,
+            b"Location: /redirect-loop\r\n",
+            b"",
+            false,
+        ),
+        "/set-cookie" => set_cookie(req, out),
+        "/cookies" => {
+            let cookie = head_lines(req.head)
+                .skip(1)
+                .filter_map(split_header)
+                .find(|(n, _)| n.eq_ignore_ascii_case(b"cookie"))
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+            json(
+                out,
+                ctx,
+                200,
+                &serde_json::json!({ "cookie": cookie.unwrap_or_default() }),
+            )
+        }
         _ => route_param(shared, path, ctx, out),
     }
 }
@@ -1115,6 +1139,20 @@ fn route_param(shared: &Shared, path: &str, ctx: Ctx, out: &mut Vec<u8>) -> Acti
             &serde_json::json!({ "token": token, "result": result }),
         );
     }
+    if let Some(n) = path.strip_prefix("/redirect/") {
+        return match parse_dec(n.as_bytes()) {
+            Some(n @ 1..=100) => {
+                let to = if n == 1 {
+                    "/ok".to_string()
+                } else {
+                    format!("/redirect/{}", n - 1)
+                };
+                let extra = format!("Location: {to}\r\n");
+                respond(out, ctx, 302, TEXT, extra.as_bytes(), b"", false)
+            }
+            _ => bad_request(out, ctx),
+        };
+    }
     if let Some(n) = path.strip_prefix("/bytes/") {
         let Some(n) = parse_dec(n.as_bytes()) else {
             return bad_request(out, ctx);
@@ -1195,6 +1233,52 @@ fn percent_decode(s: &[u8]) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The decoded `name=value` pairs of a request's query.
+fn query_pairs(req: &Req) -> Vec<(String, String)> {
+    let Some(i) = req.target.iter().position(|&b| b == b'?') else {
+        return Vec::new();
+    };
+    req.target[i + 1..]
+        .split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.iter().position(|&b| b == b'=') {
+            Some(eq) => (percent_decode(&pair[..eq]), percent_decode(&pair[eq + 1..])),
+            None => (percent_decode(pair), String::new()),
+        })
+        .collect()
+}
+
+/// `/redirect-to?url=…&status=…`: a redirect (302 unless `status` says
+/// which 3xx) to `url`, as given (relative or absolute).
+fn redirect_to(req: &Req, out: &mut Vec<u8>) -> Action {
+    let q = query_pairs(req);
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let status = match get("status").map(str::parse::<u16>) {
+        None => 302,
+        Some(Ok(s @ 300..=399)) => s,
+        Some(_) => return bad_request(out, req.ctx),
+    };
+    match get("url") {
+        Some(url) if !url.contains(['\r', '\n']) => {
+            let extra = format!("Location: {url}\r\n");
+            respond(out, req.ctx, status, TEXT, extra.as_bytes(), b"", false)
+        }
+        _ => bad_request(out, req.ctx),
+    }
+}
+
+/// `/set-cookie?name=value&…`: sets each cookie (`Path=/`).
+fn set_cookie(req: &Req, out: &mut Vec<u8>) -> Action {
+    let mut extra = String::new();
+    for (k, v) in query_pairs(req) {
+        if k.contains(['\r', '\n', ';']) || v.contains(['\r', '\n', ';']) {
+            return bad_request(out, req.ctx);
+        }
+        extra.push_str(&format!("Set-Cookie: {k}={v}; Path=/\r\n"));
+    }
+    respond(out, req.ctx, 200, TEXT, extra.as_bytes(), b"ok", false)
 }
 
 /// `/echo`: describes the request as JSON.

@@ -16,6 +16,7 @@ mod ld_reports;
 mod loaddensity_compat;
 mod output;
 mod pool;
+mod redirects_cookies;
 mod retry;
 mod safe_defaults;
 mod secrets;

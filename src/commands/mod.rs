@@ -145,6 +145,7 @@ mod tests {
                     "failure_budget": {"threshold": 0.5},
                     "expect_requests": true,
                     "max_body_bytes": 1024,
+                    "max_redirects": 5,
                     "csv_sources": [{"name": "u", "file_path": "tests/fixtures/users.csv", "cycle": true}],
                     "verify": "tests/fixtures/tls/ca.pem",
                     "cert": ["tests/fixtures/tls/client.pem", "tests/fixtures/tls/client.key"],
@@ -293,10 +294,11 @@ mod tests {
             }
         }
         // user_count, spawn_rate, test_time, runner_mode, stop_timeout,
-        // max_body_bytes, verify, strict, expect_requests, a CSV source's cycle, port,
+        // max_body_bytes, verify, max_redirects, strict, expect_requests, a CSV
+        // source's cycle, port,
         // variable, three failure-budget and three conditioner fields, six
         // report names.
-        assert_eq!(checked, 24);
+        assert_eq!(checked, 25);
     }
 
     #[test]

@@ -60,6 +60,12 @@ pub struct Task {
     /// Its TLS settings (`verify`, `cert`), built once per test and shared;
     /// `None`: the default ones.
     pub tls: Option<std::sync::Arc<crate::http::tls::Tls>>,
+    /// Whether a redirect (301, 302, 303, 307, 308 with `Location`) is
+    /// followed (`allow_redirects`, default true), and how many at most.
+    pub follow_redirects: bool,
+    pub max_redirects: u32,
+    /// The task's own `cookies`, sent with its request.
+    pub cookies: Vec<(String, Template)>,
 }
 
 /// A task's `name` and URL as the plan wrote them. LoadDensity names an
@@ -102,6 +108,8 @@ pub struct Prepared {
     pub full_url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The task's own cookies as a `Cookie` value (`a=1; b=2`); empty: none.
+    pub cookie: String,
 }
 
 /// Why a request could not be built.
@@ -131,6 +139,7 @@ impl Task {
         let mut out: Vec<&Template> = vec![&self.url];
         out.extend(self.params.iter().map(|(_, t)| t));
         out.extend(self.headers.iter().map(|(_, t)| t));
+        out.extend(self.cookies.iter().map(|(_, t)| t));
         match &self.body {
             Body::None => {}
             Body::Json(v) => out.extend(v.templates()),
@@ -154,6 +163,7 @@ impl Task {
         let constant = self.url.is_constant()
             && self.params.iter().all(|(_, t)| t.is_constant())
             && self.headers.iter().all(|(_, t)| t.is_constant())
+            && self.cookies.iter().all(|(_, t)| t.is_constant())
             && match &self.body {
                 Body::None => true,
                 Body::Json(v) => v.is_constant(),
@@ -221,6 +231,15 @@ impl Task {
         p.headers.clear();
         for (k, t) in &self.headers {
             p.headers.push((k.clone(), t.render_to_string(scope)?));
+        }
+        p.cookie.clear();
+        for (k, t) in &self.cookies {
+            if !p.cookie.is_empty() {
+                p.cookie.push_str("; ");
+            }
+            p.cookie.push_str(k);
+            p.cookie.push('=');
+            t.render(scope, &mut p.cookie)?;
         }
         p.body.clear();
         let content_type = match &self.body {

@@ -14,8 +14,9 @@ use super::timers::Timers;
 use super::{Shared, Wait};
 use crate::conditioner::Conditioner;
 use crate::data_source::TaskRows;
+use crate::http::cookies::CookieJar;
 use crate::http::session::{Progress, Resolver, Session};
-use crate::http::{ClientConfig, HttpError, Request};
+use crate::http::{ClientConfig, HttpError, Method, Request, Url};
 use crate::resolver::{Scope, Vars};
 use crate::retry::{self, AttemptFailure, Attempts};
 use crate::stats::recorder::{FailKind, Recorder, RetryOutcome};
@@ -121,6 +122,24 @@ impl Attempt {
     }
 }
 
+/// Where a followed redirect leads: the next hop of the current attempt.
+struct Hop {
+    url: Url,
+    method: Method,
+    /// Redirects followed so far in this attempt.
+    count: u32,
+    /// A 301/302/303 came: no body (nor Content-Type) from here on.
+    drop_body: bool,
+    /// The chain left the origin: no Authorization, nor the task's own
+    /// Cookie header or cookies, from here on.
+    cross_origin: bool,
+}
+
+/// Whether two URLs differ in scheme, host or port.
+fn other_origin(a: &Url, b: &Url) -> bool {
+    a.scheme != b.scheme || a.port != b.port || !a.host.eq_ignore_ascii_case(&b.host)
+}
+
 /// The logical request in progress.
 struct Current<'a> {
     task: &'a Task,
@@ -162,6 +181,14 @@ pub struct User<'a> {
     notes: Vec<String>,
     missed: Vec<String>,
     session: Session,
+    /// This user's cookies (never shared with another user).
+    jar: CookieJar,
+    /// The next hop when the current attempt follows a redirect.
+    hop: Option<Hop>,
+    /// The headers sent when they differ from the prepared ones (a cookie
+    /// added, a header dropped on a redirect); buffers reused.
+    headers: Vec<(String, String)>,
+    cookie: String,
     pass: Vec<usize>,
     pos: usize,
     in_pass: bool,
@@ -190,6 +217,10 @@ impl<'a> User<'a> {
             notes: Vec::new(),
             missed: Vec::new(),
             session: Session::new(Token(slot)),
+            jar: CookieJar::default(),
+            hop: None,
+            headers: Vec::new(),
+            cookie: String::new(),
             pass: Vec::new(),
             pos: 0,
             in_pass: false,
@@ -472,6 +503,8 @@ impl<'a> User<'a> {
     fn begin_attempt(&mut self, cx: &mut Cx<'_, 'a>) -> Flow {
         let now = Instant::now();
         let cur = self.cur.as_mut().expect("an attempt belongs to a request");
+        // Every attempt starts at the task's own URL.
+        self.hop = None;
         cur.attempt_t0 = now;
         cur.cond_delay = Duration::ZERO;
         cur.pace = Duration::ZERO;
@@ -518,19 +551,52 @@ impl<'a> User<'a> {
     fn send(&mut self, cx: &mut Cx<'_, 'a>) -> Flow {
         let now = Instant::now();
         let cur = self.cur.as_mut().expect("a send belongs to a request");
-        cur.send_t0 = now;
+        // A redirect's hop is part of the same exchange: its latency spans all hops.
+        if self.hop.is_none() {
+            cur.send_t0 = now;
+        }
         let task = cur.task;
         if cx.shared.stop.is_aborted() {
             self.responded(cx, Err(HttpError::Cancelled), now);
             return Flow::Continue;
         }
         let prepared = task.fixed.as_ref().unwrap_or(&self.prepared);
-        let url = prepared.url.as_ref().expect("a built request has a URL");
+        let (method, url, body) = match &self.hop {
+            None => (
+                task.method,
+                prepared.url.as_ref().expect("a built request has a URL"),
+                &prepared.body[..],
+            ),
+            Some(h) => (
+                h.method,
+                &h.url,
+                if h.drop_body {
+                    &[][..]
+                } else {
+                    &prepared.body[..]
+                },
+            ),
+        };
+        // The prepared headers as they are, unless a cookie joins them or a
+        // redirect drops some.
+        let headers = if self.hop.is_none() && self.jar.is_empty() && prepared.cookie.is_empty() {
+            &prepared.headers[..]
+        } else {
+            own_headers(
+                &mut self.headers,
+                &mut self.cookie,
+                &mut self.jar,
+                prepared,
+                self.hop.as_ref(),
+                url,
+            );
+            &self.headers[..]
+        };
         let req = Request {
-            method: task.method,
+            method,
             url,
-            headers: &prepared.headers,
-            body: &prepared.body,
+            headers,
+            body,
             timeout: task.timeout,
         };
         // A body is kept (up to its cap) only when a check reads it.
@@ -581,6 +647,68 @@ impl<'a> User<'a> {
             Ok(status) => {
                 let resp = self.session.response(status);
                 let bytes = resp.body_bytes;
+                let prepared = task.fixed.as_ref().unwrap_or(&self.prepared);
+                let url = match &self.hop {
+                    Some(h) => &h.url,
+                    None => prepared.url.as_ref().expect("a sent request has a URL"),
+                };
+                store_cookies(&mut self.jar, url, resp.head);
+                if task.follow_redirects && matches!(status, 301 | 302 | 303 | 307 | 308) {
+                    if let Some(location) = resp.header("location") {
+                        let count = self.hop.as_ref().map_or(0, |h| h.count);
+                        let next = if count >= task.max_redirects {
+                            Err(None)
+                        } else {
+                            url.join(location).map_err(Some)
+                        };
+                        match next {
+                            Ok(next) => {
+                                let left = other_origin(url, &next);
+                                let prev = self.hop.take();
+                                let (method, drop_body, cross) = match &prev {
+                                    Some(h) => (h.method, h.drop_body, h.cross_origin),
+                                    None => (task.method, false, false),
+                                };
+                                let see_other = matches!(status, 301..=303);
+                                self.hop = Some(Hop {
+                                    method: if see_other && method != Method::Head {
+                                        Method::Get
+                                    } else {
+                                        method
+                                    },
+                                    drop_body: drop_body || see_other,
+                                    cross_origin: cross || left,
+                                    url: next,
+                                    count: count + 1,
+                                });
+                                self.state = State::Send;
+                                return;
+                            }
+                            Err(e) => {
+                                let (kind, msg, err) = match e {
+                                    None => {
+                                        let msg =
+                                            format!("too many redirects ({})", task.max_redirects);
+                                        (FailKind::Protocol, msg.clone(), HttpError::Protocol(msg))
+                                    }
+                                    Some(e) => {
+                                        (fail_kind(&e), format!("redirect to {location:?}: {e}"), e)
+                                    }
+                                };
+                                cur.result = Some(Attempt {
+                                    latency,
+                                    bytes,
+                                    status: Some(status),
+                                    failure: Some((kind, msg)),
+                                    class_input: Some(AttemptFailure::Transport(err)),
+                                    retry_after: None,
+                                });
+                                self.state = State::Judged;
+                                return self.pace_after(cx, bytes, now);
+                            }
+                        }
+                    }
+                }
                 let verdict = {
                     let mut scope = Scope::new(cx.shared.plan_vars, &mut self.rng)
                         .with_user(&self.vars)
@@ -637,6 +765,12 @@ impl<'a> User<'a> {
         let bytes = a.bytes;
         cur.result = Some(a);
         self.state = State::Judged;
+        self.pace_after(cx, bytes, now);
+    }
+
+    /// After the attempt's result: pace when the conditioner limits bandwidth.
+    fn pace_after(&mut self, cx: &mut Cx<'_, 'a>, bytes: u64, now: Instant) {
+        let cur = self.cur.as_mut().expect("a response belongs to a request");
         if let Some(c) = cur.cond {
             cur.pace = c.pace(bytes);
             if !cur.pace.is_zero() && !cx.shared.stop.is_stopping() {
@@ -817,6 +951,71 @@ impl<'a> User<'a> {
             return Flow::Wait;
         }
         self.wait(cx, State::Think, Instant::now(), d)
+    }
+}
+
+/// The headers of a request that differ from the prepared ones, into `out`
+/// (its strings reused): the ones a redirect drops left out, and a `Cookie`
+/// header with the task's cookies and the jar's, unless the task sets one.
+fn own_headers(
+    out: &mut Vec<(String, String)>,
+    cookie: &mut String,
+    jar: &mut CookieJar,
+    prepared: &Prepared,
+    hop: Option<&Hop>,
+    url: &Url,
+) {
+    fn put(out: &mut Vec<(String, String)>, n: &mut usize, k: &str, v: &str) {
+        match out.get_mut(*n) {
+            Some((ok, ov)) => {
+                ok.clear();
+                ok.push_str(k);
+                ov.clear();
+                ov.push_str(v);
+            }
+            None => out.push((k.to_string(), v.to_string())),
+        }
+        *n += 1;
+    }
+    let (drop_body, cross) = hop.map_or((false, false), |h| (h.drop_body, h.cross_origin));
+    let mut n = 0;
+    let mut has_cookie = false;
+    for (k, v) in &prepared.headers {
+        let is = |name: &str| k.eq_ignore_ascii_case(name);
+        if (cross && (is("authorization") || is("cookie")))
+            || (drop_body
+                && (is("content-type") || is("content-length") || is("transfer-encoding")))
+        {
+            continue;
+        }
+        has_cookie |= is("cookie");
+        put(out, &mut n, k, v);
+    }
+    if !has_cookie {
+        cookie.clear();
+        if !cross {
+            cookie.push_str(&prepared.cookie);
+        }
+        if !jar.is_empty() {
+            jar.header_for(url, std::time::SystemTime::now(), cookie);
+        }
+        if !cookie.is_empty() {
+            put(out, &mut n, "Cookie", cookie);
+        }
+    }
+    out.truncate(n);
+}
+
+/// Stores the cookies of a response's `Set-Cookie` headers. Nothing is
+/// allocated when there is none.
+fn store_cookies(jar: &mut CookieJar, url: &Url, head: &[u8]) {
+    const NAME: &[u8] = b"set-cookie:";
+    for line in head.split(|&b| b == b'\n') {
+        if line.len() > NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME) {
+            if let Ok(v) = std::str::from_utf8(&line[NAME.len()..]) {
+                jar.store(url, v.trim(), std::time::SystemTime::now());
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 pub mod url;
 pub use url::{Scheme, Url};
 
+pub mod cookies;
 pub mod session;
 pub mod tls;
 mod transport;

@@ -226,6 +226,71 @@ impl Url {
     }
 }
 
+impl Url {
+    /// The URL a `Location` (absolute, scheme-relative, absolute-path,
+    /// query-only or relative path) points at from this one (RFC 3986 §5.2,
+    /// fragment dropped).
+    pub fn join(&self, location: &str) -> Result<Url, HttpError> {
+        let loc = location.split('#').next().unwrap_or("").trim();
+        let has_scheme = loc.split_once(':').is_some_and(|(s, _)| {
+            s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        });
+        if has_scheme {
+            return Url::parse(loc);
+        }
+        if loc.starts_with("//") {
+            return Url::parse(&format!("{}:{loc}", self.scheme.as_str()));
+        }
+        let (path, _) = self
+            .path_and_query
+            .split_once('?')
+            .unwrap_or((&self.path_and_query, ""));
+        let target = if loc.is_empty() {
+            self.path_and_query.clone()
+        } else if loc.starts_with('?') {
+            format!("{path}{loc}")
+        } else {
+            let (lpath, lquery) = match loc.find('?') {
+                Some(i) => loc.split_at(i),
+                None => (loc, ""),
+            };
+            let merged = if lpath.starts_with('/') {
+                lpath.to_string()
+            } else {
+                format!("{}{lpath}", &path[..path.rfind('/').map_or(0, |i| i + 1)])
+            };
+            format!("{}{lquery}", remove_dot_segments(&merged))
+        };
+        Url::parse(&format!("{}{target}", self.origin()))
+    }
+}
+
+/// RFC 3986 §5.2.4, for an absolute path.
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segs: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, seg) in segs.iter().enumerate() {
+        let last = i + 1 == segs.len();
+        match *seg {
+            "." => {
+                if last {
+                    out.push("");
+                }
+            }
+            ".." => {
+                out.pop();
+                if last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
 impl fmt::Display for Url {
     /// The normalised absolute URL: `scheme://host[:port]/path?query`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -319,6 +384,23 @@ mod tests {
         assert!(err("http://u:p@h/").contains("\"http://u:***@h/\""));
         assert!(err("http://h%41/").contains("not allowed"));
         assert!(err("http://a:1:2/").contains("bad port"));
+    }
+
+    #[test]
+    fn locations_resolve_against_the_current_url() {
+        let base = ok("http://h:8080/a/b/c?q=1");
+        let j = |l: &str| base.join(l).unwrap().to_string();
+        assert_eq!(j("https://other/x"), "https://other/x");
+        assert_eq!(j("HTTP://other:81"), "http://other:81/");
+        assert_eq!(j("//other/y"), "http://other/y");
+        assert_eq!(j("/ok"), "http://h:8080/ok");
+        assert_eq!(j("?z=2"), "http://h:8080/a/b/c?z=2");
+        assert_eq!(j("d"), "http://h:8080/a/b/d");
+        assert_eq!(j("../d?x=1#f"), "http://h:8080/a/d?x=1");
+        assert_eq!(j("./"), "http://h:8080/a/b/");
+        assert_eq!(j("../../../../d"), "http://h:8080/d");
+        assert_eq!(j(""), "http://h:8080/a/b/c?q=1");
+        assert!(base.join("ftp://x/").is_err());
     }
 
     #[test]

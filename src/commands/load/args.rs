@@ -78,6 +78,9 @@ pub(super) struct StartTestArgs {
     pub(super) verify: Option<VerifyArg>,
     #[serde(alias = "client_cert")]
     pub(super) cert: Option<CertArg>,
+    /// Most redirects a request follows (each task's own overrides it).
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
+    pub(super) max_redirects: Option<u32>,
 }
 
 // The defaults START_TEST's params document (`number = 50`, ...); a test in
@@ -234,9 +237,12 @@ pub(super) struct TaskArg {
     /// LoadDensity's per-task pacing: accepted, refused by `run` until supported.
     pub(super) throttle: Option<Value>,
     pub(super) think_time: Option<Value>,
+    /// Cookies sent with this request (besides the user's cookie jar).
+    pub(super) cookies: Option<Pairs>,
+    #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
+    pub(super) max_redirects: Option<u32>,
     /// LoadDensity's (requests') request options: the ones this client
     /// cannot honour yet are refused by `run`.
-    pub(super) cookies: Option<Value>,
     pub(super) files: Option<Value>,
     pub(super) allow_redirects: Option<bool>,
     /// TLS: how the server's certificate is checked, and a client certificate.

@@ -66,6 +66,7 @@ pub const START_TEST: CommandSpec = CommandSpec {
         Param { name: "retry", kind: "object", required: false, doc: "Run-wide retry policy for every task (a task's own `retry` overrides it field by field); see `Retry`." },
         Param { name: "failure_budget", kind: "object | false", required: false, doc: "A failure budget for this test only, over an installed one (same fields as LD_install_failure_budget); `false` runs this test without any, the default included." },
         Param { name: "expect_requests", kind: "boolean = true", required: false, doc: "A test that completes no request fails the run (exit 1, `no_completed_requests`); `false` says that is expected." },
+        Param { name: "max_redirects", kind: "number = 30", required: false, doc: "Most redirects one request follows (like Python requests); one more fails it with `too many redirects (N)`. A task's own `max_redirects` overrides it." },
         Param { name: "max_body_bytes", kind: "number = 10485760", required: false, doc: "Most bytes of a response body kept in memory for assertions and extract (10 MiB); a larger body fails the request. Bodies nothing reads are counted and discarded. A task's own `max_body_bytes` overrides it." },
         Param { name: "engine", kind: "string", required: false, doc: "LoadDensity's Locust engine (`locust` or `asyncio`): accepted and ignored; there is one engine here." },
         Param { name: "load_shape", kind: "string | object", required: false, doc: "LoadDensity's load shape (stages, spike, soak): accepted by `validate`, refused by `run` (exit 2) until open-model shapes are supported." },
@@ -327,6 +328,7 @@ fn compile_tasks(
         run_retry: args.retry.as_ref(),
         max_body_bytes: args.max_body_bytes,
         tls: tls::TestTls::new(v, at, args.verify.as_ref(), args.cert.as_ref(), base),
+        max_redirects: args.max_redirects.unwrap_or(task::DEFAULT_MAX_REDIRECTS),
     };
     let mut tasks: Vec<Task> = task_values
         .into_iter()

@@ -21,6 +21,10 @@ use std::sync::Arc;
 /// Where relative URLs go when the test sets no `host` (LoadDensity's rule).
 pub(super) const DEFAULT_HOST: &str = "http://localhost";
 
+/// Most redirects a request follows unless the test or task says otherwise
+/// (Python requests' limit).
+pub(super) const DEFAULT_MAX_REDIRECTS: u32 = 30;
+
 /// Default per-request timeout.
 const DEFAULT_TIMEOUT_S: f64 = 30.0;
 
@@ -36,6 +40,8 @@ pub(super) struct TestCx<'a> {
     pub max_body_bytes: u64,
     /// The test's TLS settings (`verify`, `cert`), which a task's own override.
     pub tls: super::tls::TestTls<'a>,
+    /// The test's `max_redirects`, which a task's own overrides.
+    pub max_redirects: u32,
 }
 
 /// One task's JSON and where it stands.
@@ -77,6 +83,7 @@ pub(super) fn compile_task(
         headers.push(c.auth_header(auth));
     }
     let params = c.params(&t.params);
+    let cookies = t.cookies.as_ref().map(|p| c.cookies(p)).unwrap_or_default();
     let body = c.body(&t.json, &t.data);
     let assertions = c.assertions(t.assertions);
     let extract = c.extract(t.extract);
@@ -107,6 +114,9 @@ pub(super) fn compile_task(
         network,
         csv: Vec::new(),
         tls,
+        follow_redirects: t.allow_redirects != Some(false),
+        max_redirects: t.max_redirects.unwrap_or(test.max_redirects),
+        cookies,
     })
 }
 
@@ -230,22 +240,10 @@ impl Compiler<'_, '_> {
                 "pace users with LD_start_test's wait_time",
             ),
             (
-                "cookies",
-                t.cookies.is_some(),
-                "a request option",
-                "send them in a `Cookie` header",
-            ),
-            (
                 "files",
                 t.files.is_some(),
                 "a request option",
                 "send the body with `data`",
-            ),
-            (
-                "allow_redirects",
-                t.allow_redirects == Some(true),
-                "a request option",
-                "redirects are not followed: request the final URL",
             ),
         ];
         for (field, given, what, hint) in fields {
@@ -338,6 +336,38 @@ impl Compiler<'_, '_> {
             .0
             .iter()
             .map(|(k, val)| (k.clone(), self.template(&format!("params.{k}"), val)))
+            .collect()
+    }
+
+    /// The task's `cookies`: names are HTTP tokens; a value has no `;`,
+    /// comma, quote, backslash, space or control character.
+    fn cookies(&mut self, cookies: &Pairs) -> Vec<(String, Template)> {
+        cookies
+            .0
+            .iter()
+            .map(|(k, val)| {
+                let at = format!("cookies.{k}");
+                if k.is_empty()
+                    || !k
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+                {
+                    self.problem(
+                        &at,
+                        format!("cookie name {k:?} must be a non-empty HTTP token (letters, digits, - and a few other marks)"),
+                    );
+                }
+                if val
+                    .bytes()
+                    .any(|b| b.is_ascii_control() || b" \",;\\".contains(&b))
+                {
+                    self.problem(
+                        &at,
+                        format!("cookie {k:?} has a space, `;`, `,`, quote, backslash or control character in its value"),
+                    );
+                }
+                (k.clone(), self.template(&at, val))
+            })
             .collect()
     }
 
