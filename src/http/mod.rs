@@ -15,6 +15,7 @@ pub mod url;
 pub use url::{Scheme, Url};
 
 mod encoding;
+pub mod multipart;
 pub mod session;
 mod transport;
 pub(crate) mod wire;

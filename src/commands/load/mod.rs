@@ -121,7 +121,7 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
     }
     let wait = check_test_args(v, &a.at, &args);
     let csv_sources = load_sources(v, a, "args.csv_sources", &args.csv_sources);
-    let (mode, tasks, names) = compile_tasks(v, &a.at, &args, &task_lines(a))?;
+    let (mode, tasks, names) = compile_tasks(v, &a.at, &args, &task_lines(a), a.src.base_dir())?;
     if v.problem_count() != before {
         return None;
     }
@@ -305,6 +305,7 @@ fn compile_tasks(
     at: &Position,
     args: &StartTestArgs,
     lines: &HashMap<String, usize>,
+    base_dir: std::path::PathBuf,
 ) -> Option<(Mode, Vec<Task>, Vec<String>)> {
     let (mode, mut task_values) = scenario_shape(v, at, &args.tasks)?;
     for t in &mut task_values {
@@ -321,6 +322,7 @@ fn compile_tasks(
         has_host: args.host.is_some(),
         run_retry: args.retry.as_ref(),
         max_body_bytes: args.max_body_bytes,
+        base_dir,
     };
     let mut tasks: Vec<Task> = task_values
         .into_iter()
