@@ -537,8 +537,9 @@ impl Session {
             .map(|(_, v)| v)
             .collect::<Vec<_>>()
             .join(",");
-        super::encoding::decode(&codings, &self.body, limit, &mut self.decoded)?;
-        std::mem::swap(&mut self.body, &mut self.decoded);
+        if super::encoding::decode(&codings, &self.body, limit, &mut self.decoded)? {
+            std::mem::swap(&mut self.body, &mut self.decoded);
+        }
         Ok(())
     }
 

@@ -752,6 +752,50 @@ mod tests {
     }
 
     #[test]
+    fn files_are_read_now_and_checked_against_the_other_body_fields() {
+        // Cargo.toml: a file beside the working folder of the unit tests.
+        let built = with_task(task(
+            json!({"files": {"f": "Cargo.toml"}, "data": {"k": "v"}}),
+        ));
+        assert!(built.contains("Multipart"), "{built}");
+        assert!(built.contains("filename: \"Cargo.toml\""), "{built}");
+        assert!(
+            built.contains("content_type: \"application/octet-stream\""),
+            "{built}"
+        );
+        one(
+            task(json!({"files": {"f": "Cargo.toml"}, "json": {}})),
+            "files",
+            "give `files` or `json`, not both",
+        );
+        one(
+            task(json!({"files": {"f": "Cargo.toml"}, "headers": {"content-type": "x"}})),
+            "files",
+            "give `files` or a Content-Type header, not both: the multipart boundary is the client's",
+        );
+        one(
+            task(json!({"files": {"f": "Cargo.toml"}, "data": "raw"})),
+            "data",
+            "with `files`, data must be an object (or [name, value] pairs): its fields become text parts",
+        );
+        one(
+            task(json!({"files": {"f": {"filename": "x"}}})),
+            "files.f",
+            "a file needs `path` (a string)",
+        );
+        one(
+            task(json!({"files": {"f": {"path": "Cargo.toml", "mime": "x"}}})),
+            "files.f",
+            "unknown field `mime`: expected path, filename or content_type",
+        );
+        one(
+            task(json!({"files": ["Cargo.toml"]})),
+            "files",
+            "files must be an object of field → path (or {\"path\", \"filename\", \"content_type\"}), found a list",
+        );
+    }
+
+    #[test]
     fn exactly_one_of_url_and_request_url() {
         one(
             json!({"url": URL, "request_url": URL}),
