@@ -31,6 +31,10 @@
 //! | `/bytes/{n}` | 200 with `n` bytes of `x` (capped at 10 MiB) |
 //! | `/chunked` | 200 with a `Transfer-Encoding: chunked` body of three chunks ([`CHUNKED_BODY`]) |
 //! | `/hang` | reads the request and never answers (until the client closes or the server stops) |
+//! | `/gzip`, `/deflate` | 200, [`JSON_DOC`] compressed that way (`Content-Encoding`) when the request's `Accept-Encoding` names it, else plain |
+//! | `/bomb/{n}` | 200, `n` zero bytes gzipped (capped at 64 MiB), always `Content-Encoding: gzip` |
+//! | `/encoded/{coding}` | 200 `x` labelled `Content-Encoding: {coding}` |
+//! | `/multipart` | 200 JSON `{"fields": {name: text}, "files": [{"field","filename","content_type","size","hex"}]}` of a `multipart/form-data` body; 400 if it does not parse |
 //! | anything else | 404 `not found` |
 //!
 //! Keys of `/flaky`, `/reset` and `/retry-after` are counted separately per endpoint
@@ -1044,6 +1048,8 @@ fn route(shared: &Shared, req: &Req, out: &mut Vec<u8>) -> Action {
                 &serde_json::json!({ "cookie": cookie.unwrap_or_default() }),
             )
         }
+        "/gzip" | "/deflate" => compressed(req, &path[1..], out),
+        "/multipart" => multipart(req, out),
         _ => route_param(shared, path, ctx, out),
     }
 }
@@ -1152,6 +1158,34 @@ fn route_param(shared: &Shared, path: &str, ctx: Ctx, out: &mut Vec<u8>) -> Acti
             }
             _ => bad_request(out, ctx),
         };
+    }
+    if let Some(n) = path.strip_prefix("/bomb/") {
+        let Some(n) = parse_dec(n.as_bytes()) else {
+            return bad_request(out, ctx);
+        };
+        let zeros = vec![0u8; n.min(MAX_BOMB) as usize];
+        let body = compress("gzip", &zeros);
+        drop(zeros);
+        return respond(
+            out,
+            ctx,
+            200,
+            JSON,
+            b"Content-Encoding: gzip\r\n",
+            &body,
+            false,
+        );
+    }
+    if let Some(coding) = path.strip_prefix("/encoded/") {
+        if coding.is_empty()
+            || !coding
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return bad_request(out, ctx);
+        }
+        let extra = format!("Content-Encoding: {coding}\r\n");
+        return respond(out, ctx, 200, TEXT, extra.as_bytes(), b"x", false);
     }
     if let Some(n) = path.strip_prefix("/bytes/") {
         let Some(n) = parse_dec(n.as_bytes()) else {
@@ -1279,6 +1313,160 @@ fn set_cookie(req: &Req, out: &mut Vec<u8>) -> Action {
         extra.push_str(&format!("Set-Cookie: {k}={v}; Path=/\r\n"));
     }
     respond(out, req.ctx, 200, TEXT, extra.as_bytes(), b"ok", false)
+}
+
+/// Cap on the decoded size of a `/bomb/{n}` body.
+const MAX_BOMB: u64 = 64 << 20;
+
+/// The first value of a request header (case-insensitive name).
+fn req_header<'a>(req: &Req<'a>, name: &str) -> Option<&'a [u8]> {
+    head_lines(req.head)
+        .skip(1)
+        .filter_map(split_header)
+        .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+        .map(|(_, v)| v)
+}
+
+/// `data` compressed with `coding` (`gzip`, or `deflate`: zlib-wrapped), on
+/// a helper thread: the compressor's state does not fit a connection
+/// thread's small stack. Bodies are cached by coding and size of `data`
+/// (they are [`JSON_DOC`] or zeros).
+fn compress(coding: &'static str, data: &[u8]) -> Arc<[u8]> {
+    /// (coding, size of the data, compressed body)
+    type Entry = (&'static str, usize, Arc<[u8]>);
+    static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+    let key = (coding, data.len());
+    if let Some((_, _, b)) = lock(&CACHE).iter().find(|(c, n, _)| (*c, *n) == key) {
+        return b.clone();
+    }
+    let body: Arc<[u8]> = thread::scope(|s| {
+        let work = move || {
+            use flate2::write::{GzEncoder, ZlibEncoder};
+            use flate2::Compression;
+            let level = Compression::fast();
+            if coding == "gzip" {
+                let mut e = GzEncoder::new(Vec::new(), level);
+                let _ = e.write_all(data);
+                e.finish().unwrap_or_default()
+            } else {
+                let mut e = ZlibEncoder::new(Vec::new(), level);
+                let _ = e.write_all(data);
+                e.finish().unwrap_or_default()
+            }
+        };
+        thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn_scoped(s, work)
+            .ok()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
+    })
+    .into();
+    let mut cache = lock(&CACHE);
+    if cache.len() >= 16 {
+        cache.clear();
+    }
+    cache.push((coding, data.len(), body.clone()));
+    body
+}
+
+/// `/gzip`, `/deflate`: [`JSON_DOC`], compressed when the client accepts it.
+fn compressed(req: &Req, coding: &str, out: &mut Vec<u8>) -> Action {
+    let accepts = req_header(req, "accept-encoding").is_some_and(|v| {
+        v.split(|&b| b == b',').any(|c| {
+            let c = c.split(|&b| b == b';').next().unwrap_or_default();
+            c.trim_ascii().eq_ignore_ascii_case(coding.as_bytes())
+        })
+    });
+    if !accepts {
+        return respond(out, req.ctx, 200, JSON, &[], JSON_DOC.as_bytes(), false);
+    }
+    let coding = if coding == "gzip" { "gzip" } else { "deflate" };
+    let body = compress(coding, JSON_DOC.as_bytes());
+    let extra = format!("Content-Encoding: {coding}\r\nVary: Accept-Encoding\r\n");
+    respond(out, req.ctx, 200, JSON, extra.as_bytes(), &body, false)
+}
+
+/// `/multipart`: the parts of a `multipart/form-data` body, as JSON.
+fn multipart(req: &Req, out: &mut Vec<u8>) -> Action {
+    match parse_multipart(req) {
+        Some(doc) => json(out, req.ctx, 200, &doc),
+        None => bad_request(out, req.ctx),
+    }
+}
+
+fn parse_multipart(req: &Req) -> Option<serde_json::Value> {
+    use serde_json::{json, Map, Value};
+    let ct = std::str::from_utf8(req_header(req, "content-type")?).ok()?;
+    let (kind, params) = ct.split_once(';')?;
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    let boundary = params.split(';').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"'))
+    })?;
+    let delim = format!("--{boundary}").into_bytes();
+    let body = req.body;
+    let mut at = find(body, &delim, 0)?;
+    let (mut fields, mut files) = (Map::new(), Vec::new());
+    loop {
+        let after = at + delim.len();
+        if body[after..].starts_with(b"--") {
+            break;
+        }
+        let start = after + 2; // CRLF after the delimiter
+        if !body[after..].starts_with(b"\r\n") {
+            return None;
+        }
+        let next = find(body, &[b"\r\n", &delim[..]].concat(), start)?;
+        let part = &body[start..next];
+        let head_end = find(part, b"\r\n\r\n", 0)?;
+        let (mut name, mut filename, mut ctype) = (None, None, None);
+        for line in part[..head_end].split(|&b| b == b'\n') {
+            let line = std::str::from_utf8(line).ok()?.trim();
+            let (n, v) = line.split_once(':')?;
+            if n.trim().eq_ignore_ascii_case("content-type") {
+                ctype = Some(v.trim().to_string());
+            } else if n.trim().eq_ignore_ascii_case("content-disposition") {
+                for p in v.split(';').skip(1) {
+                    let (k, v) = p.split_once('=')?;
+                    let v = v.trim().trim_matches('"').to_string();
+                    match k.trim() {
+                        "name" => name = Some(v),
+                        "filename" => filename = Some(v),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let content = &part[head_end + 4..];
+        let name = name?;
+        match filename {
+            Some(f) => files.push(json!({
+                "field": name,
+                "filename": f,
+                "content_type": ctype,
+                "size": content.len(),
+                "hex": content.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            })),
+            None => {
+                fields.insert(name, Value::from(String::from_utf8_lossy(content)));
+            }
+        }
+        at = next + 2;
+    }
+    Some(json!({"fields": fields, "files": files}))
+}
+
+/// Where `needle` first occurs in `hay` at or after `from`.
+fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|i| i + from)
 }
 
 /// `/echo`: describes the request as JSON.

@@ -162,7 +162,7 @@ fn loaddensitys_distributed_mode_is_refused_before_anything_runs() {
         &plan,
         r#"[["LD_log", {"message": "must not print"}],
             ["LD_start_test", {"runner_mode": "master", "expected_workers": 2, "load_shape": "stages",
-              "tasks": [{"request_url": "http://127.0.0.1:9/", "files": {"a": "1"}}]}]]"#,
+              "tasks": [{"request_url": "http://127.0.0.1:9/", "think_time": 1}]}]]"#,
     )
     .unwrap();
     let v = Run::of(common::ld("validate").arg(&plan));
@@ -181,7 +181,7 @@ fn loaddensitys_distributed_mode_is_refused_before_anything_runs() {
     for needle in [
         "runner_mode \"master\" (LoadDensity's distributed Locust runners) is not supported",
         "load_shape (open-model load shapes: stages, spike, soak) is not supported yet",
-        "a task's files (a request option) is not supported yet",
+        "a task's think_time (open-model pacing) is not supported yet",
         "3 problems found; nothing was run.",
     ] {
         assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);

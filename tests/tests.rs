@@ -6,6 +6,7 @@ mod common;
 mod bodies;
 mod budget_gates;
 mod cli_plans;
+mod compression_uploads;
 mod conditioner;
 mod console;
 mod data_sources;

@@ -21,6 +21,18 @@ pub enum Body {
     Form(Vec<(String, Template)>),
     /// `data` as a string: sent as is.
     Raw(Template),
+    /// `files`, with `data`'s fields as text parts: `multipart/form-data`.
+    Multipart(Multipart),
+}
+
+/// A `multipart/form-data` body: files read at validation, text fields
+/// rendered per request (once, when constant).
+#[derive(Debug, Clone)]
+pub struct Multipart {
+    pub fields: Vec<(String, Template)>,
+    pub files: Vec<crate::http::multipart::FilePart>,
+    /// A boundary no file contains (see `multipart::boundary_for`).
+    pub boundary: String,
 }
 
 /// One HTTP request task, compiled.
@@ -145,6 +157,7 @@ impl Task {
             Body::Json(v) => out.extend(v.templates()),
             Body::Form(f) => out.extend(f.iter().map(|(_, t)| t)),
             Body::Raw(t) => out.push(t),
+            Body::Multipart(m) => out.extend(m.fields.iter().map(|(_, t)| t)),
         }
         for check in &self.assertions.checks {
             match check {
@@ -169,6 +182,7 @@ impl Task {
                 Body::Json(v) => v.is_constant(),
                 Body::Form(f) => f.iter().all(|(_, t)| t.is_constant()),
                 Body::Raw(t) => t.is_constant(),
+                Body::Multipart(m) => m.fields.iter().all(|(_, t)| t.is_constant()),
             };
         if constant {
             let mut p = Prepared::default();
@@ -242,6 +256,7 @@ impl Task {
             t.render(scope, &mut p.cookie)?;
         }
         p.body.clear();
+        let multipart_type;
         let content_type = match &self.body {
             Body::None => None,
             Body::Json(v) => {
@@ -267,6 +282,23 @@ impl Task {
                 p.body
                     .extend_from_slice(t.render_to_string(scope)?.as_bytes());
                 None
+            }
+            Body::Multipart(m) => {
+                let values = m
+                    .fields
+                    .iter()
+                    .map(|(_, t)| t.render_to_string(scope))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let boundary = crate::http::multipart::boundary_beside(&m.boundary, &values);
+                let fields: Vec<(&str, &str)> = m
+                    .fields
+                    .iter()
+                    .zip(&values)
+                    .map(|((k, _), v)| (k.as_str(), v.as_str()))
+                    .collect();
+                crate::http::multipart::write(&mut p.body, &boundary, &fields, &m.files);
+                multipart_type = format!("multipart/form-data; boundary={boundary}");
+                Some(multipart_type.as_str())
             }
         };
         if let Some(ct) = content_type {

@@ -1025,7 +1025,9 @@ pub fn fail_kind(e: &HttpError) -> FailKind {
         HttpError::ConnectTimeout(_) | HttpError::ReadTimeout(_) => FailKind::Timeout,
         HttpError::InvalidUrl(_) | HttpError::InvalidRequest(_) => FailKind::Request,
         HttpError::Tls(_) => FailKind::Tls,
-        HttpError::Protocol(_) | HttpError::BodyTooLarge(_) => FailKind::Protocol,
+        HttpError::Protocol(_) | HttpError::BodyTooLarge(_) | HttpError::Decode(_) => {
+            FailKind::Protocol
+        }
         HttpError::Cancelled => FailKind::Cancelled,
         HttpError::Refused
         | HttpError::Reset

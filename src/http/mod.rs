@@ -17,6 +17,8 @@ pub mod url;
 pub use url::{Scheme, Url};
 
 pub mod cookies;
+mod encoding;
+pub mod multipart;
 pub mod session;
 pub mod tls;
 mod transport;
@@ -93,6 +95,10 @@ pub enum HttpError {
     Io(String),
     #[error("response body larger than max_body_bytes ({0} bytes)")]
     BodyTooLarge(u64),
+    /// A body that must be read could not be decoded (its `Content-Encoding`
+    /// is unknown or corrupt, or it decodes past `max_body_bytes`).
+    #[error("{0}")]
+    Decode(String),
     /// The request itself cannot be sent as built (a header with CR/LF).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -123,8 +129,8 @@ impl Default for ClientConfig {
 pub struct Request<'a> {
     pub method: Method,
     pub url: &'a Url,
-    /// Extra headers. `Host` and `User-Agent` are set by the client unless given
-    /// here (case-insensitive match; never sent twice). Message framing is the
+    /// Extra headers. `Host`, `User-Agent` and `Accept-Encoding` (`gzip,
+    /// deflate`) are set by the client unless given here (case-insensitive match; never sent twice). Message framing is the
     /// client's own: `Content-Length` (sent when there is a body or the method is
     /// POST/PUT/PATCH) is always computed, and a `Content-Length` or
     /// `Transfer-Encoding` given here is ignored on `http://`. A name or value
@@ -144,10 +150,11 @@ pub struct Response<'a> {
     pub status: u16,
     /// Raw header lines after the status line (`Name: value\r\n`...).
     pub head: &'a [u8],
-    /// The body, de-chunked (empty for HEAD, 204 and 304, and when the
-    /// session was told not to keep it).
+    /// The body, de-chunked and, when kept, decoded from its
+    /// `Content-Encoding` (empty for HEAD, 204 and 304, and when the session
+    /// was told not to keep it).
     pub body: &'a [u8],
-    /// Body bytes received, whether kept or not.
+    /// Body bytes received (as sent, before any decoding), whether kept or not.
     pub body_bytes: u64,
 }
 

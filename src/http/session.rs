@@ -119,6 +119,8 @@ pub struct Session {
     reader: ResponseReader,
     head: Vec<u8>,
     body: Vec<u8>,
+    /// Scratch for decoding a kept body with a `Content-Encoding`.
+    decoded: Vec<u8>,
     head_request: bool,
     /// Deadline of the current phase (connect or response), if any.
     deadline: Option<Instant>,
@@ -153,6 +155,7 @@ impl Session {
             reader: ResponseReader::new(),
             head: Vec::new(),
             body: Vec::new(),
+            decoded: Vec::new(),
             head_request: false,
             deadline: None,
             connect_timeout: Duration::ZERO,
@@ -458,7 +461,7 @@ impl Session {
                             }
                         };
                         if let Step::Done { status, keep_alive } = step {
-                            return Ok(self.complete(registry, i, status, keep_alive));
+                            return self.finish(registry, i, status, keep_alive);
                         }
                         continue;
                     }
@@ -481,7 +484,7 @@ impl Session {
                             }
                         };
                         if let Step::Done { status, keep_alive } = step {
-                            return Ok(self.complete(registry, i, status, keep_alive));
+                            return self.finish(registry, i, status, keep_alive);
                         }
                         continue;
                     }
@@ -507,7 +510,7 @@ impl Session {
                     if let Step::Done { status, keep_alive } = step {
                         // Bytes beyond the response: never pipelined, so the
                         // stream is confused; it is not reused.
-                        return Ok(self.complete(registry, i, status, keep_alive && !leftover));
+                        return self.finish(registry, i, status, keep_alive && !leftover);
                     }
                 }
             }
@@ -521,6 +524,43 @@ impl Session {
             Some(limit) if self.body.len() as u64 > limit => Err(HttpError::BodyTooLarge(limit)),
             _ => Ok(()),
         }
+    }
+
+    /// The response is in: its kept body decoded, then [`complete`](Self::complete).
+    /// A body that cannot be decoded fails the exchange.
+    fn finish(
+        &mut self,
+        registry: &Registry,
+        i: usize,
+        status: u16,
+        keep_alive: bool,
+    ) -> Result<Progress, HttpError> {
+        if self.reader.encoded() {
+            self.decode_body()?;
+        }
+        Ok(self.complete(registry, i, status, keep_alive))
+    }
+
+    /// Decodes a kept body by its `Content-Encoding` (up to the body limit);
+    /// a body nothing reads (not kept) is never decoded.
+    fn decode_body(&mut self) -> Result<(), HttpError> {
+        let Some(limit) = self.body_limit else {
+            return Ok(());
+        };
+        if self.body.is_empty() {
+            return Ok(());
+        }
+        let codings = self
+            .response(0)
+            .headers()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("content-encoding"))
+            .map(|(_, v)| v)
+            .collect::<Vec<_>>()
+            .join(",");
+        if super::encoding::decode(&codings, &self.body, limit, &mut self.decoded)? {
+            std::mem::swap(&mut self.body, &mut self.decoded);
+        }
+        Ok(())
     }
 
     /// The response is in: the connection stays open for the next request

@@ -36,12 +36,14 @@ pub(crate) fn write_request(
     out.push(b' ');
     out.extend_from_slice(req.url.path_and_query.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let (mut has_host, mut has_ua, mut close) = (false, false, false);
+    let (mut has_host, mut has_ua, mut has_ae, mut close) = (false, false, false, false);
     for (name, value) in req.headers {
         if name.eq_ignore_ascii_case("host") {
             has_host = true;
         } else if name.eq_ignore_ascii_case("user-agent") {
             has_ua = true;
+        } else if name.eq_ignore_ascii_case("accept-encoding") {
+            has_ae = true;
         } else if name.eq_ignore_ascii_case("connection") {
             close |= has_token(value, "close");
         }
@@ -64,6 +66,11 @@ pub(crate) fn write_request(
     if !has_ua && !cfg.user_agent.is_empty() {
         out.extend_from_slice(b"User-Agent: ");
         out.extend_from_slice(cfg.user_agent.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !has_ae {
+        out.extend_from_slice(b"Accept-Encoding: ");
+        out.extend_from_slice(super::encoding::ACCEPT_ENCODING.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     if !req.body.is_empty() || matches!(req.method, Method::Post | Method::Put | Method::Patch) {
@@ -153,6 +160,8 @@ pub(crate) struct ResponseReader {
     keep_alive: bool,
     interim: usize,
     got_any: bool,
+    /// The final head has a `Content-Encoding` header.
+    encoded: bool,
     /// A chunk-size or trailer line split across feeds (empty otherwise).
     line: Vec<u8>,
 }
@@ -173,6 +182,7 @@ impl ResponseReader {
             keep_alive: false,
             interim: 0,
             got_any: false,
+            encoded: false,
             line: Vec::new(),
         }
     }
@@ -186,6 +196,7 @@ impl ResponseReader {
         self.keep_alive = false;
         self.interim = 0;
         self.got_any = false;
+        self.encoded = false;
         self.line.clear();
     }
 
@@ -233,6 +244,12 @@ impl ResponseReader {
     /// server while idle.)
     pub fn got_any(&self) -> bool {
         self.got_any
+    }
+
+    /// Whether the final response's head has a `Content-Encoding` header
+    /// (its body may need decoding before anything reads it).
+    pub fn encoded(&self) -> bool {
+        self.encoded
     }
 
     /// How many of the next bytes are plain body bytes, no framing among them:
@@ -428,6 +445,7 @@ impl ResponseReader {
     fn begin_body(&mut self, h: &Head, body: &mut Vec<u8>) {
         body.clear();
         self.status = h.status;
+        self.encoded = h.encoded;
         self.keep_alive = if h.minor >= 1 {
             !h.conn_close
         } else {
@@ -538,6 +556,8 @@ struct Head {
     chunked: bool,
     conn_close: bool,
     conn_keep_alive: bool,
+    /// A `Content-Encoding` header was present.
+    encoded: bool,
 }
 
 fn trim_cr(line: &[u8]) -> &[u8] {
@@ -577,6 +597,7 @@ fn parse_head(data: &[u8]) -> Result<Head, HttpError> {
         chunked: false,
         conn_close: false,
         conn_keep_alive: false,
+        encoded: false,
     };
     let mut pos = nl + 1;
     while pos < data.len() {
@@ -615,6 +636,8 @@ fn parse_head(data: &[u8]) -> Result<Head, HttpError> {
             head.te = true;
             let last = value.rsplit(|&b| b == b',').next().unwrap_or(b"");
             head.chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
+        } else if name.eq_ignore_ascii_case(b"content-encoding") {
+            head.encoded = true;
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
@@ -679,6 +702,35 @@ mod unit_tests {
         assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\nA: b\r\n", 0), None);
         assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\n\r", 0), None);
         assert_eq!(find_head_end(b"", 0), None);
+    }
+
+    #[test]
+    fn accept_encoding_is_sent_unless_the_request_names_its_own() {
+        let url = crate::http::Url::parse("http://127.0.0.1:8080/x").unwrap();
+        let cfg = ClientConfig::default();
+        let mut out = Vec::new();
+        let mut send = |headers: &[(String, String)]| {
+            let req = Request {
+                method: Method::Get,
+                url: &url,
+                headers,
+                body: b"",
+                timeout: std::time::Duration::ZERO,
+            };
+            write_request(&cfg, &req, &mut out).unwrap();
+            String::from_utf8(out.clone()).unwrap()
+        };
+        let plain = send(&[]);
+        assert!(
+            plain.contains("\r\nAccept-Encoding: gzip, deflate\r\n"),
+            "{plain}"
+        );
+        let own = send(&[("accept-encoding".into(), "identity".into())]);
+        assert_eq!(own.matches("ccept-").count(), 1, "{own}");
+        assert!(own.contains("\r\naccept-encoding: identity\r\n"), "{own}");
+        let h = parse_head(b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\n\r\n").unwrap();
+        assert!(h.encoded);
+        assert!(!parse_head(b"HTTP/1.1 200 OK\r\n\r\n").unwrap().encoded);
     }
 
     #[test]

@@ -68,7 +68,8 @@ pub fn classify(f: &AttemptFailure, transient_status: &[u16]) -> Option<ErrorCla
             | HttpError::InvalidRequest(_)
             | HttpError::Tls(_)
             | HttpError::Protocol(_)
-            | HttpError::BodyTooLarge(_) => Permanent,
+            | HttpError::BodyTooLarge(_)
+            | HttpError::Decode(_) => Permanent,
         },
         AttemptFailure::Response {
             status,

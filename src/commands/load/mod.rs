@@ -327,8 +327,15 @@ fn compile_tasks(
         has_host: args.host.is_some(),
         run_retry: args.retry.as_ref(),
         max_body_bytes: args.max_body_bytes,
-        tls: tls::TestTls::new(v, at, args.verify.as_ref(), args.cert.as_ref(), base),
+        tls: tls::TestTls::new(
+            v,
+            at,
+            args.verify.as_ref(),
+            args.cert.as_ref(),
+            base.clone(),
+        ),
         max_redirects: args.max_redirects.unwrap_or(task::DEFAULT_MAX_REDIRECTS),
+        base_dir: base,
     };
     let mut tasks: Vec<Task> = task_values
         .into_iter()

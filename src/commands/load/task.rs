@@ -42,7 +42,12 @@ pub(super) struct TestCx<'a> {
     pub tls: super::tls::TestTls<'a>,
     /// The test's `max_redirects`, which a task's own overrides.
     pub max_redirects: u32,
+    /// The plan's folder: relative `files` paths are looked for there first.
+    pub base_dir: std::path::PathBuf,
 }
+
+/// Cap on one uploaded file (`files`), read into memory at validation.
+pub(super) const MAX_UPLOAD_BYTES: u64 = 10 << 20;
 
 /// One task's JSON and where it stands.
 pub(super) struct TaskJson {
@@ -84,7 +89,10 @@ pub(super) fn compile_task(
     }
     let params = c.params(&t.params);
     let cookies = t.cookies.as_ref().map(|p| c.cookies(p)).unwrap_or_default();
-    let body = c.body(&t.json, &t.data);
+    let body = match &t.files {
+        Some(files) => c.multipart(files, &t.json, &t.data, &t.headers),
+        None => c.body(&t.json, &t.data),
+    };
     let assertions = c.assertions(t.assertions);
     let extract = c.extract(t.extract);
     let run_if = c.predicate("run_if", &t.run_if);
@@ -118,6 +126,44 @@ pub(super) fn compile_task(
         max_redirects: t.max_redirects.unwrap_or(test.max_redirects),
         cookies,
     })
+}
+
+/// Reads an upload: a relative path in the plan's folder first, then in the
+/// working directory; at most [`MAX_UPLOAD_BYTES`].
+fn read_upload(path: &str, base: &std::path::Path) -> Result<Vec<u8>, String> {
+    let p = std::path::Path::new(path);
+    let found = if p.is_absolute() {
+        p.is_file().then(|| p.to_path_buf())
+    } else {
+        let in_base = base.join(p);
+        if in_base.is_file() {
+            Some(in_base)
+        } else {
+            p.is_file().then(|| p.to_path_buf())
+        }
+    };
+    let Some(found) = found else {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        return Err(if p.is_absolute() {
+            format!("file {path:?} not found")
+        } else {
+            format!(
+                "file {path:?} not found: looked in the plan's folder ({}) and in the working directory ({})",
+                base.display(),
+                cwd.display()
+            )
+        });
+    };
+    let meta = std::fs::metadata(&found)
+        .map_err(|e| format!("cannot read file {}: {e}", found.display()))?;
+    if meta.len() > MAX_UPLOAD_BYTES {
+        return Err(format!(
+            "file {} is {} bytes; an upload may have at most {MAX_UPLOAD_BYTES} (10 MiB)",
+            found.display(),
+            meta.len()
+        ));
+    }
+    std::fs::read(&found).map_err(|e| format!("cannot read file {}: {e}", found.display()))
 }
 
 /// Compiles the parts of one task, recording problems at its position.
@@ -238,12 +284,6 @@ impl Compiler<'_, '_> {
                 t.think_time.is_some(),
                 "open-model pacing",
                 "pace users with LD_start_test's wait_time",
-            ),
-            (
-                "files",
-                t.files.is_some(),
-                "a request option",
-                "send the body with `data`",
             ),
         ];
         for (field, given, what, hint) in fields {
@@ -404,6 +444,121 @@ impl Compiler<'_, '_> {
             }
             (None, None) => Body::None,
         }
+    }
+
+    /// `files` (`{"field": "path"}` or `{"field": {"path", "filename",
+    /// "content_type"}}`), with `data`'s fields as text parts: a
+    /// `multipart/form-data` body. Files are read now.
+    fn multipart(
+        &mut self,
+        files: &Value,
+        json: &Option<Value>,
+        data: &Option<Value>,
+        headers: &IndexMap<String, String>,
+    ) -> Body {
+        use crate::http::multipart::{boundary_for, guess_type, FilePart};
+        if json.is_some() {
+            self.problem("files", "give `files` or `json`, not both");
+        }
+        if headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("content-type"))
+        {
+            self.problem(
+                "files",
+                "give `files` or a Content-Type header, not both: the multipart boundary is the client's",
+            );
+        }
+        let fields = match data {
+            None => Vec::new(),
+            Some(Value::String(_)) => {
+                self.problem(
+                    "data",
+                    "with `files`, data must be an object (or [name, value] pairs): its fields become text parts",
+                );
+                Vec::new()
+            }
+            Some(_) => match self.body(&None, data) {
+                Body::Form(f) => f,
+                _ => Vec::new(),
+            },
+        };
+        let Value::Object(map) = files else {
+            self.problem(
+                "files",
+                format!(
+                    "files must be an object of field → path (or {{\"path\", \"filename\", \"content_type\"}}), found {}",
+                    kind(files)
+                ),
+            );
+            return Body::None;
+        };
+        let mut parts = Vec::new();
+        for (field, spec) in map {
+            let at = format!("files.{field}");
+            let (path, filename, content_type) = match spec {
+                Value::String(p) => (p.clone(), None, None),
+                Value::Object(o) => {
+                    let text = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_string);
+                    if let Some(k) = o
+                        .keys()
+                        .find(|k| !["path", "filename", "content_type"].contains(&k.as_str()))
+                    {
+                        self.problem(
+                            &at,
+                            format!("unknown field `{k}`: expected path, filename or content_type"),
+                        );
+                    }
+                    let Some(p) = text("path") else {
+                        self.problem(&at, "a file needs `path` (a string)");
+                        continue;
+                    };
+                    (p, text("filename"), text("content_type"))
+                }
+                other => {
+                    self.problem(
+                        &at,
+                        format!(
+                            "expected a path or an object with `path`, found {}",
+                            kind(other)
+                        ),
+                    );
+                    continue;
+                }
+            };
+            let bytes = match read_upload(&path, &self.test.base_dir) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.problem(&at, e);
+                    continue;
+                }
+            };
+            let filename = filename.unwrap_or_else(|| {
+                std::path::Path::new(&path)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| path.clone())
+            });
+            let content_type = content_type.unwrap_or_else(|| guess_type(&path).to_string());
+            if content_type
+                .bytes()
+                .any(|b| b == b'\r' || b == b'\n' || b == 0)
+            {
+                self.problem(&at, "content_type has a line break or NUL");
+            }
+            parts.push(FilePart {
+                field: field.clone(),
+                filename,
+                content_type,
+                bytes: bytes.into(),
+            });
+        }
+        let boundary = boundary_for(&parts);
+        Body::Multipart(crate::engine::task::Multipart {
+            fields,
+            files: parts,
+            boundary,
+        })
     }
 
     /// `assertions`: this project's object form, or LoadDensity's list of
@@ -623,6 +778,50 @@ mod tests {
             task(json!({"urls": URL})),
             "urls",
             "LD_start_test: unknown field `urls`",
+        );
+    }
+
+    #[test]
+    fn files_are_read_now_and_checked_against_the_other_body_fields() {
+        // Cargo.toml: a file beside the working folder of the unit tests.
+        let built = with_task(task(
+            json!({"files": {"f": "Cargo.toml"}, "data": {"k": "v"}}),
+        ));
+        assert!(built.contains("Multipart"), "{built}");
+        assert!(built.contains("filename: \"Cargo.toml\""), "{built}");
+        assert!(
+            built.contains("content_type: \"application/octet-stream\""),
+            "{built}"
+        );
+        one(
+            task(json!({"files": {"f": "Cargo.toml"}, "json": {}})),
+            "files",
+            "give `files` or `json`, not both",
+        );
+        one(
+            task(json!({"files": {"f": "Cargo.toml"}, "headers": {"content-type": "x"}})),
+            "files",
+            "give `files` or a Content-Type header, not both: the multipart boundary is the client's",
+        );
+        one(
+            task(json!({"files": {"f": "Cargo.toml"}, "data": "raw"})),
+            "data",
+            "with `files`, data must be an object (or [name, value] pairs): its fields become text parts",
+        );
+        one(
+            task(json!({"files": {"f": {"filename": "x"}}})),
+            "files.f",
+            "a file needs `path` (a string)",
+        );
+        one(
+            task(json!({"files": {"f": {"path": "Cargo.toml", "mime": "x"}}})),
+            "files.f",
+            "unknown field `mime`: expected path, filename or content_type",
+        );
+        one(
+            task(json!({"files": ["Cargo.toml"]})),
+            "files",
+            "files must be an object of field → path (or {\"path\", \"filename\", \"content_type\"}), found a list",
         );
     }
 
