@@ -205,17 +205,7 @@ fn parse_cookie_date(s: &str) -> Option<SystemTime> {
     if !(1..=31).contains(&day) || year < 1601 || h > 23 || m > 59 || sec > 59 {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, mo) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * mo + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = crate::units::days_from_civil(year, month, day);
     let secs = days * 86_400 + (h * 3600 + m * 60 + sec) as i64;
     Some(match u64::try_from(secs) {
         Ok(s) => SystemTime::UNIX_EPOCH + Duration::from_secs(s),
