@@ -41,12 +41,18 @@ impl Endpoint {
     }
 }
 
+/// How long a failed lookup is remembered: a mistyped host fails every
+/// request at once instead of blocking the worker on each one.
+const NEGATIVE_TTL: Duration = Duration::from_secs(1);
+
 /// Resolved addresses, shared by the users of one worker (a lookup blocks the
 /// worker, so each (host, port) is looked up once per worker and test; a
-/// failed lookup is tried again next time).
+/// failed lookup is remembered for [`NEGATIVE_TTL`], then tried again).
 #[derive(Default)]
 pub struct Resolver {
     cache: Vec<Endpoint>,
+    /// Hosts whose lookup failed, and when.
+    failed: Vec<(String, u16, Instant)>,
 }
 
 impl Resolver {
@@ -54,13 +60,25 @@ impl Resolver {
         let i = match self.cache.iter().position(|e| e.is(url)) {
             Some(i) => i,
             None => {
-                let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port)
-                    .to_socket_addrs()
-                    .map_err(|_| HttpError::Dns(url.host.clone()))?
-                    .collect();
-                if addrs.is_empty() {
+                let now = Instant::now();
+                self.failed
+                    .retain(|(_, _, at)| now.duration_since(*at) < NEGATIVE_TTL);
+                if self
+                    .failed
+                    .iter()
+                    .any(|(h, p, _)| *p == url.port && *h == url.host)
+                {
                     return Err(HttpError::Dns(url.host.clone()));
                 }
+                let found: Vec<SocketAddr> = (url.host.as_str(), url.port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+                if found.is_empty() {
+                    self.failed.push((url.host.clone(), url.port, now));
+                    return Err(HttpError::Dns(url.host.clone()));
+                }
+                let addrs = found;
                 self.cache.push(Endpoint {
                     scheme: url.scheme,
                     host: url.host.clone(),
@@ -598,5 +616,31 @@ fn same_tls(a: Option<&Arc<Tls>>, b: Option<&Arc<Tls>>) -> bool {
         (None, None) => true,
         (Some(a), Some(b)) => Arc::ptr_eq(a, b),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod resolver_tests {
+    use super::{Resolver, NEGATIVE_TTL};
+    use crate::http::{HttpError, Url};
+    use std::time::Instant;
+
+    #[test]
+    fn a_failed_lookup_is_remembered_for_a_while() {
+        // A label longer than 63 octets never resolves, and fails at once.
+        let host = "a".repeat(64);
+        let url = Url::parse(&format!("http://{host}.invalid/")).unwrap();
+        let mut r = Resolver::default();
+        assert!(matches!(r.lookup(&url), Err(HttpError::Dns(h)) if h.starts_with("aaaa")));
+        assert_eq!(r.failed.len(), 1);
+        // Within the TTL the same host fails from memory, without a lookup.
+        assert!(matches!(r.lookup(&url), Err(HttpError::Dns(_))));
+        assert_eq!(r.failed.len(), 1);
+        // Past it, it is looked up again.
+        r.failed[0].2 = Instant::now() - NEGATIVE_TTL;
+        assert!(r.lookup(&url).is_err());
+        assert_eq!(r.failed.len(), 1);
+        let ok = Url::parse("http://127.0.0.1:9/").unwrap();
+        assert!(r.lookup(&ok).is_ok());
     }
 }
