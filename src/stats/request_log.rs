@@ -309,13 +309,9 @@ mod tests {
         fs::remove_dir_all(path.parent().unwrap().parent().unwrap()).unwrap();
     }
 
-    #[test]
-    fn rows_say_when_their_request_started() {
-        let path = temp_path("time");
-        let t0 = Instant::now();
-        // 2023-11-14T22:13:20.500Z
-        let mut log = RequestLog::create(&path, t0, 1_700_000_000.5).unwrap();
-        let row = |started| RequestRow {
+    /// A successful GET row that started at `started`.
+    fn ok_row(started: Instant) -> RequestRow<'static> {
+        RequestRow {
             outcome: RowOutcome::Success,
             method: "GET",
             url: "http://h/",
@@ -325,11 +321,21 @@ mod tests {
             response_length: 2,
             error: None,
             started,
-        };
-        log.write_row(&row(t0 + Duration::from_micros(1_234_900)));
-        log.write_row(&row(t0 + Duration::from_secs(86_400 - 80_000 + 1)));
+        }
+    }
+
+    #[test]
+    fn rows_say_when_their_request_started() {
+        let path = temp_path("time");
+        let t0 = Instant::now();
+        // 2023-11-14T22:13:20.500Z
+        let mut log = RequestLog::create(&path, t0, 1_700_000_000.5).unwrap();
+        log.write_row(&ok_row(t0 + Duration::from_micros(1_234_900)));
+        log.write_row(&ok_row(t0 + Duration::from_secs(86_400 - 80_000 + 1)));
         // A start before the test's (not possible, but never negative).
-        log.write_row(&row(t0.checked_sub(Duration::from_secs(1)).unwrap_or(t0)));
+        log.write_row(&ok_row(
+            t0.checked_sub(Duration::from_secs(1)).unwrap_or(t0),
+        ));
         log.finish().unwrap();
         let recs = parse_csv(&fs::read_to_string(&path).unwrap());
         assert_eq!(&recs[0][8..], ["t_s", "time_utc"]);
@@ -382,17 +388,7 @@ mod tests {
     fn rows_reach_the_file_within_a_second_and_whole() {
         let path = temp_path("flush");
         let mut log = RequestLog::create(&path, Instant::now(), 0.0).unwrap();
-        let row = RequestRow {
-            outcome: RowOutcome::Success,
-            method: "GET",
-            url: "http://h/",
-            name: "n",
-            status_code: Some(200),
-            response_time_ms: 1.0,
-            response_length: 2,
-            error: None,
-            started: Instant::now(),
-        };
+        let row = ok_row(Instant::now());
         log.write_row(&row);
         // Buffered until a second has passed since the last write.
         log.flush_if_due(Instant::now());
