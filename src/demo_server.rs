@@ -1303,16 +1303,23 @@ fn redirect_to(req: &Req, out: &mut Vec<u8>) -> Action {
     }
 }
 
-/// `/set-cookie?name=value&…`: sets each cookie (`Path=/`).
+/// `/set-cookie?name=value&…`: sets each cookie (`Path=/`); with
+/// `redirect=URL`, as a `302` to that URL (a login that redirects).
 fn set_cookie(req: &Req, out: &mut Vec<u8>) -> Action {
     let mut extra = String::new();
+    let mut status = 200;
     for (k, v) in query_pairs(req) {
         if k.contains(['\r', '\n', ';']) || v.contains(['\r', '\n', ';']) {
             return bad_request(out, req.ctx);
         }
-        extra.push_str(&format!("Set-Cookie: {k}={v}; Path=/\r\n"));
+        if k == "redirect" {
+            status = 302;
+            extra.push_str(&format!("Location: {v}\r\n"));
+        } else {
+            extra.push_str(&format!("Set-Cookie: {k}={v}; Path=/\r\n"));
+        }
     }
-    respond(out, req.ctx, 200, TEXT, extra.as_bytes(), b"ok", false)
+    respond(out, req.ctx, status, TEXT, extra.as_bytes(), b"ok", false)
 }
 
 /// Cap on the decoded size of a `/bomb/{n}` body.

@@ -142,3 +142,23 @@ fn cookies_go_back_to_the_server_and_never_to_another_user() {
         assert_eq!(failures(&b, name), 0, "{name}: {}", b[name]);
     }
 }
+
+#[test]
+fn a_cookie_set_on_a_redirect_is_sent_on_the_next_hop() {
+    let srv = DemoServer::start(0).unwrap();
+    // A login that answers 302 with its session cookie, then the page.
+    let b = run(
+        &srv,
+        1,
+        "",
+        r#"[{"url": "/set-cookie?sid=42&redirect=/cookies", "name": "login",
+             "assertions": {"status_code": 200, "json_path": {"cookie": "sid=42"}}},
+            {"url": "/redirect-to?url=/ok?x=a%20b", "name": "spaced"}]"#,
+        "redirect_cookie",
+    );
+    assert_eq!(failures(&b, "login"), 0, "{}", b["login"]);
+    assert_eq!(srv.hits("/cookies"), 1);
+    // A Location with a space in it is sent percent-encoded, as a browser does.
+    assert_eq!(failures(&b, "spaced"), 0, "{}", b["spaced"]);
+    assert_eq!(srv.hits("/ok"), 1);
+}

@@ -17,6 +17,7 @@ mod ld_reports;
 mod loaddensity_compat;
 mod output;
 mod pool;
+mod proxy;
 mod redirects_cookies;
 mod retry;
 mod safe_defaults;

@@ -19,7 +19,7 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn fixture_str(name: &str) -> String {
+pub(crate) fn fixture_str(name: &str) -> String {
     fixture(name).display().to_string()
 }
 
@@ -28,7 +28,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 /// Who the server asks for a client certificate.
-enum ClientAuth {
+pub(crate) enum ClientAuth {
     None,
     /// Required, signed by the test CA.
     Required,
@@ -36,7 +36,7 @@ enum ClientAuth {
 
 /// A keep-alive HTTPS server presenting `cert` (a fixture stem); it answers
 /// every request `200 ok` and lives as long as the test process.
-fn server(cert: &str, auth: ClientAuth) -> u16 {
+pub(crate) fn server(cert: &str, auth: ClientAuth) -> u16 {
     serve(cert, auth, false).0
 }
 

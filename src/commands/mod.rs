@@ -149,6 +149,7 @@ mod tests {
                     "csv_sources": [{"name": "u", "file_path": "tests/fixtures/users.csv", "cycle": true}],
                     "verify": "tests/fixtures/tls/ca.pem",
                     "cert": ["tests/fixtures/tls/client.pem", "tests/fixtures/tls/client.key"],
+                    "proxy": "http://ci:secret@127.0.0.1:3128",
                     "strict": true,
                 }),
             ),

@@ -32,9 +32,12 @@ pub fn run_worker(
         .map(|(slot, &id)| User::new(shared, id, slot))
         .collect();
     let mut timers = Timers::new();
-    let mut resolver = Resolver::default();
+    let mut resolver = Resolver::new(Some(std::sync::Arc::clone(&shared.stop)));
     let mut scratch = vec![0u8; READ_BUF];
-    let client = ClientConfig::default();
+    let client = ClientConfig {
+        proxies: shared.plan.proxies.clone(),
+        ..ClientConfig::default()
+    };
     let mut events = Events::with_capacity(1024);
     let registry = poll.registry().try_clone()?;
     macro_rules! cx {

@@ -64,6 +64,9 @@ pub struct TestPlan {
     pub variables: Vars,
     /// Stream per-request rows here.
     pub record_csv: Option<PathBuf>,
+    /// The forward proxies requests go through (the test's `proxy`, or the
+    /// environment's), if any.
+    pub proxies: Option<Arc<crate::http::proxy::Proxies>>,
     /// Retry-storm budget when any task retries.
     pub retry_storm: Option<RetryBudgetConfig>,
     /// The failure budget in force for this test.

@@ -1034,6 +1034,8 @@ pub fn fail_kind(e: &HttpError) -> FailKind {
         | HttpError::Aborted
         | HttpError::ClosedEarly
         | HttpError::Dns(_)
+        | HttpError::DnsTimeout(..)
+        | HttpError::Proxy(..)
         | HttpError::Io(_) => FailKind::Connection,
     }
 }

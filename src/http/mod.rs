@@ -17,8 +17,10 @@ pub mod url;
 pub use url::{Scheme, Url};
 
 pub mod cookies;
+pub mod dns;
 mod encoding;
 pub mod multipart;
+pub mod proxy;
 pub mod session;
 pub mod tls;
 mod transport;
@@ -79,6 +81,14 @@ pub enum HttpError {
     ClosedEarly,
     #[error("could not resolve host {0}")]
     Dns(String),
+    /// The name lookup took longer than its limit (the DNS server is slow or
+    /// unreachable).
+    #[error("could not resolve host {0}: no answer within {1:?}")]
+    DnsTimeout(String, Duration),
+    /// The proxy would not carry the request: its status (0 when it closed
+    /// or answered something that is not HTTP) and what happened, in words.
+    #[error("{1}")]
+    Proxy(u16, String),
     #[error("connect timed out after {0:?}")]
     ConnectTimeout(Duration),
     #[error("no response within {0:?}")]
@@ -112,6 +122,8 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// `User-Agent` sent unless a request gives its own; empty: none.
     pub user_agent: String,
+    /// The forward proxies requests go through, if any.
+    pub proxies: Option<std::sync::Arc<proxy::Proxies>>,
 }
 
 impl Default for ClientConfig {
@@ -119,6 +131,7 @@ impl Default for ClientConfig {
         ClientConfig {
             connect_timeout: Duration::from_secs(10),
             user_agent: concat!("loaddensity/", env!("CARGO_PKG_VERSION")).to_string(),
+            proxies: None,
         }
     }
 }
@@ -175,6 +188,27 @@ impl<'a> Response<'a> {
             Some((n.trim(), v.trim()))
         })
     }
+}
+
+/// The `Authorization` (or `Proxy-Authorization`) value for HTTP Basic
+/// credentials: `Basic ` and base64 of `user:password` (RFC 7617).
+pub fn basic_auth(user: &str, password: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = format!("{user}:{password}").into_bytes();
+    let mut out = String::from("Basic ");
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -9,12 +9,15 @@
 //! out to be closed before any byte of the response arrived is replaced and
 //! the request resent once, as the blocking client does.
 
+pub use super::dns::Resolver;
+use super::proxy::Proxy;
 use super::tls::Tls;
 use super::transport::{map_io, Transport};
 use super::wire::{self, ResponseReader, Step};
 use super::{ClientConfig, HttpError, Method, Request, Response, Scheme, Url};
 use mio::{Interest, Registry, Token};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,69 +29,33 @@ const DIRECT_READ_MIN: u64 = 8 * 1024;
 /// Most bytes read into the body buffer per direct read.
 const BODY_READ_STEP: usize = 64 * 1024;
 
-/// Where a connection goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a connection goes: a target, directly or through a proxy.
+#[derive(Debug, Clone)]
 struct Endpoint {
     scheme: Scheme,
     host: String,
     port: u16,
-    addrs: Vec<SocketAddr>,
+    /// Where the TCP connection goes: the target's addresses, or the proxy's.
+    addrs: Arc<[SocketAddr]>,
+    /// The proxy it goes through, if any.
+    via: Option<Arc<Proxy>>,
 }
 
 impl Endpoint {
-    fn is(&self, url: &Url) -> bool {
-        self.port == url.port && self.scheme == url.scheme && self.host == url.host
-    }
-}
-
-/// How long a failed lookup is remembered: a mistyped host fails every
-/// request at once instead of blocking the worker on each one.
-const NEGATIVE_TTL: Duration = Duration::from_secs(1);
-
-/// Resolved addresses, shared by the users of one worker (a lookup blocks the
-/// worker, so each (host, port) is looked up once per worker and test; a
-/// failed lookup is remembered for [`NEGATIVE_TTL`], then tried again).
-#[derive(Default)]
-pub struct Resolver {
-    cache: Vec<Endpoint>,
-    /// Hosts whose lookup failed, and when.
-    failed: Vec<(String, u16, Instant)>,
-}
-
-impl Resolver {
-    fn lookup(&mut self, url: &Url) -> Result<&Endpoint, HttpError> {
-        let i = match self.cache.iter().position(|e| e.is(url)) {
-            Some(i) => i,
-            None => {
-                let now = Instant::now();
-                self.failed
-                    .retain(|(_, _, at)| now.duration_since(*at) < NEGATIVE_TTL);
-                if self
-                    .failed
-                    .iter()
-                    .any(|(h, p, _)| *p == url.port && *h == url.host)
-                {
-                    return Err(HttpError::Dns(url.host.clone()));
-                }
-                let found: Vec<SocketAddr> = (url.host.as_str(), url.port)
-                    .to_socket_addrs()
-                    .map(Iterator::collect)
-                    .unwrap_or_default();
-                if found.is_empty() {
-                    self.failed.push((url.host.clone(), url.port, now));
-                    return Err(HttpError::Dns(url.host.clone()));
-                }
-                let addrs = found;
-                self.cache.push(Endpoint {
-                    scheme: url.scheme,
-                    host: url.host.clone(),
-                    port: url.port,
-                    addrs,
-                });
-                self.cache.len() - 1
+    fn is(&self, url: &Url, via: Option<&Arc<Proxy>>) -> bool {
+        self.port == url.port
+            && self.scheme == url.scheme
+            && self.host == url.host
+            && match (&self.via, via) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
             }
-        };
-        Ok(&self.cache[i])
+    }
+
+    /// Whether the connection is a `CONNECT` tunnel (https through a proxy).
+    fn tunnels(&self) -> bool {
+        self.via.is_some() && self.scheme == Scheme::Https
     }
 }
 
@@ -115,6 +82,9 @@ enum Phase {
     Connecting {
         addr: usize,
     },
+    /// Asking the proxy for a tunnel: `CONNECT` sent up to `tunnel_written`,
+    /// its answer collecting in `head`.
+    Tunneling,
     Writing,
     Reading,
 }
@@ -131,7 +101,10 @@ pub struct Session {
     reused: bool,
     close_requested: bool,
     out: Vec<u8>,
+    /// Bytes of `out` (or, while tunneling, of `tunnel`) written so far.
     written: usize,
+    /// A `CONNECT` request, while a tunnel through a proxy opens.
+    tunnel: Vec<u8>,
     /// A large body, written after `out` (not copied behind the head).
     big_body: Vec<u8>,
     reader: ResponseReader,
@@ -169,6 +142,7 @@ impl Session {
             close_requested: false,
             out: Vec::new(),
             written: 0,
+            tunnel: Vec::new(),
             big_body: Vec::new(),
             reader: ResponseReader::new(),
             head: Vec::new(),
@@ -194,7 +168,9 @@ impl Session {
     /// The error for an exchange whose deadline passed.
     pub fn timeout_error(&self) -> HttpError {
         match self.phase {
-            Phase::Connecting { .. } => HttpError::ConnectTimeout(self.connect_timeout),
+            Phase::Connecting { .. } | Phase::Tunneling => {
+                HttpError::ConnectTimeout(self.connect_timeout)
+            }
             _ => HttpError::ReadTimeout(self.timeout),
         }
     }
@@ -236,7 +212,12 @@ impl Session {
         now: Instant,
     ) -> Result<Progress, HttpError> {
         self.abandon(registry);
-        self.close_requested = wire::write_request(cfg, req, &mut self.out)?;
+        let via = cfg.proxies.as_ref().and_then(|p| p.for_url(req.url));
+        // Through a proxy, an http:// request goes to it as it is; an
+        // https:// one goes through a tunnel, as if sent directly.
+        let plain_via = via.filter(|_| req.url.scheme == Scheme::Http);
+        self.close_requested =
+            wire::write_request(cfg, req, plain_via.map(|p| &**p), &mut self.out)?;
         self.big_body.clear();
         if let Some(body) = wire::separate_body(req) {
             self.big_body.extend_from_slice(body);
@@ -244,11 +225,9 @@ impl Session {
         self.head_request = req.method == Method::Head;
         self.connect_timeout = cfg.connect_timeout;
         self.timeout = req.timeout;
-        match self
-            .conns
-            .iter()
-            .position(|c| c.endpoint.is(req.url) && same_tls(c.tls.as_ref(), self.tls.as_ref()))
-        {
+        match self.conns.iter().position(|c| {
+            c.endpoint.is(req.url, via) && same_tls(c.tls.as_ref(), self.tls.as_ref())
+        }) {
             Some(i) => {
                 self.active = Some(i);
                 self.reused = true;
@@ -256,7 +235,17 @@ impl Session {
                 self.read_hint = std::mem::take(&mut self.idle_event);
             }
             None => {
-                let endpoint = resolver.lookup(req.url)?.clone();
+                let addrs = match via {
+                    Some(p) => resolver.lookup(&p.host, p.port)?,
+                    None => resolver.lookup(&req.url.host, req.url.port)?,
+                };
+                let endpoint = Endpoint {
+                    scheme: req.url.scheme,
+                    host: req.url.host.clone(),
+                    port: req.url.port,
+                    addrs,
+                    via: via.cloned(),
+                };
                 self.connect(registry, endpoint, 0, now)?;
             }
         }
@@ -423,7 +412,21 @@ impl Session {
                     match stream.peer_addr() {
                         Ok(_) => {
                             let _ = stream.set_nodelay(true);
-                            self.begin_exchange(now);
+                            let endpoint = &self.conns[i].endpoint;
+                            match &endpoint.via {
+                                Some(proxy) if endpoint.tunnels() => {
+                                    wire::write_connect(
+                                        proxy,
+                                        &endpoint.host,
+                                        endpoint.port,
+                                        &mut self.tunnel,
+                                    );
+                                    self.written = 0;
+                                    self.head.clear();
+                                    self.phase = Phase::Tunneling;
+                                }
+                                _ => self.begin_exchange(now),
+                            }
                         }
                         Err(e)
                             if e.kind() == std::io::ErrorKind::NotConnected
@@ -433,6 +436,12 @@ impl Session {
                         }
                         Err(e) => return Err(map_io(&e)),
                     }
+                }
+                Phase::Tunneling => {
+                    if !self.tunnel_step(i, scratch)? {
+                        return Ok(Progress::Pending);
+                    }
+                    self.begin_exchange(now);
                 }
                 Phase::Writing => {
                     let t = &mut self.conns[i].transport;
@@ -535,6 +544,90 @@ impl Session {
         }
     }
 
+    /// Moves a `CONNECT` forward: `Ok(true)` once the proxy has opened the
+    /// tunnel (TLS to the target then starts inside it), `Ok(false)` while
+    /// it must wait. The proxy's refusal fails the exchange in words.
+    fn tunnel_step(&mut self, i: usize, scratch: &mut [u8]) -> Result<bool, HttpError> {
+        let conn = &mut self.conns[i];
+        let proxy = conn.endpoint.via.clone().expect("a tunnel has a proxy");
+        let target = Proxy::authority(&conn.endpoint.host, conn.endpoint.port);
+        let stream = conn.transport.stream();
+        while self.written < self.tunnel.len() {
+            match stream.write(&self.tunnel[self.written..]) {
+                Ok(0) => return Err(HttpError::ClosedEarly),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(map_io(&e)),
+            }
+        }
+        loop {
+            let n = match stream.read(scratch) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(map_io(&e)),
+            };
+            if n == 0 {
+                return Err(HttpError::Proxy(
+                    0,
+                    format!(
+                        "proxy {} closed the connection instead of opening a tunnel to {target}",
+                        proxy.shown
+                    ),
+                ));
+            }
+            self.head.extend_from_slice(&scratch[..n]);
+            if let Some(end) = self.head.windows(4).position(|w| w == b"\r\n\r\n") {
+                // Nothing may follow the answer before the client's first
+                // TLS bytes: the proxy answered something else.
+                let extra = end + 4 < self.head.len();
+                let status_line = self.head[..end]
+                    .split(|&b| b == b'\n')
+                    .next()
+                    .unwrap_or(&[]);
+                let status_line = String::from_utf8_lossy(status_line).trim().to_string();
+                let status = status_line
+                    .strip_prefix("HTTP/1.")
+                    .and_then(|r| r.get(2..5))
+                    .and_then(|c| c.parse::<u16>().ok());
+                self.head.clear();
+                return match status {
+                    Some(200..=299) if !extra => Ok(true),
+                    Some(code) if !(200..=299).contains(&code) => Err(HttpError::Proxy(
+                        code,
+                        format!(
+                            "proxy {} refused the tunnel to {target}: {}{}",
+                            proxy.shown,
+                            status_line.get(9..).unwrap_or("").trim(),
+                            if code == 407 {
+                                " (give the proxy's user:password in its URL)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    )),
+                    _ => Err(HttpError::Proxy(
+                        0,
+                        format!(
+                            "proxy {} gave an answer to CONNECT {target} that is not HTTP/1.x: {status_line:?}",
+                            proxy.shown
+                        ),
+                    )),
+                };
+            }
+            if self.head.len() > 16 * 1024 {
+                return Err(HttpError::Proxy(
+                    0,
+                    format!(
+                        "proxy {}: its answer to CONNECT {target} is too long",
+                        proxy.shown
+                    ),
+                ));
+            }
+        }
+    }
+
     /// A kept body over its limit fails the exchange (its connection closes:
     /// the rest of the body is never read).
     fn check_body_limit(&self) -> Result<(), HttpError> {
@@ -616,31 +709,5 @@ fn same_tls(a: Option<&Arc<Tls>>, b: Option<&Arc<Tls>>) -> bool {
         (None, None) => true,
         (Some(a), Some(b)) => Arc::ptr_eq(a, b),
         _ => false,
-    }
-}
-
-#[cfg(test)]
-mod resolver_tests {
-    use super::{Resolver, NEGATIVE_TTL};
-    use crate::http::{HttpError, Url};
-    use std::time::Instant;
-
-    #[test]
-    fn a_failed_lookup_is_remembered_for_a_while() {
-        // A label longer than 63 octets never resolves, and fails at once.
-        let host = "a".repeat(64);
-        let url = Url::parse(&format!("http://{host}.invalid/")).unwrap();
-        let mut r = Resolver::default();
-        assert!(matches!(r.lookup(&url), Err(HttpError::Dns(h)) if h.starts_with("aaaa")));
-        assert_eq!(r.failed.len(), 1);
-        // Within the TTL the same host fails from memory, without a lookup.
-        assert!(matches!(r.lookup(&url), Err(HttpError::Dns(_))));
-        assert_eq!(r.failed.len(), 1);
-        // Past it, it is looked up again.
-        r.failed[0].2 = Instant::now() - NEGATIVE_TTL;
-        assert!(r.lookup(&url).is_err());
-        assert_eq!(r.failed.len(), 1);
-        let ok = Url::parse("http://127.0.0.1:9/").unwrap();
-        assert!(r.lookup(&ok).is_ok());
     }
 }

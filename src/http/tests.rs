@@ -102,6 +102,7 @@ fn client() -> Client {
     Client::new(ClientConfig {
         connect_timeout: Duration::from_secs(2),
         user_agent: "test-agent/1".to_string(),
+        proxies: None,
     })
 }
 
@@ -219,11 +220,11 @@ fn default_port_is_left_out_of_host() {
     let u = Url::parse("http://localhost/x").unwrap();
     let mut out = Vec::new();
     let cfg = ClientConfig::default();
-    wire::write_request(&cfg, &get(&u), &mut out).unwrap();
+    wire::write_request(&cfg, &get(&u), None, &mut out).unwrap();
     let text = String::from_utf8(out.clone()).unwrap();
     assert!(text.contains("\r\nHost: localhost\r\n"), "{text}");
     let u6 = Url::parse("http://[::1]:8080/").unwrap();
-    wire::write_request(&cfg, &get(&u6), &mut out).unwrap();
+    wire::write_request(&cfg, &get(&u6), None, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains("\r\nHost: [::1]:8080\r\n"), "{text}");
 }
@@ -896,4 +897,98 @@ fn mutated_responses_never_panic_or_hang() {
         "parsed {parsed}, malformed {malformed}, cut short {cut_short}"
     );
     srv.join().unwrap();
+}
+
+#[test]
+fn basic_auth_is_base64_of_user_colon_password() {
+    assert_eq!(super::basic_auth("user", "pass"), "Basic dXNlcjpwYXNz");
+    assert_eq!(super::basic_auth("a", ""), "Basic YTo=");
+    assert_eq!(super::basic_auth("ab", "c"), "Basic YWI6Yw==");
+}
+
+fn proxied_client(proxy: &str) -> Client {
+    let p = proxy::Proxy::parse(proxy).unwrap();
+    Client::new(ClientConfig {
+        proxies: Some(Arc::new(proxy::Proxies::all(p))),
+        ..ClientConfig::default()
+    })
+}
+
+#[test]
+fn plain_http_goes_to_the_proxy_in_absolute_form_with_its_credentials() {
+    // The target's name is never resolved: only the proxy is connected to.
+    let target = unresolvable_host();
+    let (port, srv) = server(|l| {
+        let mut s = accept(&l);
+        let mut reqs = Vec::new();
+        for _ in 0..2 {
+            reqs.push(String::from_utf8(read_request(&mut s)).unwrap());
+            s.write_all(OK_HELLO).unwrap();
+        }
+        reqs
+    });
+    let mut c = proxied_client(&format!("http://al%40ice:pw@127.0.0.1:{port}"));
+    let u = Url::parse(&format!("http://{target}:8080/a?b=1")).unwrap();
+    assert_eq!(fetch(&mut c, &get(&u)), Ok((200, b"hello".to_vec())));
+    // The same keep-alive connection to the proxy carries the next one.
+    assert_eq!(fetch(&mut c, &get(&u)), Ok((200, b"hello".to_vec())));
+    let reqs = srv.join().unwrap();
+    for r in &reqs {
+        assert!(
+            r.starts_with(&format!("GET http://{target}:8080/a?b=1 HTTP/1.1\r\n")),
+            "{r}"
+        );
+        assert!(r.contains(&format!("\r\nHost: {target}:8080\r\n")), "{r}");
+        // base64("al@ice:pw")
+        assert!(
+            r.contains("\r\nProxy-Authorization: Basic YWxAaWNlOnB3\r\n"),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn a_proxy_refusing_the_tunnel_fails_in_plain_words() {
+    let (port, srv) = server(|l| {
+        let mut s = accept(&l);
+        let req = String::from_utf8(read_request(&mut s)).unwrap();
+        s.write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        req
+    });
+    let mut c = proxied_client(&format!("http://u:secret@127.0.0.1:{port}"));
+    let u = Url::parse("https://api.example:8443/x").unwrap();
+    let err = fetch(&mut c, &get(&u)).unwrap_err();
+    let req = srv.join().unwrap();
+    assert!(
+        req.starts_with("CONNECT api.example:8443 HTTP/1.1\r\nHost: api.example:8443\r\n"),
+        "{req}"
+    );
+    assert!(
+        req.contains("Proxy-Authorization: Basic dTpzZWNyZXQ="),
+        "{req}"
+    );
+    let HttpError::Proxy(407, text) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        text,
+        &format!("proxy http://u:***@127.0.0.1:{port} refused the tunnel to api.example:8443: 407 Proxy Authentication Required (give the proxy's user:password in its URL)")
+    );
+}
+
+#[test]
+fn a_proxy_closing_instead_of_tunneling_is_a_proxy_failure() {
+    let (port, srv) = server(|l| {
+        let mut s = accept(&l);
+        read_request(&mut s);
+    });
+    let mut c = proxied_client(&format!("http://127.0.0.1:{port}"));
+    let u = Url::parse("https://api.example/").unwrap();
+    let err = fetch(&mut c, &get(&u)).unwrap_err();
+    srv.join().unwrap();
+    assert!(
+        matches!(&err, HttpError::Proxy(0, t) if t.contains("closed the connection instead of opening a tunnel to api.example:443")),
+        "{err:?}"
+    );
 }

@@ -74,6 +74,26 @@ pub fn redact_userinfo(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A `Location` as servers send it, made a valid URL the way browsers and
+/// Python's `requests` do: a space, a non-ASCII character or another byte a
+/// URL may not hold is percent-encoded (UTF-8); `%XX` escapes already there
+/// stay as they are.
+fn requote(location: &str) -> Cow<'_, str> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b);
+    if location.bytes().all(allowed) {
+        return Cow::Borrowed(location);
+    }
+    let mut out = String::with_capacity(location.len() + 8);
+    for b in location.bytes() {
+        if allowed(b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Cow::Owned(out)
+}
+
 impl Url {
     /// Parses an absolute `http://` or `https://` URL.
     ///
@@ -231,7 +251,8 @@ impl Url {
     /// query-only or relative path) points at from this one (RFC 3986 §5.2,
     /// fragment dropped).
     pub fn join(&self, location: &str) -> Result<Url, HttpError> {
-        let loc = location.split('#').next().unwrap_or("").trim();
+        let location = requote(location.trim());
+        let loc = location.split('#').next().unwrap_or("");
         let has_scheme = loc.split_once(':').is_some_and(|(s, _)| {
             s.starts_with(|c: char| c.is_ascii_alphabetic())
                 && s.bytes()
@@ -401,6 +422,11 @@ mod tests {
         assert_eq!(j("../../../../d"), "http://h:8080/d");
         assert_eq!(j(""), "http://h:8080/a/b/c?q=1");
         assert!(base.join("ftp://x/").is_err());
+        // As a browser sends them: spaces and non-ASCII percent-encoded,
+        // escapes already there kept.
+        assert_eq!(j("/my file?q=a b"), "http://h:8080/my%20file?q=a%20b");
+        assert_eq!(j("/caf\u{e9}%20x"), "http://h:8080/caf%C3%A9%20x");
+        assert_eq!(j(" /padded "), "http://h:8080/padded");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! delivers. No I/O happens here: the pool's sessions (`session.rs`) drive it
 //! over non-blocking sockets, plain or under TLS.
 
+use super::proxy::Proxy;
 use super::{ClientConfig, HttpError, Method, Request};
 
 /// Bodies up to this size are copied behind the head by [`write_request`]
@@ -26,16 +27,30 @@ fn protocol(msg: &str) -> HttpError {
 /// the body if it is at most [`INLINE_BODY_MAX`] bytes. A larger body is left
 /// out, for the caller to write after `out` ([`separate_body`]). Returns
 /// whether the request's own headers ask for `Connection: close`.
+///
+/// `proxy`: the request goes to this forward proxy as it is (an `http://`
+/// one): the target is written in absolute form, with the proxy's
+/// `Proxy-Authorization`.
 pub(crate) fn write_request(
     cfg: &ClientConfig,
     req: &Request<'_>,
+    proxy: Option<&Proxy>,
     out: &mut Vec<u8>,
 ) -> Result<bool, HttpError> {
     out.clear();
     out.extend_from_slice(req.method.as_str().as_bytes());
     out.push(b' ');
+    if proxy.is_some() {
+        out.extend_from_slice(b"http://");
+        push_authority(out, req.url);
+    }
     out.extend_from_slice(req.url.path_and_query.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    if let Some(auth) = proxy.and_then(|p| p.authorization.as_deref()) {
+        out.extend_from_slice(b"Proxy-Authorization: ");
+        out.extend_from_slice(auth.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
     let (mut has_host, mut has_ua, mut has_ae, mut close) = (false, false, false, false);
     for (name, value) in req.headers {
         if name.eq_ignore_ascii_case("host") {
@@ -50,17 +65,7 @@ pub(crate) fn write_request(
     }
     if !has_host {
         out.extend_from_slice(b"Host: ");
-        if req.url.is_ipv6() {
-            out.push(b'[');
-            out.extend_from_slice(req.url.host.as_bytes());
-            out.push(b']');
-        } else {
-            out.extend_from_slice(req.url.host.as_bytes());
-        }
-        if !req.url.is_default_port() {
-            out.push(b':');
-            push_decimal(out, u64::from(req.url.port));
-        }
+        push_authority(out, req.url);
         out.extend_from_slice(b"\r\n");
     }
     if !has_ua && !cfg.user_agent.is_empty() {
@@ -96,6 +101,39 @@ pub(crate) fn write_request(
         out.extend_from_slice(req.body);
     }
     Ok(close)
+}
+
+/// `host[:port]` of `url` as a `Host` header gives it (the port only when it
+/// is not the scheme's default).
+fn push_authority(out: &mut Vec<u8>, url: &super::Url) {
+    if url.is_ipv6() {
+        out.push(b'[');
+        out.extend_from_slice(url.host.as_bytes());
+        out.push(b']');
+    } else {
+        out.extend_from_slice(url.host.as_bytes());
+    }
+    if !url.is_default_port() {
+        out.push(b':');
+        push_decimal(out, u64::from(url.port));
+    }
+}
+
+/// A `CONNECT` request opening a tunnel through `proxy` to `host:port`.
+pub(crate) fn write_connect(proxy: &Proxy, host: &str, port: u16, out: &mut Vec<u8>) {
+    let target = Proxy::authority(host, port);
+    out.clear();
+    out.extend_from_slice(b"CONNECT ");
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if let Some(auth) = &proxy.authorization {
+        out.extend_from_slice(b"Proxy-Authorization: ");
+        out.extend_from_slice(auth.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// The body [`write_request`] left out of its output (one larger than
@@ -717,7 +755,7 @@ mod unit_tests {
                 body: b"",
                 timeout: std::time::Duration::ZERO,
             };
-            write_request(&cfg, &req, &mut out).unwrap();
+            write_request(&cfg, &req, None, &mut out).unwrap();
             String::from_utf8(out.clone()).unwrap()
         };
         let plain = send(&[]);

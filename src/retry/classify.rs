@@ -61,9 +61,14 @@ pub fn classify(f: &AttemptFailure, transient_status: &[u16]) -> Option<ErrorCla
             | HttpError::Aborted
             | HttpError::ClosedEarly
             | HttpError::Dns(_)
+            | HttpError::DnsTimeout(..)
             | HttpError::ConnectTimeout(_)
             | HttpError::ReadTimeout(_)
             | HttpError::Io(_) => Transient,
+            // The proxy turned the request down (407 needs credentials, 403
+            // forbids the target): sending it again changes nothing.
+            HttpError::Proxy(400..=499, _) => Permanent,
+            HttpError::Proxy(..) => Transient,
             HttpError::InvalidUrl(_)
             | HttpError::InvalidRequest(_)
             | HttpError::Tls(_)
@@ -113,6 +118,9 @@ mod tests {
             HttpError::ConnectTimeout(Duration::from_secs(1)),
             HttpError::ReadTimeout(Duration::from_secs(1)),
             HttpError::Io("broken".into()),
+            HttpError::DnsTimeout("x".into(), Duration::from_secs(5)),
+            HttpError::Proxy(502, "bad gateway".into()),
+            HttpError::Proxy(0, "closed".into()),
         ] {
             assert_eq!(
                 classify(&AttemptFailure::Transport(e.clone()), d),
@@ -122,6 +130,7 @@ mod tests {
         }
         for e in [
             HttpError::InvalidUrl("x".into()),
+            HttpError::Proxy(407, "needs credentials".into()),
             HttpError::Tls("x".into()),
             HttpError::Protocol("x".into()),
         ] {

@@ -78,6 +78,9 @@ pub(super) struct StartTestArgs {
     pub(super) verify: Option<VerifyArg>,
     #[serde(alias = "client_cert")]
     pub(super) cert: Option<CertArg>,
+    /// A forward proxy URL for every request, or `false` for none (over the
+    /// environment's proxies).
+    pub(super) proxy: Option<Value>,
     /// Most redirects a request follows (each task's own overrides it).
     #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub(super) max_redirects: Option<u32>,

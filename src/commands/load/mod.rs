@@ -9,6 +9,7 @@
 //! runs it.
 
 mod args;
+mod proxy;
 mod task;
 mod tls;
 
@@ -74,6 +75,7 @@ pub const START_TEST: CommandSpec = CommandSpec {
         Param { name: "csv_sources", kind: "list", required: false, doc: "CSV data sources for this test only, as LD_register_csv_sources' `sources`; they start at their first row each time the test runs." },
         Param { name: "verify", kind: "boolean | string = true", required: false, doc: "TLS for every task (a task's own wins): `true` verifies against the system's trust store, `false` does not verify (one warning per test), a string is a PEM file of the only CA certificates to trust." },
         Param { name: "cert", kind: "string | list", required: false, doc: "A TLS client certificate for every task (a task's own wins): a PEM file holding the chain and the key, or `[cert_path, key_path]`. Alias: `client_cert`." },
+        Param { name: "proxy", kind: "string | false", required: false, doc: "A forward proxy for every request of the test, e.g. `http://user:password@proxy.internal:3128` (the password is never printed); `false` ignores the environment's `http_proxy` / `https_proxy` / `no_proxy`, which apply otherwise (never to loopback hosts). See HTTP behaviour: proxies." },
         Param { name: "strict", kind: "boolean = false", required: false, doc: "An undefined `${...}` fails the request (or the test, if it is in the test's own arguments) instead of being sent as its text; `--strict` does this for the whole run." },
     ],
     parse: parse_start_test,
@@ -108,6 +110,8 @@ pub struct StartTest {
     csv_sources: Vec<Source>,
     /// `strict: true`.
     strict: bool,
+    /// The test's own `proxy`, or the environment's.
+    proxy: proxy::ProxySetting,
 }
 
 fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
@@ -125,6 +129,8 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
     }
     let wait = check_test_args(v, &a.at, &args);
     let csv_sources = load_sources(v, a, "args.csv_sources", &args.csv_sources);
+    let proxy =
+        proxy::ProxySetting::check(v, &a.at, args.proxy.as_ref(), |k| std::env::var(k).ok());
     let base = a.src.base_dir();
     let (mode, tasks, names) = compile_tasks(v, &a.at, &args, &task_lines(a), base)?;
     if v.problem_count() != before {
@@ -165,6 +171,7 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         expect_requests: args.expect_requests,
         csv_sources: csv_sources?,
         strict: args.strict,
+        proxy,
     }))
 }
 
@@ -643,6 +650,7 @@ impl StartTest {
                 None => None,
             },
             retry_storm: self.retry_storm,
+            proxies: self.proxy.make(|s| ctx.resolve_str(s))?,
             budget: ctx.budget_in_force(&self.failure_budget).map(|(c, _)| c),
             budget_is_default: matches!(
                 ctx.budget_in_force(&self.failure_budget),
@@ -681,6 +689,13 @@ impl Command for StartTest {
             ctx.ui.warn(&format!(
                 "test {}: TLS certificates are not verified (verify: false): any server is trusted",
                 plan.index
+            ));
+        }
+        if let Some(p) = &plan.proxies {
+            ctx.ui.note(&format!(
+                "test {}: requests go through proxy {}",
+                plan.index,
+                p.describe()
             ));
         }
         let outcome = engine::run_test(&plan, &ctx.vars, &ctx.ui, &ctx.control)?;

@@ -358,14 +358,14 @@ impl Compiler<'_, '_> {
         let value = match auth {
             AuthArg::Bearer { token } => self.template("auth.token", &format!("Bearer {token}")),
             AuthArg::Basic { username, password } => {
-                let creds = resolver::escape(&base64(format!("{username}:{password}").as_bytes()));
+                let value = resolver::escape(&crate::http::basic_auth(username, password));
                 if username.contains("${") || password.contains("${") {
                     self.problem(
                         "auth",
                         "basic auth credentials cannot use ${...}; use a header instead",
                     );
                 }
-                self.template("auth", &format!("Basic {creds}"))
+                self.template("auth", &value)
             }
         };
         ("Authorization".into(), value)
@@ -718,27 +718,9 @@ fn default_name(url: &str, index: usize) -> String {
     }
 }
 
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{base64, default_name};
+    use super::default_name;
     use crate::plan::testing::{built, one_problem, problems, valid, warnings, with};
     use crate::plan::Problem;
     use serde_json::{json, Value};
@@ -1132,14 +1114,6 @@ mod tests {
         assert_eq!(default_name("${var.demo}${var.path}/x", 0), "/x");
         assert_eq!(default_name("${var.demo}${var.path}", 0), "${var.path}");
         assert_eq!(default_name("/json", 0), "/json");
-    }
-
-    #[test]
-    fn base64_matches_rfc4648() {
-        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
-        assert_eq!(base64(b"a"), "YQ==");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b""), "");
     }
 
     #[test]
