@@ -8,7 +8,9 @@ use std::process::ExitCode;
 /// Why the run ended, declared in precedence order (the derived `Ord` is the
 /// precedence): when several happen, the most specific wins, so combining two
 /// is `a.max(b)` (`Invalid` > `Interrupted*` > `Watchdog` > `BudgetTripped` >
-/// `GateFailed` > `ActionFailed` > `NoCompletedRequests` > `Pass`).
+/// `GeneratorSaturated` > `GateFailed` > `ActionFailed` > `NoCompletedRequests`
+/// > `Pass`). A saturated generator outranks a failed gate: a latency gate
+/// judged on figures the generator itself distorted says nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Outcome {
     /// `0`: everything passed.
@@ -20,6 +22,10 @@ pub enum Outcome {
     ActionFailed,
     /// `4`: a threshold/gate (`LD_assert_sla`) failed.
     GateFailed,
+    /// `5`: in an arrival-rate test, the generator itself was the bottleneck
+    /// (iterations started late while users were free, or its workers' CPU
+    /// stayed saturated): the measurement is not trustworthy.
+    GeneratorSaturated,
     /// `3`: the failure budget tripped.
     BudgetTripped,
     /// `124`: the watchdog fired.
@@ -34,11 +40,12 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, lowest precedence first.
-    pub const ALL: [Outcome; 9] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Pass,
         Outcome::NoCompletedRequests,
         Outcome::ActionFailed,
         Outcome::GateFailed,
+        Outcome::GeneratorSaturated,
         Outcome::BudgetTripped,
         Outcome::Watchdog,
         Outcome::InterruptedTerm,
@@ -54,6 +61,7 @@ impl Outcome {
             Outcome::Invalid => 2,
             Outcome::BudgetTripped => 3,
             Outcome::GateFailed => 4,
+            Outcome::GeneratorSaturated => 5,
             Outcome::Watchdog => 124,
             Outcome::InterruptedInt => 130,
             Outcome::InterruptedTerm => 143,
@@ -69,6 +77,7 @@ impl Outcome {
             Outcome::Invalid => "invalid_plan",
             Outcome::BudgetTripped => "budget_tripped",
             Outcome::GateFailed => "gate_failed",
+            Outcome::GeneratorSaturated => "generator_saturated",
             Outcome::Watchdog => "watchdog",
             Outcome::InterruptedInt => "interrupted_sigint",
             Outcome::InterruptedTerm => "interrupted_sigterm",
@@ -106,7 +115,7 @@ mod tests {
     #[test]
     fn codes_are_the_documented_ones() {
         let codes: Vec<i32> = Outcome::ALL.iter().map(|o| o.code()).collect();
-        assert_eq!(codes, vec![0, 1, 1, 4, 3, 124, 143, 130, 2]);
+        assert_eq!(codes, vec![0, 1, 1, 4, 5, 3, 124, 143, 130, 2]);
     }
 
     #[test]
@@ -116,6 +125,8 @@ mod tests {
         assert_eq!(NoCompletedRequests.max(ActionFailed), ActionFailed);
         assert_eq!(Pass.max(ActionFailed), ActionFailed);
         assert_eq!(ActionFailed.max(GateFailed), GateFailed);
+        assert_eq!(GateFailed.max(GeneratorSaturated), GeneratorSaturated);
+        assert_eq!(GeneratorSaturated.max(BudgetTripped), BudgetTripped);
         assert_eq!(GateFailed.max(BudgetTripped), BudgetTripped);
         assert_eq!(BudgetTripped.max(Watchdog), Watchdog);
         assert_eq!(Watchdog.max(InterruptedTerm), InterruptedTerm);

@@ -3,9 +3,11 @@
 //!
 //! One fixed order per request: stop? → build → send → judge → extract → record.
 
+pub mod arrival;
 pub mod capacity;
 pub mod check;
 pub mod clock;
+pub mod cpu;
 pub mod executor;
 pub mod pool;
 pub mod predicate;
