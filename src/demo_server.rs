@@ -133,6 +133,8 @@ struct Shared {
     next_conn_id: AtomicU64,
     /// Set (and notified) when the accept thread has returned.
     accept_exited: Mutex<bool>,
+    /// When `/stall` was first hit: its periods count from there.
+    stall_epoch: std::sync::OnceLock<Instant>,
     accept_exit: Condvar,
 }
 
@@ -1061,6 +1063,31 @@ fn route_param(shared: &Shared, path: &str, ctx: Ctx, out: &mut Vec<u8>) -> Acti
             Ok(code @ 200..=599) => text(out, ctx, code, &format!("status {code}")),
             _ => bad_request(out, ctx),
         };
+    }
+    if let Some(rest) = path.strip_prefix("/stall/") {
+        // Answers at once, except in the last `stall` ms of every `period`
+        // ms (counted from the first /stall hit), when it holds the answer
+        // until the stall ends: a server that stalls now and then.
+        let parsed = rest
+            .split_once('/')
+            .and_then(|(p, s)| Some((parse_dec(p.as_bytes())?, parse_dec(s.as_bytes())?)));
+        let Some((period, stall)) = parsed.filter(|(p, s)| *p > 0 && s <= p && *p <= MAX_SLOW_MS)
+        else {
+            return bad_request(out, ctx);
+        };
+        let epoch = *shared.stall_epoch.get_or_init(Instant::now);
+        let into = (Instant::now() - epoch).as_millis() as u64 % period;
+        if into >= period - stall {
+            let deadline = Instant::now() + Duration::from_millis(period - into);
+            loop {
+                let now = Instant::now();
+                if now >= deadline || shared.stopping() {
+                    break;
+                }
+                thread::sleep((deadline - now).min(Duration::from_millis(5)));
+            }
+        }
+        return text(out, ctx, 200, "ok");
     }
     if let Some(ms) = path.strip_prefix("/slow/") {
         let Some(ms) = parse_dec(ms.as_bytes()) else {

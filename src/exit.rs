@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 /// Why the run ended, declared in precedence order (the derived `Ord` is the
 /// precedence): when several happen, the most specific wins, so combining two
-/// is `a.max(b)` (`Invalid` > `Interrupted*` > `Watchdog` > `BudgetTripped` >
-/// `GeneratorSaturated` > `GateFailed` > `ActionFailed` > `NoCompletedRequests`
-/// > `Pass`). A saturated generator outranks a failed gate: a latency gate
-/// judged on figures the generator itself distorted says nothing.
+/// is `a.max(b)`: `Invalid`, `Interrupted*`, `Watchdog`, `BudgetTripped`,
+/// `GeneratorSaturated`, `GateFailed`, `ActionFailed`, `NoCompletedRequests`,
+/// `Pass`, highest first. A saturated generator outranks a failed gate: a
+/// latency gate judged on figures the generator itself distorted says nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Outcome {
     /// `0`: everything passed.

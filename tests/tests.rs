@@ -15,6 +15,7 @@ mod engine;
 mod html_report;
 mod ld_reports;
 mod loaddensity_compat;
+mod open_model;
 mod output;
 mod pool;
 mod proxy;

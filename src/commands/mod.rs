@@ -150,6 +150,10 @@ mod tests {
                     "verify": "tests/fixtures/tls/ca.pem",
                     "cert": ["tests/fixtures/tls/client.pem", "tests/fixtures/tls/client.key"],
                     "proxy": "http://ci:secret@127.0.0.1:3128",
+                    "executor": "closed",
+                    "rate": 100, "time_unit": 1, "duration": "30s", "pre_allocated_users": 5,
+                    "max_users": 10, "start_rate": 0, "stages": [{"target": 10, "duration": 5}],
+                    "max_lag": 1,
                     "strict": true,
                 }),
             ),
@@ -298,8 +302,8 @@ mod tests {
         // max_body_bytes, verify, max_redirects, strict, expect_requests, a CSV
         // source's cycle, port,
         // variable, three failure-budget and three conditioner fields, six
-        // report names.
-        assert_eq!(checked, 25);
+        // report names; executor, time_unit, start_rate, max_lag.
+        assert_eq!(checked, 29);
     }
 
     #[test]

@@ -120,18 +120,19 @@ impl Schedule {
         let at = start + self.ramps[i].time_of(n - self.before[i]);
         Some(crate::units::secs(at))
     }
+}
 
-    /// The rate at `t` seconds from the start (for the progress line).
-    pub fn rate_at(&self, t: f64) -> f64 {
-        let mut start = 0.0;
-        for r in &self.ramps {
-            if t < start + r.seconds {
-                return r.from + (r.to - r.from) * (t - start) / r.seconds;
-            }
-            start += r.seconds;
-        }
-        0.0
-    }
+/// An arrival-rate test's settings, compiled.
+#[derive(Debug, Clone)]
+pub struct ArrivalPlan {
+    /// `constant_arrival_rate` or `ramping_arrival_rate`.
+    pub executor: &'static str,
+    pub schedule: Schedule,
+    /// Users started at the outset, and the most that may run.
+    pub pre_allocated_users: u64,
+    pub max_users: u64,
+    /// An iteration further behind its schedule is dropped.
+    pub max_lag: Duration,
 }
 
 /// What one worker's schedule came to (added across workers at the end).
@@ -262,11 +263,34 @@ impl<'s> Dispatcher<'s> {
     }
 
     /// When the next iteration is due; `None` once the schedule is over.
+    #[cfg(test)]
     pub fn next_due(&self) -> Option<Instant> {
         self.next_at
     }
 
+    /// When the worker should wake for the schedule: the next due iteration,
+    /// unless no user could take it (every one busy, none left to start):
+    /// then a user freeing up takes it, and the worker waits for that.
+    pub fn wake_at(&self) -> Option<Instant> {
+        if self.free.is_empty() && self.unstarted.is_empty() {
+            None
+        } else {
+            self.next_at
+        }
+    }
+
+    /// The test stops at `now`: iterations due by then that never started
+    /// are dropped; none starts after.
+    pub fn close(&mut self, now: Instant) {
+        while self.next_at.is_some_and(|at| at <= now) {
+            self.tally.dropped += 1;
+            self.advance();
+        }
+        self.next_at = None;
+    }
+
     /// Whether every iteration of this worker was started or dropped.
+    #[cfg(test)]
     pub fn schedule_done(&self) -> bool {
         self.next_at.is_none()
     }
@@ -328,11 +352,6 @@ impl<'s> Dispatcher<'s> {
         self.advance();
         Some(lag)
     }
-
-    /// Whether iterations are due that no user can take now.
-    pub fn backlog(&self, now: Instant) -> bool {
-        self.next_at.is_some_and(|at| at <= now)
-    }
 }
 
 #[cfg(test)]
@@ -381,7 +400,6 @@ mod tests {
         for (k, w) in times.windows(2).enumerate() {
             assert!(w[0] <= w[1], "{k}: {:?} {:?}", w[0], w[1]);
         }
-        assert!((s.rate_at(1.0) - 50.0).abs() < 1e-9);
         // Ramping down, and a stretch at rate 0 in between.
         let down = Schedule::new(vec![
             Ramp {
@@ -438,15 +456,24 @@ mod tests {
         // At 0.2 s: both busy, none left to start: it waits.
         let at = t0 + Duration::from_millis(200);
         assert_eq!(d.take(at), None);
-        assert!(d.backlog(at));
         // User 0 frees at 0.25 s and takes it, 50 ms late.
         let lag = d.user_free(0, t0 + Duration::from_millis(250)).unwrap();
         assert_eq!(lag, Duration::from_millis(50));
         assert_eq!((d.tally.late, d.tally.late_with_free_users), (1, 0));
         assert_eq!(d.tally.peak_users, 2);
         // Nothing due at 0.26 s: user 1 frees and waits.
+        assert_eq!(d.wake_at(), None);
         assert_eq!(d.user_free(1, t0 + Duration::from_millis(260)), None);
+        assert_eq!(d.wake_at(), d.next_due());
         assert_eq!(d.take(t0 + Duration::from_millis(290)), None);
+        // Both busy again: the worker does not wake for the schedule.
+        d.take(t0 + Duration::from_millis(300)).unwrap();
+        assert_eq!(d.take(t0 + Duration::from_millis(400)), None);
+        assert_eq!(d.wake_at(), None);
+        // Stopped at 0.65 s: the 0.4, 0.5 and 0.6 s iterations never started.
+        d.close(t0 + Duration::from_millis(650));
+        assert_eq!(d.tally.dropped, 3);
+        assert!(d.schedule_done());
     }
 
     #[test]

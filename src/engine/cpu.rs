@@ -1,8 +1,13 @@
-//! How busy a worker thread is: its own CPU time (`CLOCK_THREAD_CPUTIME_ID`,
-//! read through the vDSO, so sampling costs nothing the loop would notice)
-//! over wall-clock time, one sample a second. A worker whose CPU stays near
-//! 100 % cannot keep a schedule: the generator, not the target, is then the
-//! bottleneck.
+//! How busy a worker thread is, sampled once a second two ways:
+//! - its CPU time (`CLOCK_THREAD_CPUTIME_ID`, read through the vDSO, so
+//!   sampling costs nothing the loop would notice) over wall-clock time;
+//! - its event loop's busy share: the time it did not spend waiting in
+//!   `epoll_wait` over wall-clock time. A loop that always has work when it
+//!   looks is saturated even when the core is shared (another process, the
+//!   target on the same machine) and its CPU share stays lower.
+//!
+//! A worker saturated either way cannot keep a schedule: the generator, not
+//! the target, is then the bottleneck.
 
 use std::time::{Duration, Instant};
 
@@ -31,11 +36,13 @@ pub fn thread_cpu_time() -> Duration {
 /// One worker's CPU use over a test.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerLoad {
-    /// Whole samples taken, and how many were at or above [`HOT`].
+    /// Whole samples taken, and how many were at or above [`HOT`] (CPU or
+    /// loop busy share).
     pub samples: u32,
     pub hot_samples: u32,
-    /// CPU time and wall time over the test.
+    /// CPU time, time waiting for events, and wall time over the test.
     pub cpu: Duration,
+    pub idle: Duration,
     pub wall: Duration,
 }
 
@@ -49,6 +56,15 @@ impl WorkerLoad {
         }
     }
 
+    /// The share of the test its event loop was busy (not waiting), 0 to 1.
+    pub fn busy(&self) -> f64 {
+        if self.wall.is_zero() {
+            0.0
+        } else {
+            (1.0 - self.idle.as_secs_f64() / self.wall.as_secs_f64()).clamp(0.0, 1.0)
+        }
+    }
+
     /// Whether the worker was saturated for most of the test.
     pub fn mostly_hot(&self) -> bool {
         self.samples > 0 && self.hot_samples * 2 > self.samples
@@ -59,6 +75,8 @@ impl WorkerLoad {
 pub struct Sampler {
     since: Instant,
     cpu_since: Duration,
+    /// Time spent waiting for events since the last sample.
+    idle: Duration,
     started: Instant,
     cpu_started: Duration,
     pub load: WorkerLoad,
@@ -70,10 +88,18 @@ impl Sampler {
         Sampler {
             since: now,
             cpu_since: cpu,
+            idle: Duration::ZERO,
             started: now,
             cpu_started: cpu,
             load: WorkerLoad::default(),
         }
+    }
+
+    /// The loop waited for events this long.
+    #[inline]
+    pub fn waited(&mut self, d: Duration) {
+        self.idle += d;
+        self.load.idle += d;
     }
 
     /// Takes a sample when one is due (cheap otherwise: one comparison).
@@ -89,11 +115,14 @@ impl Sampler {
         let wall = now.duration_since(self.since);
         let used = cpu.saturating_sub(self.cpu_since);
         self.load.samples += 1;
-        if used.as_secs_f64() >= HOT * wall.as_secs_f64() {
+        let w = wall.as_secs_f64();
+        let busy = w - self.idle.as_secs_f64().min(w);
+        if used.as_secs_f64() >= HOT * w || busy >= HOT * w {
             self.load.hot_samples += 1;
         }
         self.since = now;
         self.cpu_since = cpu;
+        self.idle = Duration::ZERO;
     }
 
     /// The load over the whole test, at its end.
@@ -124,11 +153,22 @@ mod tests {
         assert!(load.share() > 0.5, "{load:?}");
         let t1 = Instant::now();
         let mut idle = Sampler::start(t1);
+        let slept = Instant::now();
         std::thread::sleep(Duration::from_millis(1050));
+        idle.waited(slept.elapsed());
         idle.tick(Instant::now());
         let load = idle.finish(Instant::now());
         assert_eq!((load.samples, load.hot_samples), (1, 0));
         assert!(load.share() < 0.2, "{load:?}");
+        assert!(load.busy() < 0.2, "{load:?}");
         assert!(!load.mostly_hot());
+        // A loop that never waits is hot whatever its CPU share says.
+        let t2 = Instant::now();
+        let mut starved = Sampler::start(t2);
+        std::thread::sleep(Duration::from_millis(1050));
+        starved.tick(Instant::now());
+        let load = starved.finish(Instant::now());
+        assert_eq!((load.samples, load.hot_samples), (1, 1));
+        assert!(load.busy() > 0.9, "{load:?}");
     }
 }

@@ -2,6 +2,8 @@
 //! Users never move between workers, so nothing on the hot path is shared but
 //! the worker's own recorder shard (locked once per request, uncontended).
 
+use super::arrival::Dispatcher;
+use super::cpu::Sampler;
 use super::timers::Timers;
 use super::user::{Cx, User};
 use super::Shared;
@@ -40,6 +42,20 @@ pub fn run_worker(
     };
     let mut events = Events::with_capacity(1024);
     let registry = poll.registry().try_clone()?;
+    // An arrival-rate test: this worker's share of the schedule, and of the
+    // pre-allocated users (user `id` runs here; ids ascend with slots).
+    let mut dispatcher = shared.plan.arrival.as_ref().map(|a| {
+        let ready = ids.iter().filter(|&&id| id < a.pre_allocated_users).count();
+        Dispatcher::new(
+            &a.schedule,
+            shared.started,
+            a.max_lag,
+            (shard as u64, shared.recorders.len() as u64),
+            users.len(),
+            ready,
+        )
+    });
+    let mut cpu = Sampler::start(Instant::now());
     macro_rules! cx {
         () => {
             Cx {
@@ -51,19 +67,37 @@ pub fn run_worker(
                 client: &client,
                 shard,
                 finished,
+                arrivals: dispatcher.as_mut(),
             }
         };
     }
-    for u in &mut users {
-        u.schedule(&mut cx!());
+    match dispatcher
+        .as_ref()
+        .map(|d| d.ready_users().collect::<Vec<_>>())
+    {
+        None => {
+            for u in &mut users {
+                u.schedule(&mut cx!());
+            }
+        }
+        Some(ready) => {
+            for (slot, u) in users.iter_mut().enumerate() {
+                u.park(&mut cx!(), ready.contains(&slot));
+            }
+        }
     }
     let mut seen_stop = (false, false);
     while finished.load(Ordering::Relaxed) < users.len() {
         let now = Instant::now();
-        let sleep = timers
+        let mut sleep = timers
             .until_next(now)
             .map_or(MAX_SLEEP, |d| d.min(MAX_SLEEP));
-        if let Err(e) = poll.poll(&mut events, Some(sleep)) {
+        if let Some(at) = dispatcher.as_ref().and_then(Dispatcher::wake_at) {
+            sleep = sleep.min(at.saturating_duration_since(now));
+        }
+        let polled = poll.poll(&mut events, Some(sleep));
+        cpu.waited(now.elapsed());
+        if let Err(e) = polled {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(e);
             }
@@ -80,6 +114,9 @@ pub fn run_worker(
         let stop = (shared.stop.is_stopping(), shared.stop.is_aborted());
         if stop != seen_stop {
             seen_stop = stop;
+            if let Some(d) = &mut dispatcher {
+                d.close(Instant::now());
+            }
             for u in &mut users {
                 u.on_stop(&mut cx!());
             }
@@ -91,9 +128,19 @@ pub fn run_worker(
                 u.on_timer(&mut cx!(), now);
             }
         }
+        // Iterations due: to free users, or to new ones.
+        if !shared.stop.is_stopping() {
+            while let Some(start) = dispatcher.as_mut().and_then(|d| d.take(now)) {
+                users[start.slot].start_iteration(&mut cx!(), start.lag, start.new_user);
+            }
+        }
+        cpu.tick(now);
         if timers.len() > 4 * users.len() + 1024 {
             timers.compact(|slot, generation| users[slot].owns_timer(generation));
         }
     }
+    let mut r = crate::sync::lock(&shared.recorders[shard]);
+    r.load = cpu.finish(Instant::now());
+    r.lag = dispatcher.map(|d| d.tally);
     Ok(())
 }

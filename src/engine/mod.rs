@@ -16,6 +16,7 @@ pub mod scenario;
 pub mod task;
 pub mod timers;
 pub mod user;
+pub mod verdict;
 
 use crate::budget::{BudgetConfig, BudgetWindow, Trip};
 use crate::resolver::Vars;
@@ -66,6 +67,9 @@ pub struct TestPlan {
     pub variables: Vars,
     /// Stream per-request rows here.
     pub record_csv: Option<PathBuf>,
+    /// Open-model load: iterations started on this schedule (users are
+    /// `max_users`); `None`: the closed model, users looping.
+    pub arrival: Option<arrival::ArrivalPlan>,
     /// The forward proxies requests go through (the test's `proxy`, or the
     /// environment's), if any.
     pub proxies: Option<Arc<crate::http::proxy::Proxies>>,
@@ -218,6 +222,16 @@ pub fn run_test(
             targets.push(url.target());
         }
     }
+    let mut loads = Vec::new();
+    let mut lag: Option<arrival::LagTally> = None;
+    for r in &shared.recorders {
+        let r = lock(r);
+        loads.push(r.load.clone());
+        if let Some(l) = &r.lag {
+            lag.get_or_insert_with(Default::default).add(l);
+        }
+    }
+    let generator = verdict::judge(plan.arrival.as_ref().zip(lag.as_ref()), &loads, duration_s);
     targets.sort();
     targets.dedup();
     targets.truncate(crate::stats::recorder::MAX_TARGETS);
@@ -239,6 +253,7 @@ pub fn run_test(
         extract_missed,
         csv_exhausted,
         targets,
+        generator,
     };
     // A test cut short by a watchdog or a signal is not judged at its end.
     let trip = shared.budget.as_ref().and_then(|b| {

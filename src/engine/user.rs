@@ -8,6 +8,7 @@
 //! conditioner delay, pacing, backoff, think time, a request timeout) is a
 //! timer; sending and reading wait on socket readiness. Nothing blocks.
 
+use super::arrival::Dispatcher;
 use super::check;
 use super::task::{Prepared, Task};
 use super::timers::Timers;
@@ -54,6 +55,8 @@ pub struct Cx<'w, 'a> {
     pub client: &'w ClientConfig,
     /// This worker's recorder shard.
     pub shard: usize,
+    /// This worker's share of an arrival-rate schedule.
+    pub arrivals: Option<&'w mut Dispatcher<'a>>,
     /// Users of this worker that have finished.
     pub finished: &'w AtomicUsize,
 }
@@ -88,6 +91,8 @@ enum State {
     Think,
     /// Timer: a pass ran no task.
     Idle,
+    /// Arrival-rate tests: waiting for the next iteration (no timer).
+    Parked,
     Done,
 }
 
@@ -195,6 +200,9 @@ pub struct User<'a> {
     ran: u32,
     done: u64,
     cur: Option<Current<'a>>,
+    /// Arrival-rate tests: how far behind its schedule the current
+    /// iteration started (added to each of its requests' latency).
+    iter_lag: Duration,
 }
 
 impl<'a> User<'a> {
@@ -227,7 +235,38 @@ impl<'a> User<'a> {
             ran: 0,
             done: 0,
             cur: None,
+            iter_lag: Duration::ZERO,
         }
+    }
+
+    /// Arrival-rate tests: the user waits for iterations; `running` starts
+    /// it now (a pre-allocated user), otherwise it starts with its first.
+    pub fn park(&mut self, cx: &mut Cx<'_, 'a>, running: bool) {
+        if running {
+            self.activate(cx);
+        }
+        self.state = State::Parked;
+    }
+
+    fn activate(&mut self, cx: &mut Cx<'_, 'a>) {
+        self.active = true;
+        cx.shared.active_users.fetch_add(1, Ordering::Relaxed);
+        self.vars = cx.shared.plan.variables.clone();
+    }
+
+    /// Arrival-rate tests: an iteration for this user, `lag` behind its
+    /// schedule.
+    pub fn start_iteration(&mut self, cx: &mut Cx<'_, 'a>, lag: Duration, new_user: bool) {
+        if self.state != State::Parked {
+            return;
+        }
+        if new_user {
+            self.activate(cx);
+        }
+        self.iter_lag = lag;
+        self.in_pass = false;
+        self.state = State::Next;
+        self.run(cx);
     }
 
     /// Whether a timer entry `(slot, generation)` is still this user's.
@@ -255,10 +294,14 @@ impl<'a> User<'a> {
                 if stopping {
                     return self.quit(cx);
                 }
-                self.active = true;
-                cx.shared.active_users.fetch_add(1, Ordering::Relaxed);
-                self.vars = cx.shared.plan.variables.clone();
+                self.activate(cx);
                 self.state = State::Next;
+            }
+            State::Parked => {
+                if stopping {
+                    return self.quit(cx);
+                }
+                return;
             }
             State::CondDelay => {
                 self.state = State::Send;
@@ -330,7 +373,8 @@ impl<'a> User<'a> {
             | State::Pace
             | State::Backoff
             | State::Think
-            | State::Idle => self.on_timer(cx, now),
+            | State::Idle
+            | State::Parked => self.on_timer(cx, now),
             State::InFlight if cx.shared.stop.is_aborted() => {
                 self.session.abandon(cx.registry);
                 self.responded(cx, Err(HttpError::Cancelled), now);
@@ -412,6 +456,20 @@ impl<'a> User<'a> {
             if plan.iterations.is_some_and(|n| self.done >= n) {
                 self.quit(cx);
                 return Flow::Wait;
+            }
+            if let Some(d) = cx.arrivals.as_deref_mut() {
+                // One pass is one iteration: on with the next one due, or
+                // wait for it.
+                match d.user_free(self.slot, Instant::now()) {
+                    Some(lag) => {
+                        self.iter_lag = lag;
+                        continue;
+                    }
+                    None => {
+                        self.state = State::Parked;
+                        return Flow::Wait;
+                    }
+                }
             }
             if self.ran == 0 {
                 return self.wait(cx, State::Idle, Instant::now(), IDLE_PASS);
@@ -876,6 +934,14 @@ impl<'a> User<'a> {
             let tally = &mut r.slots[task.slot];
             if cancelled {
                 tally.cancelled += 1;
+            } else if cx.arrivals.is_some() {
+                // Corrected: from when the request would have been sent had
+                // its iteration started on schedule. Raw: from its send.
+                tally.record(latency + self.iter_lag, a.bytes, failure);
+                tally.record_raw(latency);
+                if let Some(o) = &retry {
+                    tally.record_retry(o);
+                }
             } else {
                 tally.record(latency, a.bytes, failure);
                 if let Some(o) = &retry {

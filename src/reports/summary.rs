@@ -72,6 +72,7 @@ struct TestSummaryJson<'a> {
     csv_exhausted: &'a BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     targets: &'a [String],
+    generator: &'a crate::stats::GeneratorStats,
 }
 
 impl<'a> From<&'a TestReport> for TestSummaryJson<'a> {
@@ -90,6 +91,7 @@ impl<'a> From<&'a TestReport> for TestSummaryJson<'a> {
             extract_missed: &t.extract_missed,
             csv_exhausted: &t.csv_exhausted,
             targets: &t.targets,
+            generator: &t.generator,
         }
     }
 }

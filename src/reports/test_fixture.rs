@@ -42,6 +42,7 @@ fn stats(
             p999: base_ms * 7.5,
             max: base_ms * 9.125,
         },
+        latency_raw_ms: None,
         failures_by_kind,
         top_errors: errors
             .iter()
@@ -143,9 +144,21 @@ pub fn fixture() -> RunSummary {
         ..TestReport::default()
     };
 
+    // The second is an arrival-rate test: corrected and raw latency.
     let d2 = 4.0;
+    let mut arrival = stats(80, 0, d2, 11.0, &[]);
+    arrival.latency_raw_ms = Some(LatencyMs {
+        min: 1.0,
+        mean: 3.5,
+        p50: 3.0,
+        p90: 5.0,
+        p95: 6.0,
+        p99: 8.0,
+        p999: 9.0,
+        max: 9.5,
+    });
     let mut by2 = BTreeMap::new();
-    by2.insert(QUOTED.to_string(), stats(80, 0, d2, 11.0, &[]));
+    by2.insert(QUOTED.to_string(), arrival.clone());
     let t2 = TestReport {
         index: 2,
         action: "plan.json: actions[4]".to_string(),
@@ -154,9 +167,32 @@ pub fn fixture() -> RunSummary {
         users: 2,
         workers: 1,
         ended_by: EndedBy::Iterations,
-        total: stats(80, 0, d2, 11.0, &[]),
+        total: arrival,
         by_name: by2,
         timeline: Vec::new(),
+        generator: crate::stats::GeneratorStats {
+            executor: "constant_arrival_rate".to_string(),
+            cpu_per_worker: vec![0.42],
+            busy_per_worker: vec![0.5],
+            generator_saturated: false,
+            saturation_reason: None,
+            users_exhausted: true,
+            schedule: Some(crate::stats::ScheduleStats {
+                scheduled_iterations: 80,
+                iterations: 80,
+                achieved_rate: 20.0,
+                late_iterations: 12,
+                late_with_free_users: 0,
+                dropped_iterations: 0,
+                lag_ms: crate::stats::LagMs {
+                    p50: 0.5,
+                    p99: 140.0,
+                    max: 180.0,
+                },
+                max_users: 2,
+                peak_users: 2,
+            }),
+        },
         ..TestReport::default()
     };
 

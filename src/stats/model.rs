@@ -42,7 +42,12 @@ pub struct NameStats {
     pub rps: f64,
     /// Response body bytes received.
     pub bytes: u64,
+    /// Latency; in an arrival-rate test, from each request's scheduled start
+    /// (corrected for coordinated omission: a wait for a free user counts).
     pub latency_ms: LatencyMs,
+    /// In an arrival-rate test only: latency from each request's actual send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_raw_ms: Option<LatencyMs>,
     /// Failure count per kind.
     pub failures_by_kind: BTreeMap<String, u64>,
     /// The most frequent error messages, most frequent first (at most 10).
@@ -167,6 +172,64 @@ pub struct TestReport {
     /// (at most 16).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// How the load was generated, and whether the generator kept up.
+    #[serde(default)]
+    pub generator: GeneratorStats,
+}
+
+/// How a test's load was generated and whether the generator itself kept
+/// up: its workers' CPU, and in an arrival-rate test the schedule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorStats {
+    /// `closed` (users looping), `constant_arrival_rate` or
+    /// `ramping_arrival_rate`.
+    pub executor: String,
+    /// Each worker thread's CPU over the test, as a share of one core (0-1).
+    pub cpu_per_worker: Vec<f64>,
+    /// Each worker's event loop: the share of the test it was busy, not
+    /// waiting for events (0-1).
+    #[serde(default)]
+    pub busy_per_worker: Vec<f64>,
+    /// The generator was the bottleneck (see `saturation_reason`); in an
+    /// arrival-rate test the run exits 5.
+    pub generator_saturated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saturation_reason: Option<String>,
+    /// Arrival-rate tests: every user was busy, so iterations waited for
+    /// one (the target is slower than rate × `max_users` allows).
+    pub users_exhausted: bool,
+    /// Arrival-rate tests only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleStats>,
+}
+
+/// What an arrival-rate test's schedule came to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleStats {
+    /// Iterations the schedule called for, and those started.
+    pub scheduled_iterations: u64,
+    pub iterations: u64,
+    /// Iterations started per second over the schedule's length.
+    pub achieved_rate: f64,
+    /// Started more than 10 ms behind schedule.
+    pub late_iterations: u64,
+    /// Of those, late although a user was free (the generator's own delay).
+    pub late_with_free_users: u64,
+    /// More than `max_lag` behind: never started.
+    pub dropped_iterations: u64,
+    /// Between an iteration's scheduled and actual start.
+    pub lag_ms: LagMs,
+    pub max_users: u64,
+    /// Most users running at once.
+    pub peak_users: u64,
+}
+
+/// Schedule lag in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LagMs {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
 }
 
 /// Why a test ended, as the summary's `ended_by` says it.

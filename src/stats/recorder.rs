@@ -76,6 +76,9 @@ pub struct Tally<C: Counter = u64> {
     /// (so a name that never fails pays nothing); successes are
     /// `latency_us` minus this (LoadDensity's `per_name`).
     pub fail_latency_us: Option<Histogram<C>>,
+    /// In an arrival-rate test, latency from each request's actual send
+    /// (`latency_us` is from its scheduled start there); `None` elsewhere.
+    pub raw_latency_us: Option<Histogram<C>>,
     errors: HashMap<Box<str>, (FailKind, u64)>,
     /// Present once a request with a retry policy was recorded.
     pub retry: Option<RetryTally<C>>,
@@ -236,6 +239,7 @@ impl<C: Counter> Default for Tally<C> {
             bytes: 0,
             latency_us: new_histogram(),
             fail_latency_us: None,
+            raw_latency_us: None,
             errors: HashMap::new(),
             retry: None,
             cond: None,
@@ -258,6 +262,16 @@ impl<C: Counter> Tally<C> {
             self.failures += 1;
             self.count_error(kind, msg, 1);
         }
+    }
+
+    /// Records a request's latency from its actual send, in an arrival-rate
+    /// test (beside [`Tally::record`]'s, from its scheduled start).
+    #[inline]
+    pub fn record_raw(&mut self, latency: Duration) {
+        record_us(
+            self.raw_latency_us.get_or_insert_with(new_histogram),
+            latency,
+        );
     }
 
     /// Records one attempt's latency (only for tasks with a retry policy).
@@ -337,6 +351,9 @@ impl<C: Counter> Tally<C> {
         self.failures += other.failures;
         self.bytes += other.bytes;
         add_histogram(&mut self.latency_us, &other.latency_us);
+        if let Some(r) = &other.raw_latency_us {
+            add_histogram(self.raw_latency_us.get_or_insert_with(new_histogram), r);
+        }
         if let (true, Some(f)) = (fail_latency, &other.fail_latency_us) {
             add_histogram(self.fail_latency_us.get_or_insert_with(new_histogram), f);
         }
@@ -353,6 +370,7 @@ impl<C: Counter> Tally<C> {
 
     /// The plain-data statistics over a measured duration.
     pub fn stats(&self, duration_s: f64) -> NameStats {
+        let latency_raw_ms = self.raw_latency_us.as_ref().map(latency_ms);
         let latency_ms = latency_ms(&self.latency_us);
         let mut failures_by_kind = BTreeMap::new();
         for (kind, n) in self.errors.values() {
@@ -393,6 +411,7 @@ impl<C: Counter> Tally<C> {
             latency_ms,
             failures_by_kind,
             top_errors: top,
+            latency_raw_ms,
             retry: self.retry.as_ref().map(RetryTally::stats),
             conditioner: self.cond.as_ref().map(CondTally::stats),
         }
@@ -420,6 +439,9 @@ impl<C: Counter> Tally<C> {
         self.latency_us.reset();
         if let Some(f) = &mut self.fail_latency_us {
             f.reset();
+        }
+        if let Some(r) = &mut self.raw_latency_us {
+            r.reset();
         }
         self.errors.clear();
         self.retry = None;
@@ -449,6 +471,10 @@ pub struct Recorder {
     /// The distinct targets (scheme, host, port) requests were sent to, at
     /// most [`MAX_TARGETS`].
     pub targets: Vec<(Scheme, String, u16)>,
+    /// This worker's CPU over the test (written when the worker ends).
+    pub load: crate::engine::cpu::WorkerLoad,
+    /// This worker's share of an arrival-rate schedule (written when it ends).
+    pub lag: Option<crate::engine::arrival::LagTally>,
 }
 
 /// The most distinct targets a test's report lists.
@@ -473,6 +499,8 @@ impl Recorder {
             extract_missed: BTreeMap::new(),
             csv_exhausted: BTreeMap::new(),
             targets: Vec::new(),
+            load: Default::default(),
+            lag: None,
         }
     }
 

@@ -81,6 +81,16 @@ pub(super) struct StartTestArgs {
     /// A forward proxy URL for every request, or `false` for none (over the
     /// environment's proxies).
     pub(super) proxy: Option<Value>,
+    /// Open-model load (see `arrival.rs`): the executor and its settings.
+    pub(super) executor: Option<String>,
+    pub(super) rate: Option<Value>,
+    pub(super) time_unit: Option<Value>,
+    pub(super) duration: Option<Value>,
+    pub(super) pre_allocated_users: Option<Value>,
+    pub(super) max_users: Option<Value>,
+    pub(super) start_rate: Option<Value>,
+    pub(super) stages: Option<Value>,
+    pub(super) max_lag: Option<Value>,
     /// Most redirects a request follows (each task's own overrides it).
     #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub(super) max_redirects: Option<u32>,

@@ -9,6 +9,7 @@
 //! runs it.
 
 mod args;
+mod arrival;
 mod proxy;
 mod task;
 mod tls;
@@ -75,6 +76,15 @@ pub const START_TEST: CommandSpec = CommandSpec {
         Param { name: "csv_sources", kind: "list", required: false, doc: "CSV data sources for this test only, as LD_register_csv_sources' `sources`; they start at their first row each time the test runs." },
         Param { name: "verify", kind: "boolean | string = true", required: false, doc: "TLS for every task (a task's own wins): `true` verifies against the system's trust store, `false` does not verify (one warning per test), a string is a PEM file of the only CA certificates to trust." },
         Param { name: "cert", kind: "string | list", required: false, doc: "A TLS client certificate for every task (a task's own wins): a PEM file holding the chain and the key, or `[cert_path, key_path]`. Alias: `client_cert`." },
+        Param { name: "executor", kind: "string = \"closed\"", required: false, doc: "How load is generated: `closed` (users looping, the default), `constant_arrival_rate` or `ramping_arrival_rate` (iterations started on the clock, k6's executors). See Open-model load." },
+        Param { name: "rate", kind: "number", required: false, doc: "constant_arrival_rate: iterations (passes of the scenario) started per `time_unit`." },
+        Param { name: "time_unit", kind: "number | string = 1", required: false, doc: "The unit of `rate`, `start_rate` and stage targets: seconds, or `\"1m\"`, `\"500ms\"`." },
+        Param { name: "duration", kind: "number | string", required: false, doc: "constant_arrival_rate: how long the schedule runs, seconds or `\"30s\"`, `\"2m\"` (`test_time`, when given, caps it)." },
+        Param { name: "pre_allocated_users", kind: "number", required: false, doc: "Arrival-rate tests: users started at the outset, waiting for iterations; default `user_count`." },
+        Param { name: "max_users", kind: "number", required: false, doc: "Arrival-rate tests: the most users that may run (default `pre_allocated_users`); when all are busy, a due iteration waits for one and starts late (its wait is in the corrected latency)." },
+        Param { name: "start_rate", kind: "number = 0", required: false, doc: "ramping_arrival_rate: the rate at the start, per `time_unit`." },
+        Param { name: "stages", kind: "list", required: false, doc: "ramping_arrival_rate: `[{\"target\": R, \"duration\": \"30s\"}, ...]`, each a linear ramp from the rate before to `target`; the test ends after the last." },
+        Param { name: "max_lag", kind: "number | string = 1", required: false, doc: "Arrival-rate tests: an iteration further behind its schedule than this is dropped (counted in `dropped_iterations`) instead of started." },
         Param { name: "proxy", kind: "string | false", required: false, doc: "A forward proxy for every request of the test, e.g. `http://user:password@proxy.internal:3128` (the password is never printed); `false` ignores the environment's `http_proxy` / `https_proxy` / `no_proxy`, which apply otherwise (never to loopback hosts). See HTTP behaviour: proxies." },
         Param { name: "strict", kind: "boolean = false", required: false, doc: "An undefined `${...}` fails the request (or the test, if it is in the test's own arguments) instead of being sent as its text; `--strict` does this for the whole run." },
     ],
@@ -112,6 +122,8 @@ pub struct StartTest {
     strict: bool,
     /// The test's own `proxy`, or the environment's.
     proxy: proxy::ProxySetting,
+    /// Open-model load: iterations on a schedule instead of users looping.
+    arrival: Option<crate::engine::arrival::ArrivalPlan>,
 }
 
 fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
@@ -131,6 +143,35 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
     let csv_sources = load_sources(v, a, "args.csv_sources", &args.csv_sources);
     let proxy =
         proxy::ProxySetting::check(v, &a.at, args.proxy.as_ref(), |k| std::env::var(k).ok());
+    let open_model = arrival::ArrivalArgs {
+        executor: args.executor.clone(),
+        rate: args.rate.clone(),
+        time_unit: args.time_unit.clone(),
+        duration: args.duration.clone(),
+        pre_allocated_users: args.pre_allocated_users.clone(),
+        max_users: args.max_users.clone(),
+        start_rate: args.start_rate.clone(),
+        stages: args.stages.clone(),
+        max_lag: args.max_lag.clone(),
+    };
+    let arrival = arrival::compile(v, &a.at, &open_model, args.user_count);
+    if let (Some(_), Some(_)) = (&arrival, args.iterations) {
+        v.warn(
+            Problem::new(
+                a.at.child("args.iterations"),
+                "iterations (passes per user) is ignored in an arrival-rate test: its schedule sets how many iterations run",
+            )
+            .hint("remove iterations, or the executor"),
+        );
+    }
+    if let Some(p) = &arrival {
+        if p.max_users > MAX_USERS {
+            v.problem(Problem::new(
+                a.at.child("args.max_users"),
+                format!("max_users {} is more than one run can drive (at most {MAX_USERS}); split the load over several runs", p.max_users),
+            ));
+        }
+    }
     let base = a.src.base_dir();
     let (mode, tasks, names) = compile_tasks(v, &a.at, &args, &task_lines(a), base)?;
     if v.problem_count() != before {
@@ -143,10 +184,16 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
     for e in tasks.iter().flat_map(|t| &t.extract) {
         v.define_user_var(&e.var);
     }
-    let duration = match (args.test_time, args.iterations) {
-        (Some(t), _) => Some(units::secs(t)),
-        (None, Some(_)) => None,
-        (None, None) => Some(units::secs(DEFAULT_TEST_TIME)),
+    let iterations = args.iterations.filter(|_| arrival.is_none());
+    let duration = match (&arrival, args.test_time, args.iterations) {
+        // The schedule's length, capped by test_time when given.
+        (Some(p), t, _) => Some(match t {
+            Some(t) => p.schedule.duration().min(units::secs(t)),
+            None => p.schedule.duration(),
+        }),
+        (None, Some(t), _) => Some(units::secs(t)),
+        (None, None, Some(_)) => None,
+        (None, None, None) => Some(units::secs(DEFAULT_TEST_TIME)),
     };
     let retry_storm = tasks
         .iter()
@@ -157,7 +204,7 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         users: args.user_count,
         spawn_rate: args.spawn_rate,
         duration,
-        iterations: args.iterations,
+        iterations,
         wait,
         stop_timeout: units::secs(args.stop_timeout),
         mode,
@@ -172,7 +219,53 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         csv_sources: csv_sources?,
         strict: args.strict,
         proxy,
+        arrival,
     }))
+}
+
+/// Says how the schedule went, and judges the generator: saturated fails an
+/// arrival-rate test (exit 5) and warns in a closed-model one; users
+/// exhausted warns.
+fn generator_check(ctx: &mut Context, index: usize, g: &crate::stats::GeneratorStats) {
+    if let Some(s) = &g.schedule {
+        ctx.ui.note(&format!(
+            "test {index}: {} of {} iteration(s) started ({:.1}/s), lag p50 {:.1} ms p99 {:.1} ms max {:.1} ms, {} late, {} dropped, up to {} of {} user(s)",
+            s.iterations,
+            s.scheduled_iterations,
+            s.achieved_rate,
+            s.lag_ms.p50,
+            s.lag_ms.p99,
+            s.lag_ms.max,
+            s.late_iterations,
+            s.dropped_iterations,
+            s.peak_users,
+            s.max_users,
+        ));
+        if g.users_exhausted {
+            ctx.ui.warn(&format!(
+                "test {index}: users exhausted: {} iteration(s) started late and {} were dropped because all {} user(s) were busy (lag p99 {:.1} ms); the target is slower than the rate × max_users allows: raise max_users. The corrected latency includes the wait.",
+                s.late_iterations - s.late_with_free_users,
+                s.dropped_iterations,
+                s.max_users,
+                s.lag_ms.p99,
+            ));
+        }
+    }
+    if let Some(why) = &g.saturation_reason {
+        if g.schedule.is_some() {
+            ctx.ui.error(&format!(
+                "test {index}: generator saturated: {why}. The measurement is not trustworthy: use more workers or machines, or a lower rate"
+            ));
+            ctx.fail(
+                crate::exit::Outcome::GeneratorSaturated,
+                format!("test {index}: generator saturated — {why}"),
+            );
+        } else {
+            ctx.ui.warn(&format!(
+                "test {index}: the generator was the bottleneck: {why}; latency includes the generator's own delay (more workers, or a paced load, gives figures about the target)"
+            ));
+        }
+    }
 }
 
 /// LoadDensity's own ways of saying things: the base URL in
@@ -636,7 +729,9 @@ impl StartTest {
         }
         ctx.tests_started += 1;
         Ok(TestPlan {
-            users: self.users,
+            // An arrival-rate test has as many users as it may start.
+            users: self.arrival.as_ref().map_or(self.users, |a| a.max_users),
+            arrival: self.arrival.clone(),
             spawn_rate: self.spawn_rate,
             duration: self.duration,
             iterations: self.iterations,
@@ -668,18 +763,31 @@ impl StartTest {
 impl Command for StartTest {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         let plan = self.plan(ctx)?;
-        ctx.ui.note(&format!(
-            "test {}: {} user(s), {} task(s), {}",
-            plan.index,
-            plan.users,
-            plan.scenario.tasks.len(),
-            match (plan.duration, plan.iterations) {
-                (Some(d), Some(n)) => format!("{:.1} s or {n} pass(es) per user", d.as_secs_f64()),
-                (Some(d), None) => format!("{:.1} s", d.as_secs_f64()),
-                (None, Some(n)) => format!("{n} pass(es) per user"),
-                (None, None) => "until stopped".to_string(),
-            }
-        ));
+        match &plan.arrival {
+            None => ctx.ui.note(&format!(
+                "test {}: {} user(s), {} task(s), {}",
+                plan.index,
+                plan.users,
+                plan.scenario.tasks.len(),
+                match (plan.duration, plan.iterations) {
+                    (Some(d), Some(n)) =>
+                        format!("{:.1} s or {n} pass(es) per user", d.as_secs_f64()),
+                    (Some(d), None) => format!("{:.1} s", d.as_secs_f64()),
+                    (None, Some(n)) => format!("{n} pass(es) per user"),
+                    (None, None) => "until stopped".to_string(),
+                }
+            )),
+            Some(a) => ctx.ui.note(&format!(
+                "test {}: {}, {} iteration(s) over {:.1} s, {} to {} user(s), {} task(s)",
+                plan.index,
+                a.executor,
+                a.schedule.iterations(),
+                a.schedule.duration().as_secs_f64(),
+                a.pre_allocated_users,
+                a.max_users,
+                plan.scenario.tasks.len(),
+            )),
+        }
         if plan
             .scenario
             .tasks
@@ -714,6 +822,7 @@ impl Command for StartTest {
             ctx.budget_tripped(b, trip, plan.index, &record.report.total.top_errors);
         }
         no_data_check(ctx, plan.index, self.expect_requests, &record.report);
+        generator_check(ctx, plan.index, &record.report.generator);
         ctx.records.push(record);
         if let Some(e) = outcome.log_error {
             // The test ran and its reports must still be written: the run
@@ -748,7 +857,8 @@ impl Command for StartTest {
     /// Each user keeps one connection per origin its tasks go to.
     fn connections(&self) -> u64 {
         let origins: BTreeSet<String> = self.tasks.iter().map(|t| origin_key(&t.url)).collect();
-        self.users.saturating_mul(origins.len().max(1) as u64)
+        let users = self.arrival.as_ref().map_or(self.users, |a| a.max_users);
+        users.saturating_mul(origins.len().max(1) as u64)
     }
 }
 
