@@ -2,6 +2,7 @@
 //! Users never move between workers, so nothing on the hot path is shared but
 //! the worker's own recorder shard (locked once per request, uncontended).
 
+use super::population::slots_within;
 use super::timers::Timers;
 use super::user::{Cx, User};
 use super::Shared;
@@ -37,6 +38,16 @@ pub fn run_worker(
     let client = ClientConfig::default();
     let mut events = Events::with_capacity(1024);
     let registry = poll.registry().try_clone()?;
+    // A shaped test's users wait parked until the target reaches them:
+    // `seen` users of this worker are within the target as last seen, and
+    // none below `parked_from` is parked.
+    let workers = shared.recorders.len();
+    let mut seen = users.len();
+    let mut parked_from = users.len();
+    if shared.plan.shape.is_some() {
+        seen = 0;
+        parked_from = 0;
+    }
     macro_rules! cx {
         () => {
             Cx {
@@ -48,6 +59,7 @@ pub fn run_worker(
                 client: &client,
                 shard,
                 finished,
+                parked_from: &mut parked_from,
             }
         };
     }
@@ -56,6 +68,19 @@ pub fn run_worker(
     }
     let mut seen_stop = (false, false);
     while finished.load(Ordering::Relaxed) < users.len() {
+        // The target moved: users above it park between tasks, parked
+        // users below it start.
+        let within = slots_within(shared.population.allowed(), shard, workers, users.len());
+        for u in users.iter_mut().take(seen).skip(within) {
+            u.shrink(&mut cx!());
+        }
+        seen = within;
+        if parked_from < within {
+            let from = std::mem::replace(&mut parked_from, within);
+            for u in users.iter_mut().take(within).skip(from) {
+                u.grow(&mut cx!());
+            }
+        }
         let now = Instant::now();
         let sleep = timers
             .until_next(now)

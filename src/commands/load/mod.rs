@@ -9,6 +9,8 @@
 //! runs it.
 
 mod args;
+mod pacing;
+mod shape;
 mod task;
 mod tls;
 
@@ -16,7 +18,9 @@ use crate::budget;
 use crate::commands::vars::load_sources;
 use crate::data_source::{CsvFeed, Source};
 use crate::engine::scenario::{Mode, Scenario};
+use crate::engine::shape::Shape;
 use crate::engine::task::Task;
+use crate::engine::throttle::TokenBucket;
 use crate::engine::{self, TestPlan, Wait};
 use crate::http::Url;
 use crate::interpreter::Context;
@@ -69,8 +73,8 @@ pub const START_TEST: CommandSpec = CommandSpec {
         Param { name: "max_redirects", kind: "number = 30", required: false, doc: "Most redirects one request follows (like Python requests); one more fails it with `too many redirects (N)`. A task's own `max_redirects` overrides it." },
         Param { name: "max_body_bytes", kind: "number = 10485760", required: false, doc: "Most bytes of a response body kept in memory for assertions and extract (10 MiB); a larger body fails the request. Bodies nothing reads are counted and discarded. A task's own `max_body_bytes` overrides it." },
         Param { name: "engine", kind: "string", required: false, doc: "LoadDensity's Locust engine (`locust` or `asyncio`): accepted and ignored; there is one engine here." },
-        Param { name: "load_shape", kind: "string | object", required: false, doc: "LoadDensity's load shape (stages, spike, soak): accepted by `validate`, refused by `run` (exit 2) until open-model shapes are supported." },
-        Param { name: "shape_config", kind: "object", required: false, doc: "The load shape's settings: as `load_shape`." },
+        Param { name: "load_shape", kind: "string", required: false, doc: "A load shape, users over time: `stages`, `spike` or `soak`, set in `shape_config`. The shape decides how many users run (`user_count` is not used) and ends the test; `test_time` still caps it." },
+        Param { name: "shape_config", kind: "object", required: false, doc: "The load shape's settings: `{\"stages\": [{\"duration\": s, \"users\": N, \"spawn_rate\": R}]}` (each duration the stage's end, seconds from the start), spike's `baseline_users`, `spike_users`, `spawn_rate`, `pre_seconds`, `spike_seconds`, `post_seconds`, or soak's `users`, `spawn_rate`, `ramp_seconds`, `hold_seconds`, `cooldown_seconds`." },
         Param { name: "csv_sources", kind: "list", required: false, doc: "CSV data sources for this test only, as LD_register_csv_sources' `sources`; they start at their first row each time the test runs." },
         Param { name: "verify", kind: "boolean | string = true", required: false, doc: "TLS for every task (a task's own wins): `true` verifies against the system's trust store, `false` does not verify (one warning per test), a string is a PEM file of the only CA certificates to trust." },
         Param { name: "cert", kind: "string | list", required: false, doc: "A TLS client certificate for every task (a task's own wins): a PEM file holding the chain and the key, or `[cert_path, key_path]`. Alias: `client_cert`." },
@@ -108,6 +112,9 @@ pub struct StartTest {
     csv_sources: Vec<Source>,
     /// `strict: true`.
     strict: bool,
+    /// The load shape (`users` is then its peak, `duration` its end or
+    /// `test_time`).
+    shape: Option<Shape>,
 }
 
 fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
@@ -124,6 +131,13 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         args.host = Some(h.clone());
     }
     let wait = check_test_args(v, &a.at, &args);
+    let shape = shape::compile(
+        v,
+        &a.at,
+        args.load_shape.as_ref(),
+        args.shape_config.as_ref(),
+        args.spawn_rate,
+    );
     let csv_sources = load_sources(v, a, "args.csv_sources", &args.csv_sources);
     let base = a.src.base_dir();
     let (mode, tasks, names) = compile_tasks(v, &a.at, &args, &task_lines(a), base)?;
@@ -137,18 +151,21 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
     for e in tasks.iter().flat_map(|t| &t.extract) {
         v.define_user_var(&e.var);
     }
-    let duration = match (args.test_time, args.iterations) {
-        (Some(t), _) => Some(units::secs(t)),
-        (None, Some(_)) => None,
-        (None, None) => Some(units::secs(DEFAULT_TEST_TIME)),
+    let duration = match (args.test_time, args.iterations, &shape) {
+        // A shaped test ends with its shape, or at test_time if sooner.
+        (t, _, Some(s)) => Some(units::secs(t.map_or(s.length_s(), |t| t.min(s.length_s())))),
+        (Some(t), _, None) => Some(units::secs(t)),
+        (None, Some(_), None) => None,
+        (None, None, None) => Some(units::secs(DEFAULT_TEST_TIME)),
     };
+    let users = shape.as_ref().map_or(args.user_count, Shape::peak_users);
     let retry_storm = tasks
         .iter()
         .any(|t| t.retry.is_some())
         .then(|| RetryBudgetConfig::from_arg(&args.retry.clone().unwrap_or_default()));
     Some(Box::new(StartTest {
         at: a.at.clone(),
-        users: args.user_count,
+        users,
         spawn_rate: args.spawn_rate,
         duration,
         iterations: args.iterations,
@@ -165,12 +182,13 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         expect_requests: args.expect_requests,
         csv_sources: csv_sources?,
         strict: args.strict,
+        shape,
     }))
 }
 
 /// LoadDensity's own ways of saying things: the base URL in
-/// `user_detail_dict`, its distributed mode and load shapes (refused by `run`,
-/// with what to do instead).
+/// `user_detail_dict`, and its distributed mode (refused by `run`, with what
+/// to do instead).
 fn loaddensity_forms(v: &mut Validator, at: &Position, args: &mut StartTestArgs) {
     if let Some(d) = &args.user_detail_dict {
         let given: Vec<(&str, &String)> = [
@@ -200,17 +218,6 @@ fn loaddensity_forms(v: &mut Validator, at: &Position, args: &mut StartTestArgs)
             )
             .hint("one loaddensity process drives many users on every core; to spread load over machines, run one loaddensity per machine with its share of users and merge their summaries (see docs/coming-from-loaddensity.md)"),
         );
-    }
-    for (field, value) in [
-        ("load_shape", &args.load_shape),
-        ("shape_config", &args.shape_config),
-    ] {
-        if value.is_some() {
-            v.refuse(
-                Problem::new(at.child(&format!("args.{field}")), format!("{field} (open-model load shapes: stages, spike, soak) is not supported yet"))
-                    .hint("shape the load with user_count, spawn_rate and test_time, or split it over several LD_start_test actions"),
-            );
-        }
     }
 }
 
@@ -337,11 +344,22 @@ fn compile_tasks(
         max_redirects: args.max_redirects.unwrap_or(task::DEFAULT_MAX_REDIRECTS),
         base_dir: base,
     };
-    let mut tasks: Vec<Task> = task_values
+    let mut tasks: Vec<Task> = Vec::with_capacity(task_values.len());
+    let mut throttled: Vec<Position> = Vec::new();
+    for (i, task) in task_values.into_iter().enumerate() {
+        let path = task.path.clone();
+        if let Some(t) = compile_task(v, &test, i, task) {
+            if t.throttle.is_some() {
+                throttled.push(at.child(&path));
+            }
+            tasks.push(t);
+        }
+    }
+    let specs: Vec<(Position, &crate::engine::throttle::ThrottleSpec)> = throttled
         .into_iter()
-        .enumerate()
-        .filter_map(|(i, task)| compile_task(v, &test, i, task))
+        .zip(tasks.iter().filter_map(|t| t.throttle.as_ref()))
         .collect();
+    pacing::check_shared_keys(v, &specs);
     if mode == Mode::Weighted && !tasks.is_empty() && tasks.iter().all(|t| t.weight == 0) {
         v.problem(
             Problem::new(
@@ -616,6 +634,17 @@ impl StartTest {
                 t.prepare_fixed();
             }
         }
+        // One token bucket per throttle key, new each time the test runs.
+        let mut buckets: HashMap<String, Arc<TokenBucket>> = HashMap::new();
+        let now = std::time::Instant::now();
+        for t in &mut tasks {
+            if let Some(spec) = &t.throttle {
+                let b = buckets
+                    .entry(spec.key.clone())
+                    .or_insert_with(|| Arc::new(TokenBucket::new(spec, now)));
+                t.bucket = Some(Arc::clone(b));
+            }
+        }
         // The default TLS settings read the system's trust store: once per
         // run, before the test, when a task may go to an https:// URL.
         let may_be_https = |t: &Task| {
@@ -653,6 +682,7 @@ impl StartTest {
             workers: ctx.opts.workers,
             action: self.at.to_string(),
             strict,
+            shape: self.shape.clone(),
         })
     }
 }
@@ -660,10 +690,13 @@ impl StartTest {
 impl Command for StartTest {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         let plan = self.plan(ctx)?;
+        let users = match &plan.shape {
+            Some(s) => format!("load shape {} of up to {} user(s)", s.name(), plan.users),
+            None => format!("{} user(s)", plan.users),
+        };
         ctx.ui.note(&format!(
-            "test {}: {} user(s), {} task(s), {}",
+            "test {}: {users}, {} task(s), {}",
             plan.index,
-            plan.users,
             plan.scenario.tasks.len(),
             match (plan.duration, plan.iterations) {
                 (Some(d), Some(n)) => format!("{:.1} s or {n} pass(es) per user", d.as_secs_f64()),
