@@ -14,6 +14,7 @@ mod docs_sync;
 mod engine;
 mod html_report;
 mod ld_reports;
+mod load_shapes;
 mod loaddensity_compat;
 mod open_model;
 mod output;

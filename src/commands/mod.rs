@@ -133,7 +133,7 @@ mod tests {
                     "web_ui_dict": {"port": 8089},
                     "runner_mode": "local", "master_bind_host": "*", "master_bind_port": 5557,
                     "master_host": "127.0.0.1", "master_port": 5557, "expected_workers": 0,
-                    "engine": "locust", "load_shape": "stages", "shape_config": {"stages": []},
+                    "engine": "locust", "load_shape": "stages", "shape_config": {"stages": [{"duration": 2, "users": 1}]},
                     "tasks": [{"request_url": "/"}],
                     "variables": {"id": 1},
                     "host": "http://127.0.0.1:8080",

@@ -3,6 +3,7 @@
 //! display. It runs on the thread that started the test, beside the users.
 
 use super::progress::Progress;
+use super::shape::Follower;
 use super::{Shared, INTERRUPT_STOP_GRACE};
 use crate::stats::recorder::Tally;
 use crate::stats::{EndedBy, TimePoint};
@@ -42,6 +43,8 @@ pub struct TestClock<'a> {
     ui: Ui,
     /// The per-request file's write error was printed.
     log_error_said: bool,
+    /// A shaped test's running user count, moved toward the shape's target.
+    follower: Follower,
 }
 
 impl<'a> TestClock<'a> {
@@ -51,6 +54,7 @@ impl<'a> TestClock<'a> {
             progress: Progress::new(ui, shared.plan),
             ui: ui.clone(),
             log_error_said: false,
+            follower: Follower::new(),
             timeline: Vec::new(),
             prev: Tally::default(),
             prev_t: 0.0,
@@ -74,6 +78,10 @@ impl<'a> TestClock<'a> {
             let now = Instant::now();
             if let Some(b) = &s.budget {
                 b.expire(now);
+            }
+            if let (Some(shape), None) = (&s.plan.shape, self.stopping_since) {
+                s.population
+                    .set(self.follower.advance(shape, self.secs(now)));
             }
             if self.stopping_since.is_none() {
                 if let Some(why) = self.end_reason(now) {

@@ -4,6 +4,7 @@
 
 use super::arrival::Dispatcher;
 use super::cpu::Sampler;
+use super::population::slots_within;
 use super::timers::Timers;
 use super::user::{Cx, User};
 use super::Shared;
@@ -56,6 +57,16 @@ pub fn run_worker(
         )
     });
     let mut cpu = Sampler::start(Instant::now());
+    // A shaped test's users wait parked until the target reaches them:
+    // `seen` users of this worker are within the target as last seen, and
+    // none below `parked_from` is parked.
+    let workers = shared.recorders.len();
+    let mut seen = users.len();
+    let mut parked_from = users.len();
+    if shared.plan.shape.is_some() {
+        seen = 0;
+        parked_from = 0;
+    }
     macro_rules! cx {
         () => {
             Cx {
@@ -68,13 +79,11 @@ pub fn run_worker(
                 shard,
                 finished,
                 arrivals: dispatcher.as_mut(),
+                parked_from: &mut parked_from,
             }
         };
     }
-    match dispatcher
-        .as_ref()
-        .map(|d| d.ready_users().collect::<Vec<_>>())
-    {
+    match dispatcher.as_ref().map(Dispatcher::ready_users) {
         None => {
             for u in &mut users {
                 u.schedule(&mut cx!());
@@ -82,12 +91,25 @@ pub fn run_worker(
         }
         Some(ready) => {
             for (slot, u) in users.iter_mut().enumerate() {
-                u.park(&mut cx!(), ready.contains(&slot));
+                u.await_iterations(&mut cx!(), slot < ready);
             }
         }
     }
     let mut seen_stop = (false, false);
     while finished.load(Ordering::Relaxed) < users.len() {
+        // The target moved: users above it park between tasks, parked
+        // users below it start.
+        let within = slots_within(shared.population.allowed(), shard, workers, users.len());
+        for u in users.iter_mut().take(seen).skip(within) {
+            u.shrink(&mut cx!());
+        }
+        seen = within;
+        if parked_from < within {
+            let from = std::mem::replace(&mut parked_from, within);
+            for u in users.iter_mut().take(within).skip(from) {
+                u.grow(&mut cx!());
+            }
+        }
         let now = Instant::now();
         let mut sleep = timers
             .until_next(now)

@@ -10,10 +10,13 @@ pub mod clock;
 pub mod cpu;
 pub mod executor;
 pub mod pool;
+pub mod population;
 pub mod predicate;
 pub mod progress;
 pub mod scenario;
+pub mod shape;
 pub mod task;
+pub mod throttle;
 pub mod timers;
 pub mod user;
 pub mod verdict;
@@ -45,6 +48,19 @@ pub enum Wait {
     None,
     Constant(Duration),
     Between(Duration, Duration),
+}
+
+impl Wait {
+    /// One wait: `Between` draws uniformly from `rng` (nothing is drawn
+    /// for the other kinds).
+    pub fn draw(&self, rng: &mut impl rand::Rng) -> Duration {
+        match *self {
+            Wait::None => Duration::ZERO,
+            Wait::Constant(d) => d,
+            Wait::Between(a, b) if b > a => rng.random_range(a..=b),
+            Wait::Between(a, _) => a,
+        }
+    }
 }
 
 /// Everything one test needs, compiled and checked.
@@ -89,6 +105,9 @@ pub struct TestPlan {
     pub action: String,
     /// An undefined placeholder fails the request instead of being sent as its text.
     pub strict: bool,
+    /// The load shape: users over time (then `users` is its peak and
+    /// `duration` ends the test with the shape, or at `test_time`).
+    pub shape: Option<shape::Shape>,
 }
 
 /// State the workers and the supervisor share for one test.
@@ -104,6 +123,8 @@ pub struct Shared<'a> {
     /// memory that does not grow with the number of users.
     pub recorders: Vec<Mutex<Recorder>>,
     pub active_users: AtomicU64,
+    /// How many users may run now (a shaped test's target; all otherwise).
+    pub population: population::Population,
     pub finished_users: AtomicU64,
     pub request_log: Option<Mutex<RequestLog>>,
     /// The run-wide retry budget, when the test has a retry policy.
@@ -151,6 +172,7 @@ pub fn run_test(
             .map(|_| Mutex::new(Recorder::new(plan.names.len())))
             .collect(),
         active_users: AtomicU64::new(0),
+        population: population::Population::new(plan.shape.is_some()),
         finished_users: AtomicU64::new(0),
         request_log,
         budget: plan

@@ -29,8 +29,9 @@ pub fn run_users<R>(shared: &Shared<'_>, supervise: impl FnOnce() -> R) -> anyho
     let mut polls = Vec::with_capacity(workers);
     for _ in 0..workers {
         let poll = Poll::new()?;
-        let waker = Waker::new(poll.registry(), WAKE)?;
-        shared.stop.add_waker(Arc::new(waker));
+        let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+        shared.stop.add_waker(Arc::clone(&waker));
+        shared.population.add_waker(waker);
         polls.push(poll);
     }
     let users = shared.plan.users;

@@ -78,6 +78,14 @@ pub struct Task {
     pub max_redirects: u32,
     /// The task's own `cookies`, sent with its request.
     pub cookies: Vec<(String, Template)>,
+    /// The task's `throttle`: it waits for a token of the bucket its key
+    /// names before it sends.
+    pub throttle: Option<super::throttle::ThrottleSpec>,
+    /// That bucket, made per test run (shared by the test's tasks with the
+    /// same key); `None` until the test starts.
+    pub bucket: Option<std::sync::Arc<super::throttle::TokenBucket>>,
+    /// The task's `think_time`, slept after it (besides the test's `wait_time`).
+    pub think_time: super::Wait,
 }
 
 /// A task's `name` and URL as the plan wrote them. LoadDensity names an

@@ -24,7 +24,7 @@ use crate::stats::recorder::{FailKind, Recorder, RetryOutcome};
 use crate::stats::request_log::{RequestRow, RowOutcome};
 use mio::{Registry, Token};
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -59,6 +59,8 @@ pub struct Cx<'w, 'a> {
     pub arrivals: Option<&'w mut Dispatcher<'a>>,
     /// Users of this worker that have finished.
     pub finished: &'w AtomicUsize,
+    /// The lowest slot of this worker that may be parked (a shaped test).
+    pub parked_from: &'w mut usize,
 }
 
 impl Cx<'_, '_> {
@@ -91,8 +93,13 @@ enum State {
     Think,
     /// Timer: a pass ran no task.
     Idle,
-    /// Arrival-rate tests: waiting for the next iteration (no timer).
+    /// Timer: the task's throttle has no token yet.
+    Throttled,
+    /// No timer: above a shaped test's target, until the target comes back
+    /// up (or the test stops).
     Parked,
+    /// No timer: an arrival-rate test's user waiting for its next iteration.
+    Waiting,
     Done,
 }
 
@@ -203,6 +210,8 @@ pub struct User<'a> {
     /// Arrival-rate tests: how far behind its schedule the current
     /// iteration started (added to each of its requests' latency).
     iter_lag: Duration,
+    /// The task waiting for its throttle's token.
+    pending: Option<&'a Task>,
 }
 
 impl<'a> User<'a> {
@@ -236,28 +245,23 @@ impl<'a> User<'a> {
             done: 0,
             cur: None,
             iter_lag: Duration::ZERO,
+            pending: None,
         }
     }
 
     /// Arrival-rate tests: the user waits for iterations; `running` starts
     /// it now (a pre-allocated user), otherwise it starts with its first.
-    pub fn park(&mut self, cx: &mut Cx<'_, 'a>, running: bool) {
+    pub fn await_iterations(&mut self, cx: &mut Cx<'_, 'a>, running: bool) {
         if running {
             self.activate(cx);
         }
-        self.state = State::Parked;
-    }
-
-    fn activate(&mut self, cx: &mut Cx<'_, 'a>) {
-        self.active = true;
-        cx.shared.active_users.fetch_add(1, Ordering::Relaxed);
-        self.vars = cx.shared.plan.variables.clone();
+        self.state = State::Waiting;
     }
 
     /// Arrival-rate tests: an iteration for this user, `lag` behind its
     /// schedule.
     pub fn start_iteration(&mut self, cx: &mut Cx<'_, 'a>, lag: Duration, new_user: bool) {
-        if self.state != State::Parked {
+        if self.state != State::Waiting {
             return;
         }
         if new_user {
@@ -274,9 +278,15 @@ impl<'a> User<'a> {
         generation == self.generation && self.state != State::Done
     }
 
-    /// Schedules the user's start in the ramp-up.
+    /// Schedules the user's start in the ramp-up; in a shaped test it waits
+    /// parked until the target reaches it.
     pub fn schedule(&mut self, cx: &mut Cx<'_, 'a>) {
         let plan = cx.shared.plan;
+        if plan.shape.is_some() {
+            self.generation += 1;
+            self.state = State::Parked;
+            return;
+        }
         let start_at = if plan.spawn_rate > 0.0 {
             crate::units::secs(self.id as f64 / plan.spawn_rate)
         } else {
@@ -295,9 +305,18 @@ impl<'a> User<'a> {
                     return self.quit(cx);
                 }
                 self.activate(cx);
-                self.state = State::Next;
             }
-            State::Parked => {
+            State::Throttled => {
+                if stopping {
+                    return self.quit(cx);
+                }
+                if cx.shared.population.over(self.id) {
+                    return self.park(cx);
+                }
+                let task = self.pending.take().expect("a throttled task is pending");
+                let _ = self.begin_request(cx, task);
+            }
+            State::Parked | State::Waiting => {
                 if stopping {
                     return self.quit(cx);
                 }
@@ -374,7 +393,9 @@ impl<'a> User<'a> {
             | State::Backoff
             | State::Think
             | State::Idle
-            | State::Parked => self.on_timer(cx, now),
+            | State::Throttled
+            | State::Parked
+            | State::Waiting => self.on_timer(cx, now),
             State::InFlight if cx.shared.stop.is_aborted() => {
                 self.session.abandon(cx.registry);
                 self.responded(cx, Err(HttpError::Cancelled), now);
@@ -415,6 +436,54 @@ impl<'a> User<'a> {
         Flow::Wait
     }
 
+    /// Starts running (its ramp-up time came, or a shaped test's target
+    /// reached it): a fresh user, with the test's variables and no cookies.
+    fn activate(&mut self, cx: &mut Cx<'_, 'a>) {
+        self.active = true;
+        cx.shared.active_users.fetch_add(1, Ordering::Relaxed);
+        self.vars = cx.shared.plan.variables.clone();
+        self.jar = CookieJar::default();
+        self.in_pass = false;
+        self.state = State::Next;
+    }
+
+    /// Above the target between tasks: stops running (its connections
+    /// closed) until the target comes back up.
+    fn park(&mut self, cx: &mut Cx<'_, 'a>) {
+        self.session.close_all(cx.registry);
+        self.cur = None;
+        self.hop = None;
+        self.pending = None;
+        if self.active {
+            self.active = false;
+            cx.shared.active_users.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.generation += 1;
+        self.state = State::Parked;
+        *cx.parked_from = (*cx.parked_from).min(self.slot);
+    }
+
+    /// The target fell below this user: one waiting between tasks parks
+    /// now; one in a task finishes it first.
+    pub fn shrink(&mut self, cx: &mut Cx<'_, 'a>) {
+        if matches!(self.state, State::Think | State::Idle | State::Throttled)
+            && cx.shared.population.over(self.id)
+        {
+            self.park(cx);
+        }
+    }
+
+    /// The target rose over this user: a parked one starts.
+    pub fn grow(&mut self, cx: &mut Cx<'_, 'a>) {
+        if self.state == State::Parked
+            && !cx.shared.population.over(self.id)
+            && !cx.shared.stop.is_stopping()
+        {
+            self.activate(cx);
+            self.run(cx);
+        }
+    }
+
     fn quit(&mut self, cx: &mut Cx<'_, 'a>) {
         if self.state == State::Done {
             return;
@@ -436,6 +505,10 @@ impl<'a> User<'a> {
                 self.quit(cx);
                 return Flow::Wait;
             }
+            if cx.shared.population.over(self.id) {
+                self.park(cx);
+                return Flow::Wait;
+            }
             if !self.in_pass {
                 plan.scenario.pass(&mut self.rng, &mut self.pass);
                 self.pos = 0;
@@ -449,6 +522,15 @@ impl<'a> User<'a> {
                     continue;
                 }
                 self.ran += 1;
+                if let Some(bucket) = &task.bucket {
+                    let now = Instant::now();
+                    let wait = bucket.reserve(now);
+                    if !wait.is_zero() {
+                        // Waiting for a token is not part of the latency.
+                        self.pending = Some(task);
+                        return self.wait(cx, State::Throttled, now, wait);
+                    }
+                }
                 return self.begin_request(cx, task);
             }
             self.in_pass = false;
@@ -466,7 +548,7 @@ impl<'a> User<'a> {
                         continue;
                     }
                     None => {
-                        self.state = State::Parked;
+                        self.state = State::Waiting;
                         return Flow::Wait;
                     }
                 }
@@ -526,7 +608,7 @@ impl<'a> User<'a> {
                     ..RetryOutcome::default()
                 });
                 self.finish(cx, task, t0, a, out);
-                return self.think(cx);
+                return self.think(cx, task);
             }
         }
         let req = task.fixed.as_ref().unwrap_or(&self.prepared);
@@ -903,7 +985,7 @@ impl<'a> User<'a> {
             .expect("a finished request has an attempt");
         let out = cur.attempts.as_ref().map(Attempts::outcome);
         self.finish(cx, cur.task, cur.t0, a, out);
-        self.think(cx)
+        self.think(cx, cur.task)
     }
 
     /// Records the final outcome of a logical request; stores what it extracted.
@@ -996,24 +1078,22 @@ impl<'a> User<'a> {
         }
     }
 
-    /// Think time after a task.
-    fn think(&mut self, cx: &mut Cx<'_, 'a>) -> Flow {
-        let d = match cx.shared.plan.wait {
-            Wait::None => {
-                self.state = State::Next;
-                return Flow::Continue;
-            }
-            Wait::Constant(d) => d,
-            Wait::Between(a, b) => {
-                if b > a {
-                    self.rng.random_range(a..=b)
-                } else {
-                    a
-                }
-            }
-        };
+    /// Think time after a task: the test's `wait_time`, then the task's
+    /// own `think_time`, both drawn from the user's seeded stream. A user
+    /// above a shaped test's target parks instead.
+    fn think(&mut self, cx: &mut Cx<'_, 'a>, task: &Task) -> Flow {
+        let plan = cx.shared.plan;
+        if plan.wait == Wait::None && task.think_time == Wait::None {
+            self.state = State::Next;
+            return Flow::Continue;
+        }
+        let d = plan.wait.draw(&mut self.rng) + task.think_time.draw(&mut self.rng);
         if cx.shared.stop.is_stopping() {
             self.quit(cx);
+            return Flow::Wait;
+        }
+        if cx.shared.population.over(self.id) {
+            self.park(cx);
             return Flow::Wait;
         }
         self.wait(cx, State::Think, Instant::now(), d)

@@ -47,7 +47,7 @@ pub(super) struct StartTestArgs {
     /// LoadDensity's choice of Locust engine: accepted, ignored.
     #[allow(dead_code)]
     engine: Option<EngineArg>,
-    /// LoadDensity's load shapes: accepted, refused by `run` until supported.
+    /// LoadDensity's load shapes (`stages`, `spike`, `soak`) and their settings.
     pub(super) load_shape: Option<Value>,
     pub(super) shape_config: Option<Value>,
     pub(super) host: Option<String>,
@@ -247,7 +247,7 @@ pub(super) struct TaskArg {
     pub(super) network: Option<ConditionerArg>,
     #[serde(default, deserialize_with = "crate::plan::lenient::opt_num")]
     pub(super) max_body_bytes: Option<u64>,
-    /// LoadDensity's per-task pacing: accepted, refused by `run` until supported.
+    /// LoadDensity's per-task pacing: a shared token bucket, a pause after.
     pub(super) throttle: Option<Value>,
     pub(super) think_time: Option<Value>,
     /// Cookies sent with this request (besides the user's cookie jar).

@@ -10,7 +10,9 @@
 
 mod args;
 mod arrival;
+mod pacing;
 mod proxy;
+mod shape;
 mod task;
 mod tls;
 
@@ -18,7 +20,9 @@ use crate::budget;
 use crate::commands::vars::load_sources;
 use crate::data_source::{CsvFeed, Source};
 use crate::engine::scenario::{Mode, Scenario};
+use crate::engine::shape::Shape;
 use crate::engine::task::Task;
+use crate::engine::throttle::TokenBucket;
 use crate::engine::{self, TestPlan, Wait};
 use crate::http::Url;
 use crate::interpreter::Context;
@@ -71,8 +75,8 @@ pub const START_TEST: CommandSpec = CommandSpec {
         Param { name: "max_redirects", kind: "number = 30", required: false, doc: "Most redirects one request follows (like Python requests); one more fails it with `too many redirects (N)`. A task's own `max_redirects` overrides it." },
         Param { name: "max_body_bytes", kind: "number = 10485760", required: false, doc: "Most bytes of a response body kept in memory for assertions and extract (10 MiB); a larger body fails the request. Bodies nothing reads are counted and discarded. A task's own `max_body_bytes` overrides it." },
         Param { name: "engine", kind: "string", required: false, doc: "LoadDensity's Locust engine (`locust` or `asyncio`): accepted and ignored; there is one engine here." },
-        Param { name: "load_shape", kind: "string | object", required: false, doc: "LoadDensity's load shape (stages, spike, soak): accepted by `validate`, refused by `run` (exit 2) until open-model shapes are supported." },
-        Param { name: "shape_config", kind: "object", required: false, doc: "The load shape's settings: as `load_shape`." },
+        Param { name: "load_shape", kind: "string", required: false, doc: "A load shape, users over time: `stages`, `spike` or `soak`, set in `shape_config`. The shape decides how many users run (`user_count` is not used) and ends the test; `test_time` still caps it." },
+        Param { name: "shape_config", kind: "object", required: false, doc: "The load shape's settings: `{\"stages\": [{\"duration\": s, \"users\": N, \"spawn_rate\": R}]}` (each duration the stage's end, seconds from the start), spike's `baseline_users`, `spike_users`, `spawn_rate`, `pre_seconds`, `spike_seconds`, `post_seconds`, or soak's `users`, `spawn_rate`, `ramp_seconds`, `hold_seconds`, `cooldown_seconds`." },
         Param { name: "csv_sources", kind: "list", required: false, doc: "CSV data sources for this test only, as LD_register_csv_sources' `sources`; they start at their first row each time the test runs." },
         Param { name: "verify", kind: "boolean | string = true", required: false, doc: "TLS for every task (a task's own wins): `true` verifies against the system's trust store, `false` does not verify (one warning per test), a string is a PEM file of the only CA certificates to trust." },
         Param { name: "cert", kind: "string | list", required: false, doc: "A TLS client certificate for every task (a task's own wins): a PEM file holding the chain and the key, or `[cert_path, key_path]`. Alias: `client_cert`." },
@@ -124,6 +128,9 @@ pub struct StartTest {
     proxy: proxy::ProxySetting,
     /// Open-model load: iterations on a schedule instead of users looping.
     arrival: Option<crate::engine::arrival::ArrivalPlan>,
+    /// The load shape (`users` is then its peak, `duration` its end or
+    /// `test_time`).
+    shape: Option<Shape>,
 }
 
 fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>> {
@@ -140,6 +147,13 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         args.host = Some(h.clone());
     }
     let wait = check_test_args(v, &a.at, &args);
+    let shape = shape::compile(
+        v,
+        &a.at,
+        args.load_shape.as_ref(),
+        args.shape_config.as_ref(),
+        args.spawn_rate,
+    );
     let csv_sources = load_sources(v, a, "args.csv_sources", &args.csv_sources);
     let proxy =
         proxy::ProxySetting::check(v, &a.at, args.proxy.as_ref(), |k| std::env::var(k).ok());
@@ -164,6 +178,15 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
             .hint("remove iterations, or the executor"),
         );
     }
+    if let (Some(_), Some(_)) = (&arrival, &shape) {
+        v.problem(
+            Problem::new(
+                a.at.child("args.load_shape"),
+                "a load shape (users over time) and an arrival-rate executor (iterations over time) cannot be combined",
+            )
+            .hint("shape an arrival-rate test with ramping_arrival_rate's stages, or remove the executor"),
+        );
+    }
     if let Some(p) = &arrival {
         if p.max_users > MAX_USERS {
             v.problem(Problem::new(
@@ -185,23 +208,26 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         v.define_user_var(&e.var);
     }
     let iterations = args.iterations.filter(|_| arrival.is_none());
-    let duration = match (&arrival, args.test_time, args.iterations) {
+    let duration = match (&arrival, args.test_time, args.iterations, &shape) {
         // The schedule's length, capped by test_time when given.
-        (Some(p), t, _) => Some(match t {
+        (Some(p), t, _, _) => Some(match t {
             Some(t) => p.schedule.duration().min(units::secs(t)),
             None => p.schedule.duration(),
         }),
-        (None, Some(t), _) => Some(units::secs(t)),
-        (None, None, Some(_)) => None,
-        (None, None, None) => Some(units::secs(DEFAULT_TEST_TIME)),
+        // A shaped test ends with its shape, or at test_time if sooner.
+        (None, t, _, Some(s)) => Some(units::secs(t.map_or(s.length_s(), |t| t.min(s.length_s())))),
+        (None, Some(t), _, None) => Some(units::secs(t)),
+        (None, None, Some(_), None) => None,
+        (None, None, None, None) => Some(units::secs(DEFAULT_TEST_TIME)),
     };
+    let users = shape.as_ref().map_or(args.user_count, Shape::peak_users);
     let retry_storm = tasks
         .iter()
         .any(|t| t.retry.is_some())
         .then(|| RetryBudgetConfig::from_arg(&args.retry.clone().unwrap_or_default()));
     Some(Box::new(StartTest {
         at: a.at.clone(),
-        users: args.user_count,
+        users,
         spawn_rate: args.spawn_rate,
         duration,
         iterations,
@@ -220,6 +246,7 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
         strict: args.strict,
         proxy,
         arrival,
+        shape,
     }))
 }
 
@@ -269,8 +296,8 @@ fn generator_check(ctx: &mut Context, index: usize, g: &crate::stats::GeneratorS
 }
 
 /// LoadDensity's own ways of saying things: the base URL in
-/// `user_detail_dict`, its distributed mode and load shapes (refused by `run`,
-/// with what to do instead).
+/// `user_detail_dict`, and its distributed mode (refused by `run`, with what
+/// to do instead).
 fn loaddensity_forms(v: &mut Validator, at: &Position, args: &mut StartTestArgs) {
     if let Some(d) = &args.user_detail_dict {
         let given: Vec<(&str, &String)> = [
@@ -300,17 +327,6 @@ fn loaddensity_forms(v: &mut Validator, at: &Position, args: &mut StartTestArgs)
             )
             .hint("one loaddensity process drives many users on every core; to spread load over machines, run one loaddensity per machine with its share of users and merge their summaries (see docs/coming-from-loaddensity.md)"),
         );
-    }
-    for (field, value) in [
-        ("load_shape", &args.load_shape),
-        ("shape_config", &args.shape_config),
-    ] {
-        if value.is_some() {
-            v.refuse(
-                Problem::new(at.child(&format!("args.{field}")), format!("{field} (open-model load shapes: stages, spike, soak) is not supported yet"))
-                    .hint("shape the load with user_count, spawn_rate and test_time, or split it over several LD_start_test actions"),
-            );
-        }
     }
 }
 
@@ -437,11 +453,22 @@ fn compile_tasks(
         max_redirects: args.max_redirects.unwrap_or(task::DEFAULT_MAX_REDIRECTS),
         base_dir: base,
     };
-    let mut tasks: Vec<Task> = task_values
+    let mut tasks: Vec<Task> = Vec::with_capacity(task_values.len());
+    let mut throttled: Vec<Position> = Vec::new();
+    for (i, task) in task_values.into_iter().enumerate() {
+        let path = task.path.clone();
+        if let Some(t) = compile_task(v, &test, i, task) {
+            if t.throttle.is_some() {
+                throttled.push(at.child(&path));
+            }
+            tasks.push(t);
+        }
+    }
+    let specs: Vec<(Position, &crate::engine::throttle::ThrottleSpec)> = throttled
         .into_iter()
-        .enumerate()
-        .filter_map(|(i, task)| compile_task(v, &test, i, task))
+        .zip(tasks.iter().filter_map(|t| t.throttle.as_ref()))
         .collect();
+    pacing::check_shared_keys(v, &specs);
     if mode == Mode::Weighted && !tasks.is_empty() && tasks.iter().all(|t| t.weight == 0) {
         v.problem(
             Problem::new(
@@ -716,6 +743,17 @@ impl StartTest {
                 t.prepare_fixed();
             }
         }
+        // One token bucket per throttle key, new each time the test runs.
+        let mut buckets: HashMap<String, Arc<TokenBucket>> = HashMap::new();
+        let now = std::time::Instant::now();
+        for t in &mut tasks {
+            if let Some(spec) = &t.throttle {
+                let b = buckets
+                    .entry(spec.key.clone())
+                    .or_insert_with(|| Arc::new(TokenBucket::new(spec, now)));
+                t.bucket = Some(Arc::clone(b));
+            }
+        }
         // The default TLS settings read the system's trust store: once per
         // run, before the test, when a task may go to an https:// URL.
         let may_be_https = |t: &Task| {
@@ -756,6 +794,7 @@ impl StartTest {
             workers: ctx.opts.workers,
             action: self.at.to_string(),
             strict,
+            shape: self.shape.clone(),
         })
     }
 }
@@ -764,19 +803,24 @@ impl Command for StartTest {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         let plan = self.plan(ctx)?;
         match &plan.arrival {
-            None => ctx.ui.note(&format!(
-                "test {}: {} user(s), {} task(s), {}",
-                plan.index,
-                plan.users,
-                plan.scenario.tasks.len(),
-                match (plan.duration, plan.iterations) {
-                    (Some(d), Some(n)) =>
-                        format!("{:.1} s or {n} pass(es) per user", d.as_secs_f64()),
-                    (Some(d), None) => format!("{:.1} s", d.as_secs_f64()),
-                    (None, Some(n)) => format!("{n} pass(es) per user"),
-                    (None, None) => "until stopped".to_string(),
-                }
-            )),
+            None => {
+                let users = match &plan.shape {
+                    Some(s) => format!("load shape {} of up to {} user(s)", s.name(), plan.users),
+                    None => format!("{} user(s)", plan.users),
+                };
+                ctx.ui.note(&format!(
+                    "test {}: {users}, {} task(s), {}",
+                    plan.index,
+                    plan.scenario.tasks.len(),
+                    match (plan.duration, plan.iterations) {
+                        (Some(d), Some(n)) =>
+                            format!("{:.1} s or {n} pass(es) per user", d.as_secs_f64()),
+                        (Some(d), None) => format!("{:.1} s", d.as_secs_f64()),
+                        (None, Some(n)) => format!("{n} pass(es) per user"),
+                        (None, None) => "until stopped".to_string(),
+                    }
+                ));
+            }
             Some(a) => ctx.ui.note(&format!(
                 "test {}: {}, {} iteration(s) over {:.1} s, {} to {} user(s), {} task(s)",
                 plan.index,

@@ -72,7 +72,6 @@ pub(super) fn compile_task(
     at.line = task.line.or(at.line);
     let t: TaskArg = typed_value(v, &at, "", task.value)?;
     let mut c = Compiler { v, at: &at, test };
-    c.not_yet(&t);
     let retry = c.retry(t.retry.as_ref());
     let network = c.network(t.network.as_ref());
     let method = c.method(t.method, task.method_key)?;
@@ -97,12 +96,18 @@ pub(super) fn compile_task(
     let extract = c.extract(t.extract);
     let run_if = c.predicate("run_if", &t.run_if);
     let skip_if = c.predicate("skip_if", &t.skip_if);
+    let name = t
+        .name
+        .clone()
+        .unwrap_or_else(|| default_name(&url_text, index));
+    let throttle = super::pacing::throttle(c.v, &at, t.throttle, &name);
+    let think_time = super::pacing::think_time(c.v, &at, t.think_time);
     Some(Task {
         written: crate::engine::task::AsWritten {
             name: t.name.clone(),
             url: url_text.clone(),
         },
-        name: t.name.unwrap_or_else(|| default_name(&url_text, index)),
+        name,
         slot: 0,
         method,
         host: None,
@@ -125,6 +130,9 @@ pub(super) fn compile_task(
         follow_redirects: t.allow_redirects != Some(false),
         max_redirects: t.max_redirects.unwrap_or(test.max_redirects),
         cookies,
+        throttle,
+        bucket: None,
+        think_time,
     })
 }
 
@@ -266,37 +274,6 @@ impl Compiler<'_, '_> {
             }
         }
         Some((text, url))
-    }
-
-    /// LoadDensity task fields this tool cannot honour yet: accepted by
-    /// `validate`, refused by `run` (what is done already is not refused: no
-    /// redirect is followed).
-    fn not_yet(&mut self, t: &TaskArg) {
-        let fields = [
-            (
-                "throttle",
-                t.throttle.is_some(),
-                "open-model pacing",
-                "pace users with LD_start_test's wait_time",
-            ),
-            (
-                "think_time",
-                t.think_time.is_some(),
-                "open-model pacing",
-                "pace users with LD_start_test's wait_time",
-            ),
-        ];
-        for (field, given, what, hint) in fields {
-            if given {
-                self.v.refuse(
-                    Problem::new(
-                        self.at.child(field),
-                        format!("a task's {field} ({what}) is not supported yet"),
-                    )
-                    .hint(hint),
-                );
-            }
-        }
     }
 
     /// The request timeout in seconds.
