@@ -16,7 +16,7 @@ const RULES: &[Param] = &[
         name: "rules",
         kind: "list of rules",
         required: true,
-        doc: "`{\"type\": metric, \"name\": task name (optional), \"op\": \"lt|lte|gt|gte\" (default lte), \"value\": number}`.",
+        doc: "`{\"type\": metric, \"name\": task name (optional), \"op\": \"lt|lte|gt|gte\" (default lte), \"value\": number, \"basis\": \"corrected|raw\" (default corrected: in an arrival-rate test, latency from the scheduled start; raw: from the send)}`.",
     },
     Param {
         name: "summary",
@@ -75,18 +75,34 @@ impl Metric {
         }
     }
 
-    fn of(self, s: &NameStats) -> f64 {
+    /// The metric of `s`; a latency on `basis` (an arrival-rate test has a
+    /// raw figure beside the corrected one; elsewhere the two are one).
+    fn of(self, s: &NameStats, basis: Basis) -> f64 {
+        let l = match (basis, &s.latency_raw_ms) {
+            (Basis::Raw, Some(raw)) => raw,
+            _ => &s.latency_ms,
+        };
         match self {
-            Metric::LatencyP50 => s.latency_ms.p50,
-            Metric::LatencyP90 => s.latency_ms.p90,
-            Metric::LatencyP95 => s.latency_ms.p95,
-            Metric::LatencyP99 => s.latency_ms.p99,
-            Metric::LatencyMean => s.latency_ms.mean,
+            Metric::LatencyP50 => l.p50,
+            Metric::LatencyP90 => l.p90,
+            Metric::LatencyP95 => l.p95,
+            Metric::LatencyP99 => l.p99,
+            Metric::LatencyMean => l.mean,
             Metric::FailureRate => s.failure_rate,
             Metric::Requests => s.requests as f64,
             Metric::Rps => s.rps,
         }
     }
+}
+
+/// Which latency a rule judges in an arrival-rate test: from each request's
+/// scheduled start (`corrected`, the default) or from its send (`raw`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Basis {
+    #[default]
+    Corrected,
+    Raw,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -138,16 +154,23 @@ struct Rule {
     op: Op,
     #[serde(deserialize_with = "crate::plan::lenient::num")]
     value: f64,
+    #[serde(default)]
+    basis: Basis,
 }
 
 impl Rule {
     fn text(&self) -> String {
         format!(
-            "{} {} {} ({})",
+            "{} {} {} ({}{})",
             self.metric.name(),
             self.op.name(),
             self.value,
-            self.name.as_deref().unwrap_or("all")
+            self.name.as_deref().unwrap_or("all"),
+            if self.basis == Basis::Raw {
+                ", raw"
+            } else {
+                ""
+            }
         )
     }
 
@@ -163,7 +186,7 @@ impl Rule {
         };
         let actual = stats
             .filter(|st| st.requests > 0)
-            .map(|st| self.metric.of(st));
+            .map(|st| self.metric.of(st, self.basis));
         self.result(actual, "", asserted)
     }
 
@@ -409,6 +432,7 @@ mod tests {
             name: name.map(str::to_string),
             op,
             value,
+            basis: Basis::Corrected,
         }
     }
 
@@ -663,9 +687,29 @@ mod tests {
             (Metric::Rps, 50.0, " req/s"),
         ];
         for (m, value, unit) in read {
-            assert_eq!(m.of(&s), value, "{}", m.name());
+            assert_eq!(m.of(&s, Basis::Corrected), value, "{}", m.name());
+            // Without a raw figure (a closed-model test), raw is the same.
+            assert_eq!(m.of(&s, Basis::Raw), value, "{}", m.name());
             assert_eq!(m.unit(), unit, "{}", m.name());
         }
+        // An arrival-rate test: `basis: raw` reads the latency from the send.
+        let mut arrival = s.clone();
+        arrival.latency_raw_ms = Some(LatencyMs {
+            p95: 4.0,
+            ..LatencyMs::default()
+        });
+        assert_eq!(Metric::LatencyP95.of(&arrival, Basis::Corrected), 150.0);
+        assert_eq!(Metric::LatencyP95.of(&arrival, Basis::Raw), 4.0);
+        let raw = Rule {
+            basis: Basis::Raw,
+            ..rule(Metric::LatencyP95, Op::Lte, 10.0, None)
+        };
+        assert_eq!(raw.text(), "latency_p95 lte 10 (all, raw)");
+        assert!(built(
+            "LD_assert_sla",
+            json!({"rules": [{"type": "latency_p95", "value": 10, "basis": "raw"}]})
+        )
+        .contains("Raw"));
         let r = rule(Metric::FailureRate, Op::Lt, 0.05, None).evaluate(&summary(), true);
         assert_eq!(r.detail, "0.020 < 0.05: holds");
     }

@@ -275,6 +275,17 @@ fn point_between(from: &Tally, from_t: f64, to: &Tally, to_t: f64, users: u64) -
             interval.value_at_quantile(p) as f64 / 1000.0
         }
     };
+    let raw_p95_ms = to.raw_latency_us.as_ref().map(|raw| {
+        let mut interval = raw.clone();
+        if let Some(before) = &from.raw_latency_us {
+            let _ = interval.subtract(before);
+        }
+        if interval.is_empty() {
+            0.0
+        } else {
+            interval.value_at_quantile(0.95) as f64 / 1000.0
+        }
+    });
     TimePoint {
         t_s: to_t,
         requests,
@@ -284,6 +295,7 @@ fn point_between(from: &Tally, from_t: f64, to: &Tally, to_t: f64, users: u64) -
         users,
         p50_ms: q(0.5),
         p95_ms: q(0.95),
+        raw_p95_ms,
     }
 }
 
@@ -307,6 +319,7 @@ fn push_point(timeline: &mut Vec<TimePoint>, p: TimePoint) {
                 users: last.users,
                 p50_ms: c.iter().map(|p| p.p50_ms).fold(0.0, f64::max),
                 p95_ms: c.iter().map(|p| p.p95_ms).fold(0.0, f64::max),
+                raw_p95_ms: c.iter().filter_map(|p| p.raw_p95_ms).reduce(f64::max),
             });
             start = last.t_s;
         }

@@ -7,6 +7,7 @@ use super::cpu::Sampler;
 use super::population::slots_within;
 use super::timers::Timers;
 use super::user::{Cx, User};
+use super::wakeup::Wakeup;
 use super::Shared;
 use crate::http::session::{Resolver, READ_BUF};
 use crate::http::ClientConfig;
@@ -16,6 +17,8 @@ use std::time::{Duration, Instant};
 
 /// The token of the worker's waker (stop, abort).
 pub const WAKE: Token = Token(usize::MAX);
+/// The token of the worker's precise wake-up (an arrival-rate schedule).
+const SCHEDULE: Token = Token(usize::MAX - 1);
 
 /// Longest sleep between looks at the stop signal, should a wake-up be missed.
 const MAX_SLEEP: Duration = Duration::from_millis(250);
@@ -57,6 +60,11 @@ pub fn run_worker(
         )
     });
     let mut cpu = Sampler::start(Instant::now());
+    // Iterations are due to the microsecond: a timerfd wakes the loop for
+    // them (epoll's own timeout counts whole milliseconds).
+    let mut wakeup = dispatcher
+        .as_ref()
+        .and_then(|_| Wakeup::new(&registry, SCHEDULE));
     // A shaped test's users wait parked until the target reaches them:
     // `seen` users of this worker are within the target as last seen, and
     // none below `parked_from` is parked.
@@ -115,7 +123,10 @@ pub fn run_worker(
             .until_next(now)
             .map_or(MAX_SLEEP, |d| d.min(MAX_SLEEP));
         if let Some(at) = dispatcher.as_ref().and_then(Dispatcher::wake_at) {
-            sleep = sleep.min(at.saturating_duration_since(now));
+            match &mut wakeup {
+                Some(w) if at > now => w.arm(at),
+                _ => sleep = sleep.min(at.saturating_duration_since(now)),
+            }
         }
         let polled = poll.poll(&mut events, Some(sleep));
         cpu.waited(now.elapsed());
@@ -127,6 +138,12 @@ pub fn run_worker(
         for ev in events.iter() {
             let t = ev.token();
             if t == WAKE {
+                continue;
+            }
+            if t == SCHEDULE {
+                if let Some(w) = &mut wakeup {
+                    w.fired();
+                }
                 continue;
             }
             if let Some(u) = users.get_mut(t.0) {

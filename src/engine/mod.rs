@@ -20,6 +20,7 @@ pub mod throttle;
 pub mod timers;
 pub mod user;
 pub mod verdict;
+pub mod wakeup;
 
 use crate::budget::{BudgetConfig, BudgetWindow, Trip};
 use crate::resolver::Vars;

@@ -12,7 +12,7 @@ use crate::stats::{NameStats, RunSummary};
 
 /// Header of [`stats_csv`].
 pub const STATS_HEADER: &str = "test,name,requests,failures,failure_rate,rps,bytes,\
-min_ms,mean_ms,p50_ms,p90_ms,p95_ms,p99_ms,p999_ms,max_ms";
+min_ms,mean_ms,p50_ms,p90_ms,p95_ms,p99_ms,p999_ms,max_ms,raw_p50_ms,raw_p95_ms,raw_p99_ms";
 
 /// The `name` of the total rows in [`stats_csv`].
 pub const AGGREGATED: &str = "Aggregated";
@@ -59,6 +59,17 @@ fn push_stats_row(out: &mut String, test: &str, name: &str, n: &NameStats) {
     for c in &cells {
         out.push(',');
         out.push_str(c);
+    }
+    // Arrival-rate tests: latency from the actual send (the columns above
+    // are from the scheduled start); empty for closed-model tests.
+    match &n.latency_raw_ms {
+        Some(r) => {
+            for x in [r.p50, r.p95, r.p99] {
+                out.push(',');
+                out.push_str(&fixed(x, 3));
+            }
+        }
+        None => out.push_str(",,,"),
     }
     out.push('\n');
 }
@@ -107,8 +118,17 @@ mod tests {
         assert!((num(&row[5]) - n.rps).abs() <= 5e-4 + 1e-9);
         assert_eq!(row[6].parse::<u64>().unwrap(), n.bytes);
         let want = [l.min, l.mean, l.p50, l.p90, l.p95, l.p99, l.p999, l.max];
-        for (cell, w) in row[7..].iter().zip(want) {
+        for (cell, w) in row[7..15].iter().zip(want) {
             assert!((num(cell) - w).abs() <= 5e-4 + 1e-9, "{cell} vs {w}");
+        }
+        // The raw latency of an arrival-rate test; empty otherwise.
+        match &n.latency_raw_ms {
+            Some(r) => {
+                for (cell, w) in row[15..].iter().zip([r.p50, r.p95, r.p99]) {
+                    assert!((num(cell) - w).abs() <= 5e-4 + 1e-9, "{cell} vs {w}");
+                }
+            }
+            None => assert!(row[15..].iter().all(String::is_empty), "{row:?}"),
         }
     }
 
@@ -117,7 +137,7 @@ mod tests {
         let s = fixture();
         let recs = parse_csv(&stats_csv(&s));
         assert_eq!(recs[0].join(","), STATS_HEADER);
-        assert!(recs.iter().all(|r| r.len() == 15), "{recs:?}");
+        assert!(recs.iter().all(|r| r.len() == 18), "{recs:?}");
         let body = &recs[1..];
         // 4 + 1 names, a total row per test, one overall row.
         assert_eq!(body.len(), 4 + 1 + 2 + 1);
@@ -149,9 +169,14 @@ mod tests {
             };
             assert!(stats.is_object(), "{row:?}");
             for (col, cell) in header.iter().zip(row).skip(2) {
-                let j = match col.strip_suffix("_ms") {
-                    Some(p) => &stats["latency_ms"][p],
-                    None => &stats[col.as_str()],
+                let j = match (col.strip_prefix("raw_"), col.strip_suffix("_ms")) {
+                    (Some(_), _) if cell.is_empty() => {
+                        assert!(stats["latency_raw_ms"].is_null(), "{row:?}");
+                        continue;
+                    }
+                    (Some(raw), _) => &stats["latency_raw_ms"][raw.strip_suffix("_ms").unwrap()],
+                    (None, Some(p)) => &stats["latency_ms"][p],
+                    (None, None) => &stats[col.as_str()],
                 };
                 let j = j.as_f64().unwrap_or_else(|| panic!("{col} missing"));
                 assert!((num(cell) - j).abs() <= 5e-4 + 1e-9, "{col}: {cell} vs {j}");

@@ -438,24 +438,37 @@ fn test_section(out: &mut String, t: &TestReport, budget: &BudgetReport) {
             },
         ],
     );
-    line_chart(
-        out,
-        "latency",
-        trip,
-        "Latency (ms)",
-        &[
-            Series {
-                label: "p50",
-                color: "#2563eb",
-                points: t.timeline.iter().map(|p| (p.t_s, p.p50_ms)).collect(),
+    // An arrival-rate test: the corrected p95 (from the schedule) and the
+    // raw one (from the send) on one chart.
+    let raw: Vec<(f64, f64)> = t
+        .timeline
+        .iter()
+        .filter_map(|p| p.raw_p95_ms.map(|v| (p.t_s, v)))
+        .collect();
+    let mut latency = vec![
+        Series {
+            label: "p50",
+            color: "#2563eb",
+            points: t.timeline.iter().map(|p| (p.t_s, p.p50_ms)).collect(),
+        },
+        Series {
+            label: if raw.is_empty() {
+                "p95"
+            } else {
+                "p95 corrected"
             },
-            Series {
-                label: "p95",
-                color: "#d97706",
-                points: t.timeline.iter().map(|p| (p.t_s, p.p95_ms)).collect(),
-            },
-        ],
-    );
+            color: "#d97706",
+            points: t.timeline.iter().map(|p| (p.t_s, p.p95_ms)).collect(),
+        },
+    ];
+    if !raw.is_empty() {
+        latency.push(Series {
+            label: "p95 raw",
+            color: "#7c3aed",
+            points: raw,
+        });
+    }
+    line_chart(out, "latency", trip, "Latency (ms)", &latency);
     line_chart(
         out,
         "users",
@@ -473,9 +486,67 @@ fn test_section(out: &mut String, t: &TestReport, budget: &BudgetReport) {
     );
     out.push_str("</div>\n<h3>Requests by name</h3>\n");
     name_table(out, &t.by_name, &t.total);
+    generator_facts(out, t);
     out.push_str("<h3>Top errors</h3>\n");
     errors_table(out, t);
     out.push_str("</section>\n");
+}
+
+/// An arrival-rate test's schedule and raw latency, and the verdict on the
+/// generator when there is one to give.
+fn generator_facts(out: &mut String, t: &TestReport) {
+    let g = &t.generator;
+    if let Some(s) = &g.schedule {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">Open model ({}): {} of {} iterations started ({}/s) · \
+             lag p50 {} ms, p99 {} ms, max {} ms · {} late, {} dropped · up to {} of {} users. \
+             Latency above is from each request's scheduled start (corrected for coordinated omission).</p>",
+            esc(&g.executor),
+            s.iterations,
+            s.scheduled_iterations,
+            fixed(s.achieved_rate, 1),
+            fixed(s.lag_ms.p50, 1),
+            fixed(s.lag_ms.p99, 1),
+            fixed(s.lag_ms.max, 1),
+            s.late_iterations,
+            s.dropped_iterations,
+            s.peak_users,
+            s.max_users,
+        );
+        out.push_str(
+            "<h3>Raw latency (from the actual send)</h3>\n<table>\n<thead><tr><th>Name</th>\
+             <th class=\"n\">p50 ms</th><th class=\"n\">p95 ms</th><th class=\"n\">p99 ms</th>\
+             <th class=\"n\">Max ms</th></tr></thead>\n<tbody>\n",
+        );
+        let rows = t.by_name.iter().map(|(n, s)| ("", n.as_str(), s));
+        for (attr, name, n) in rows.chain(std::iter::once((" class=\"total\"", "Total", &t.total)))
+        {
+            if let Some(r) = &n.latency_raw_ms {
+                let _ = writeln!(
+                    out,
+                    "<tr{attr}><td class=\"name\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+                     <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                    esc(name),
+                    fixed(r.p50, 2),
+                    fixed(r.p95, 2),
+                    fixed(r.p99, 2),
+                    fixed(r.max, 2),
+                );
+            }
+        }
+        out.push_str("</tbody>\n</table>\n");
+        if g.users_exhausted {
+            out.push_str("<p><strong>Users exhausted:</strong> iterations waited for a free user (raise <code>max_users</code>); the corrected latency includes the wait.</p>\n");
+        }
+    }
+    if let Some(why) = &g.saturation_reason {
+        let _ = writeln!(
+            out,
+            "<p class=\"bad\">Generator saturated: {}. Its figures are not trustworthy.</p>",
+            esc(why)
+        );
+    }
 }
 
 /// Failures per second of each timeline interval (an interval ends at `t_s`
@@ -822,6 +893,29 @@ mod tests {
         assert!(html.contains("No errors."), "the second test has none");
         // The all-tests table plus one per test.
         assert_eq!(html.matches("<th class=\"n\">p99.9 ms</th>").count(), 3);
+        // The second test is an arrival-rate one: its schedule, its raw
+        // latency, and the users-exhausted note.
+        assert!(html
+            .contains("Open model (constant_arrival_rate): 80 of 80 iterations started (20.0/s)"));
+        assert_eq!(
+            html.matches("<h3>Raw latency (from the actual send)</h3>")
+                .count(),
+            1
+        );
+        assert!(html.contains("<strong>Users exhausted:</strong>"));
+        assert!(!html.contains("Generator saturated"));
+    }
+
+    #[test]
+    fn html_draws_corrected_and_raw_latency_on_one_chart() {
+        let mut s = fixture();
+        for p in &mut s.tests[0].timeline {
+            p.raw_p95_ms = Some(p.p95_ms / 4.0);
+        }
+        let html = html_report(&s);
+        assert!(html.contains("p95 corrected") && html.contains("p95 raw"));
+        let plain = html_report(&fixture());
+        assert!(!plain.contains("p95 raw"));
     }
 
     #[test]

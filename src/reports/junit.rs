@@ -137,20 +137,36 @@ pub fn junit_xml(s: &RunSummary, gates: &[GateResult]) -> String {
             attr(&mut out, "classname", "loaddensity");
             attr(&mut out, "name", name);
             attr(&mut out, "time", &secs(n.latency_ms.mean / 1000.0));
-            if n.failures == 0 {
+            // Arrival-rate tests: both latencies, in words, beside the case.
+            let latency = n.latency_raw_ms.as_ref().map(|raw| {
+                format!(
+                    "latency from the scheduled start (corrected): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms; from the actual send (raw): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+                    n.latency_ms.p50, n.latency_ms.p95, n.latency_ms.p99, raw.p50, raw.p95, raw.p99
+                )
+            });
+            if n.failures == 0 && latency.is_none() {
                 out.push_str("/>\n");
                 continue;
             }
-            out.push_str(">\n      <failure");
-            attr(
-                &mut out,
-                "message",
-                &format!("{} of {} requests failed", n.failures, n.requests),
-            );
-            attr(&mut out, "type", "requests");
-            out.push('>');
-            escape_markup(&mut out, &failure_text(n), false);
-            out.push_str("</failure>\n    </testcase>\n");
+            out.push_str(">\n");
+            if n.failures > 0 {
+                out.push_str("      <failure");
+                attr(
+                    &mut out,
+                    "message",
+                    &format!("{} of {} requests failed", n.failures, n.requests),
+                );
+                attr(&mut out, "type", "requests");
+                out.push('>');
+                escape_markup(&mut out, &failure_text(n), false);
+                out.push_str("</failure>\n");
+            }
+            if let Some(text) = &latency {
+                out.push_str("      <system-out>");
+                escape_markup(&mut out, text, false);
+                out.push_str("</system-out>\n");
+            }
+            out.push_str("    </testcase>\n");
         }
         out.push_str("  </testsuite>\n");
     }
@@ -303,6 +319,19 @@ mod tests {
             Some("failure_rate = 0.017 > 0.01 & 'too high'")
         );
         assert_eq!(f.attribute("type"), Some("sla"));
+    }
+
+    #[test]
+    fn arrival_rate_cases_carry_both_latencies() {
+        let xml = junit_xml(&fixture(), &[]);
+        assert_eq!(
+            xml.matches("<system-out>latency from the scheduled start (corrected): p50 11.00 ms")
+                .count(),
+            1
+        );
+        assert!(xml.contains(
+            "from the actual send (raw): p50 3.00 ms, p95 6.00 ms, p99 8.00 ms</system-out>"
+        ));
     }
 
     #[test]

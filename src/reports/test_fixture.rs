@@ -124,6 +124,7 @@ pub fn fixture() -> RunSummary {
             users: 10.min(i * 2),
             p50_ms: 9.0 + i as f64 * 0.3,
             p95_ms: 22.0 + (i as f64).sqrt(),
+            raw_p95_ms: None,
         })
         .collect();
     let t1 = TestReport {

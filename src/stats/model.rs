@@ -137,6 +137,10 @@ pub struct TimePoint {
     pub users: u64,
     pub p50_ms: f64,
     pub p95_ms: f64,
+    /// Arrival-rate tests: p95 of the latency from the actual send (`p95_ms`
+    /// is from the scheduled start there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_p95_ms: Option<f64>,
 }
 
 /// One `LD_start_test` that ran.

@@ -867,6 +867,13 @@ impl Command for StartTest {
         }
         no_data_check(ctx, plan.index, self.expect_requests, &record.report);
         generator_check(ctx, plan.index, &record.report.generator);
+        if let Some(raw) = &record.report.total.latency_raw_ms {
+            let c = &record.report.total.latency_ms;
+            ctx.ui.note(&format!(
+                "test {}: latency from the scheduled start (corrected) p50 {:.2} ms p95 {:.2} ms p99 {:.2} ms; from the send (raw) p50 {:.2} ms p95 {:.2} ms p99 {:.2} ms",
+                plan.index, c.p50, c.p95, c.p99, raw.p50, raw.p95, raw.p99
+            ));
+        }
         ctx.records.push(record);
         if let Some(e) = outcome.log_error {
             // The test ran and its reports must still be written: the run
