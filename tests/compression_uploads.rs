@@ -47,6 +47,15 @@ fn gzip_and_deflate_bodies_are_decoded_for_the_checks() {
     let plain = loaddensity::demo_server::JSON_DOC.len() as u64;
     assert_eq!(n(&b["identity"]["bytes"]), 3 * plain);
     assert!(n(&b["gzip"]["bytes"]) != 3 * plain, "{}", b["gzip"]);
+    // `decoded_bytes` counts it as the checks read it: the JSON itself.
+    for name in ["gzip", "deflate", "identity"] {
+        assert_eq!(
+            n(&b[name]["decoded_bytes"]),
+            3 * plain,
+            "{name}: {}",
+            b[name]
+        );
+    }
 }
 
 #[test]
@@ -77,6 +86,7 @@ fn a_decompression_bomb_fails_plainly_and_an_unread_one_is_never_decoded() {
     assert_eq!(n(&b["unread"]["failures"]), 0, "{}", b["unread"]);
     let wire = n(&b["unread"]["bytes"]);
     assert!(wire > 0 && wire < 1_000_000, "{wire}");
+    assert_eq!(n(&b["unread"]["decoded_bytes"]), wire, "{}", b["unread"]);
     assert_eq!(n(&b["br"]["failures"]), 2, "{}", b["br"]);
     assert_eq!(
         b["br"]["top_errors"][0]["message"],

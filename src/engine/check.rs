@@ -344,6 +344,7 @@ mod tests {
             head: b"Location: /x/1\r\n",
             body: b"{\"items\": [{\"id\": 5}]}",
             body_bytes: 0,
+            decoded_bytes: None,
         };
         let ex = |var: &str, from: ExtractSource| Extract {
             var: var.into(),
@@ -411,6 +412,7 @@ mod tests {
             head: head.as_bytes(),
             body: body.as_bytes(),
             body_bytes: body.len() as u64,
+            decoded_bytes: None,
         };
         let vars = crate::resolver::Vars::default();
         let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(0);

@@ -212,6 +212,8 @@ pub struct User<'a> {
     iter_lag: Duration,
     /// The task waiting for its throttle's token.
     pending: Option<&'a Task>,
+    /// The last attempt's body size once decoded, when it was.
+    decoded: Option<u64>,
 }
 
 impl<'a> User<'a> {
@@ -246,6 +248,7 @@ impl<'a> User<'a> {
             cur: None,
             iter_lag: Duration::ZERO,
             pending: None,
+            decoded: None,
         }
     }
 
@@ -782,11 +785,13 @@ impl<'a> User<'a> {
         let cur = self.cur.as_mut().expect("a response belongs to a request");
         let task = cur.task;
         let latency = now - cur.send_t0;
+        self.decoded = None;
         let a = match result {
             Err(e) => Attempt::failed(latency, e),
             Ok(status) => {
                 let resp = self.session.response(status);
                 let bytes = resp.body_bytes;
+                self.decoded = resp.decoded_bytes;
                 let prepared = task.fixed.as_ref().unwrap_or(&self.prepared);
                 let url = match &self.hop {
                     Some(h) => &h.url,
@@ -1020,12 +1025,14 @@ impl<'a> User<'a> {
                 // Corrected: from when the request would have been sent had
                 // its iteration started on schedule. Raw: from its send.
                 tally.record(latency + self.iter_lag, a.bytes, failure);
+                tally.decoded_bytes += self.decoded.unwrap_or(a.bytes);
                 tally.record_raw(latency);
                 if let Some(o) = &retry {
                     tally.record_retry(o);
                 }
             } else {
                 tally.record(latency, a.bytes, failure);
+                tally.decoded_bytes += self.decoded.unwrap_or(a.bytes);
                 if let Some(o) = &retry {
                     tally.record_retry(o);
                 }

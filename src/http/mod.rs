@@ -169,6 +169,9 @@ pub struct Response<'a> {
     pub body: &'a [u8],
     /// Body bytes received (as sent, before any decoding), whether kept or not.
     pub body_bytes: u64,
+    /// The kept body's size once decoded from its `Content-Encoding`, when
+    /// it was (a body nothing reads is never decoded).
+    pub decoded_bytes: Option<u64>,
 }
 
 impl<'a> Response<'a> {

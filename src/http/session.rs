@@ -123,6 +123,8 @@ pub struct Session {
     body_limit: Option<u64>,
     /// Body bytes of the response so far (kept or not).
     body_bytes: u64,
+    /// The kept body's size after decoding, when it was decoded.
+    decoded_len: Option<u64>,
     /// An event came while no exchange was in flight (a kept connection the
     /// server closed, say): the next exchange on a kept connection reads
     /// after writing instead of waiting for an edge that already passed.
@@ -156,6 +158,7 @@ impl Session {
             idle_event: false,
             body_limit: Some(u64::MAX),
             body_bytes: 0,
+            decoded_len: None,
             tls: None,
         }
     }
@@ -182,6 +185,7 @@ impl Session {
             head: &self.head,
             body: &self.body,
             body_bytes: self.body_bytes,
+            decoded_bytes: self.decoded_len,
         }
     }
 
@@ -352,6 +356,7 @@ impl Session {
         self.head.clear();
         self.body.clear();
         self.body_bytes = 0;
+        self.decoded_len = None;
         self.deadline = deadline(now, self.timeout);
     }
 
@@ -670,6 +675,7 @@ impl Session {
             .join(",");
         if super::encoding::decode(&codings, &self.body, limit, &mut self.decoded)? {
             std::mem::swap(&mut self.body, &mut self.decoded);
+            self.decoded_len = Some(self.body.len() as u64);
         }
         Ok(())
     }

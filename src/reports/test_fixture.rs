@@ -32,6 +32,7 @@ fn stats(
         },
         rps: requests as f64 / duration_s,
         bytes: requests * 1234,
+        decoded_bytes: requests * 1234,
         latency_ms: LatencyMs {
             min: base_ms * 0.25,
             mean: base_ms * 1.1,

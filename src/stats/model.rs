@@ -40,8 +40,12 @@ pub struct NameStats {
     pub failure_rate: f64,
     /// Requests per second over the test's measured duration.
     pub rps: f64,
-    /// Response body bytes received.
+    /// Response body bytes received (as sent: compressed bodies compressed).
     pub bytes: u64,
+    /// Response body bytes as the checks saw them: a compressed body a check
+    /// read counts at its decoded size, any other at its size as received.
+    #[serde(default)]
+    pub decoded_bytes: u64,
     /// Latency; in an arrival-rate test, from each request's scheduled start
     /// (corrected for coordinated omission: a wait for a free user counts).
     pub latency_ms: LatencyMs,

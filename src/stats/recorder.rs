@@ -70,6 +70,9 @@ pub struct Tally<C: Counter = u64> {
     pub cancelled: u64,
     pub failures: u64,
     pub bytes: u64,
+    /// Body bytes as the checks saw them: decoded from their
+    /// `Content-Encoding` when they were, else as received.
+    pub decoded_bytes: u64,
     /// Latency in microseconds.
     pub latency_us: Histogram<C>,
     /// Latency of the failed requests only, allocated at the first failure
@@ -237,6 +240,7 @@ impl<C: Counter> Default for Tally<C> {
             cancelled: 0,
             failures: 0,
             bytes: 0,
+            decoded_bytes: 0,
             latency_us: new_histogram(),
             fail_latency_us: None,
             raw_latency_us: None,
@@ -350,6 +354,7 @@ impl<C: Counter> Tally<C> {
         self.cancelled += other.cancelled;
         self.failures += other.failures;
         self.bytes += other.bytes;
+        self.decoded_bytes += other.decoded_bytes;
         add_histogram(&mut self.latency_us, &other.latency_us);
         if let Some(r) = &other.raw_latency_us {
             add_histogram(self.raw_latency_us.get_or_insert_with(new_histogram), r);
@@ -408,6 +413,7 @@ impl<C: Counter> Tally<C> {
                 0.0
             },
             bytes: self.bytes,
+            decoded_bytes: self.decoded_bytes,
             latency_ms,
             failures_by_kind,
             top_errors: top,
@@ -436,6 +442,7 @@ impl<C: Counter> Tally<C> {
         self.cancelled = 0;
         self.failures = 0;
         self.bytes = 0;
+        self.decoded_bytes = 0;
         self.latency_us.reset();
         if let Some(f) = &mut self.fail_latency_us {
             f.reset();
