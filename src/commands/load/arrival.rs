@@ -3,6 +3,7 @@
 //! `start_rate`, `stages`, `max_lag`; checked whole and compiled into an
 //! [`ArrivalPlan`].
 
+use super::args::StartTestArgs;
 use crate::engine::arrival::{ArrivalPlan, Ramp, Schedule};
 use crate::plan::validate::Validator;
 use crate::plan::{Position, Problem};
@@ -15,30 +16,12 @@ pub(super) const EXECUTORS: [&str; 3] = ["closed", "constant_arrival_rate", "ram
 /// Default `max_lag`: an iteration further behind its schedule is dropped.
 const DEFAULT_MAX_LAG: Duration = Duration::from_secs(1);
 
-/// The open-model fields as written (all optional; which apply depends on
-/// `executor`).
-#[derive(Default)]
-pub(super) struct ArrivalArgs {
-    pub(super) executor: Option<String>,
-    pub(super) rate: Option<Value>,
-    pub(super) time_unit: Option<Value>,
-    pub(super) duration: Option<Value>,
-    pub(super) pre_allocated_users: Option<Value>,
-    pub(super) max_users: Option<Value>,
-    pub(super) start_rate: Option<Value>,
-    pub(super) stages: Option<Value>,
-    pub(super) max_lag: Option<Value>,
-}
-
-/// Checks the fields and, for an arrival-rate executor, compiles them.
-/// `user_count` is the default of `pre_allocated_users`. `None`: the closed
-/// model (or a problem was recorded).
-pub(super) fn compile(
-    v: &mut Validator,
-    at: &Position,
-    a: &ArrivalArgs,
-    user_count: u64,
-) -> Option<ArrivalPlan> {
+/// Checks the test's open-model fields (all optional as written; which
+/// apply depends on `executor`) and, for an arrival-rate executor, compiles
+/// them; `user_count` is the default of `pre_allocated_users`. `None`: the
+/// closed model (or a problem was recorded).
+pub(super) fn compile(v: &mut Validator, at: &Position, a: &StartTestArgs) -> Option<ArrivalPlan> {
+    let user_count = a.user_count;
     let mut c = Check { v, at };
     let executor = match a.executor.as_deref() {
         None | Some("closed") => {

@@ -157,18 +157,7 @@ fn parse_start_test(v: &mut Validator, a: &Args<'_>) -> Option<Box<dyn Command>>
     let csv_sources = load_sources(v, a, "args.csv_sources", &args.csv_sources);
     let proxy =
         proxy::ProxySetting::check(v, &a.at, args.proxy.as_ref(), |k| std::env::var(k).ok());
-    let open_model = arrival::ArrivalArgs {
-        executor: args.executor.clone(),
-        rate: args.rate.clone(),
-        time_unit: args.time_unit.clone(),
-        duration: args.duration.clone(),
-        pre_allocated_users: args.pre_allocated_users.clone(),
-        max_users: args.max_users.clone(),
-        start_rate: args.start_rate.clone(),
-        stages: args.stages.clone(),
-        max_lag: args.max_lag.clone(),
-    };
-    let arrival = arrival::compile(v, &a.at, &open_model, args.user_count);
+    let arrival = arrival::compile(v, &a.at, &args);
     if let (Some(_), Some(_)) = (&arrival, args.iterations) {
         v.warn(
             Problem::new(
