@@ -46,11 +46,7 @@ impl Endpoint {
         self.port == url.port
             && self.scheme == url.scheme
             && self.host == url.host
-            && match (&self.via, via) {
-                (None, None) => true,
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                _ => false,
-            }
+            && same(self.via.as_ref(), via)
     }
 
     /// Whether the connection is a `CONNECT` tunnel (https through a proxy).
@@ -82,8 +78,8 @@ enum Phase {
     Connecting {
         addr: usize,
     },
-    /// Asking the proxy for a tunnel: `CONNECT` sent up to `tunnel_written`,
-    /// its answer collecting in `head`.
+    /// Asking the proxy for a tunnel: `tunnel` (the `CONNECT`) sent up to
+    /// `written`, its answer collecting in `head`.
     Tunneling,
     Writing,
     Reading,
@@ -200,7 +196,7 @@ impl Session {
     /// The TLS settings of the next exchanges (`None`: the default ones). A
     /// kept connection is reused only by exchanges with the same settings.
     pub fn use_tls(&mut self, tls: Option<&Arc<Tls>>) {
-        if !same_tls(self.tls.as_ref(), tls) {
+        if !same(self.tls.as_ref(), tls) {
             self.tls = tls.cloned();
         }
     }
@@ -229,9 +225,11 @@ impl Session {
         self.head_request = req.method == Method::Head;
         self.connect_timeout = cfg.connect_timeout;
         self.timeout = req.timeout;
-        match self.conns.iter().position(|c| {
-            c.endpoint.is(req.url, via) && same_tls(c.tls.as_ref(), self.tls.as_ref())
-        }) {
+        match self
+            .conns
+            .iter()
+            .position(|c| c.endpoint.is(req.url, via) && same(c.tls.as_ref(), self.tls.as_ref()))
+        {
             Some(i) => {
                 self.active = Some(i);
                 self.reused = true;
@@ -709,8 +707,9 @@ fn deadline(now: Instant, limit: Duration) -> Option<Instant> {
     }
 }
 
-/// Whether two TLS settings are the same ones (the same shared build).
-fn same_tls(a: Option<&Arc<Tls>>, b: Option<&Arc<Tls>>) -> bool {
+/// Whether two shared settings (TLS, a proxy) are the same ones: the same
+/// build, or both none.
+fn same<T>(a: Option<&Arc<T>>, b: Option<&Arc<T>>) -> bool {
     match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => Arc::ptr_eq(a, b),
