@@ -190,6 +190,26 @@ impl CsvFeed {
         }
     }
 
+    /// Segment `seg`'s share of the source: row `r` is its when
+    /// `r % N == index` (the whole source for an unsegmented run).
+    pub fn for_segment(s: &Source, seg: crate::segment::Segment) -> CsvFeed {
+        let mut feed = CsvFeed::new(s);
+        if !seg.is_whole() {
+            feed.data = Arc::new(CsvData {
+                columns: s.data.columns.clone(),
+                rows: s
+                    .data
+                    .rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(r, _)| seg.owns(*r as u64))
+                    .map(|(_, row)| row.clone())
+                    .collect(),
+            });
+        }
+        feed
+    }
+
     /// The next row's index; `None` when a source that does not cycle is
     /// used up (or has no rows).
     pub fn take(&self) -> Option<usize> {

@@ -24,5 +24,6 @@ mod redirects_cookies;
 mod retry;
 mod safe_defaults;
 mod secrets;
+mod segments;
 mod supervisor;
 mod tls;

@@ -166,6 +166,7 @@ pub(super) fn compile(
         pre_allocated_users: pre,
         max_users: max,
         max_lag,
+        segment: Default::default(),
     })
 }
 
