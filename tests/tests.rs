@@ -10,6 +10,7 @@ mod compression_uploads;
 mod conditioner;
 mod console;
 mod data_sources;
+mod deploy_files;
 mod docs_sync;
 mod engine;
 mod html_report;
