@@ -267,6 +267,27 @@ mod tests {
     }
 
     #[test]
+    fn segments_take_every_nth_row() {
+        let src = Source {
+            name: "s".into(),
+            cycle: false,
+            data: Arc::new(CsvData {
+                columns: vec!["n".into()],
+                rows: (0..7).map(|i| vec![i.to_string()]).collect(),
+            }),
+        };
+        let rows = |index| {
+            let f = CsvFeed::for_segment(&src, crate::segment::Segment { index, count: 3 });
+            f.data.rows.iter().map(|r| r[0].clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(rows(0), ["0", "3", "6"]);
+        assert_eq!(rows(1), ["1", "4"]);
+        assert_eq!(rows(2), ["2", "5"]);
+        let whole = CsvFeed::for_segment(&src, crate::segment::Segment::WHOLE);
+        assert!(Arc::ptr_eq(&whole.data, &src.data));
+    }
+
+    #[test]
     fn a_source_needs_a_row() {
         let dir = std::env::temp_dir().join(format!("ld-csv-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

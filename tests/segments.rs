@@ -33,8 +33,10 @@ fn segment_cmd(dir: &Path, seg: &str) -> Command {
     cmd
 }
 
-/// Runs segments 1..=n of the plan in `dir` at once, as separate processes.
+/// Runs segments 1..=n of the plan in `dir` at once, as separate processes
+/// (several processes load the machine: never beside a timing test).
 fn run_segments(dir: &Path, count: u32) -> Vec<Run> {
+    let _machine = common::exclusive();
     let running: Vec<common::Running> = (1..=count)
         .map(|i| common::start(segment_cmd(dir, &format!("{i}/{count}"))))
         .collect();
@@ -402,4 +404,44 @@ fn a_sigterm_during_the_start_barrier_still_writes_the_result_file() {
     let seg = json(&dir.join("loaddensity-result-1-of-2.json"));
     assert_eq!(seg["exit_code"], 143);
     assert_eq!(seg["exit_reason"], "interrupted_sigterm");
+}
+
+#[test]
+fn a_segment_stopped_by_its_watchdog_still_writes_its_result_and_the_merge_says_so() {
+    let srv = DemoServer::start(0).unwrap();
+    let dir = scratch("watchdog");
+    let url = srv.base_url();
+    write_plan(
+        &dir,
+        &format!(
+            r#"["LD_start_test", {{"user_count": 2, "spawn_rate": 100, "test_time": 30, "wait_time": 0.01,
+                 "tasks": [{{"method": "get", "request_url": "{url}/ok", "name": "ok"}}]}}]"#
+        ),
+    );
+    let mut first = segment_cmd(&dir, "1/2");
+    first.args(["--timeout", "1s"]);
+    let r = Run::of(first);
+    assert_eq!(r.code, 124, "{}", r.stderr);
+    let seg = json(&dir.join("seg-1.json"));
+    assert_eq!(seg["exit_reason"], "watchdog");
+    assert_eq!(seg["tests"][0]["report"]["ended_by"], "watchdog");
+    let done = n(&seg["tests"][0]["report"]["total"]["requests"]);
+    assert!(done > 0, "what it measured is kept");
+    let mut second = segment_cmd(&dir, "2/2");
+    second.args(["--duration", "1s"]);
+    // Another --duration is another run: the merge refuses to mix them.
+    assert_eq!(Run::of(second).code, 0);
+    let m = merge(&dir, &["seg-1.json", "seg-2.json"], "m");
+    assert_eq!(m.code, 2, "{}", m.stderr);
+    assert!(m.stderr.contains("another plan"), "{}", m.stderr);
+    let mut second = segment_cmd(&dir, "2/2");
+    second.args(["--timeout", "1s"]);
+    assert_eq!(Run::of(second).code, 124);
+    let m = merge(&dir, &["seg-1.json", "seg-2.json"], "m");
+    assert_eq!(m.code, 124, "{}", m.stderr);
+    assert!(m.stderr.contains("exit 124: segment 1/2"), "{}", m.stderr);
+    let s = json(&dir.join("m.json"));
+    assert_eq!(s["exit_reason"], "watchdog");
+    let second = n(&json(&dir.join("seg-2.json"))["tests"][0]["report"]["total"]["requests"]);
+    assert_eq!(n(&s["total"]["requests"]), done + second);
 }
