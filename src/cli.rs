@@ -231,9 +231,9 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
                 Ok(v) => v,
                 Err(code) => return code,
             };
-            let plan = v.plan_source(&Source::from_string("<run-str>", json));
+            let plan = v.plan_source(&Source::from_string("<run-str>", json.clone()));
             finish_validation(v, plan.into_iter().collect(), Mode::Run)
-                .map_or_else(|c| c, |plans| run(&flags, &plans, loading))
+                .map_or_else(|c| c, |plans| run(&flags, &plans, loading, Some(&json)))
         }
         Cmd::Validate { strict, plans } => match validate_files(
             &plans,
@@ -293,7 +293,7 @@ fn run_files(flags: &RunFlags, files: &[PathBuf], loading: LoadWatch) -> Outcome
         Err(code) => return code,
     };
     match validate_files(files, v, Mode::Run) {
-        Ok(plans) => run(flags, &plans, loading),
+        Ok(plans) => run(flags, &plans, loading, None),
         Err(code) => code,
     }
 }
@@ -427,7 +427,9 @@ fn invalid(problems: &[Problem]) -> Outcome {
     Outcome::Invalid
 }
 
-fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
+/// Runs validated plans; `text` is the plan of `run-str` (its identity in
+/// the result file).
+fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch, text: Option<&str>) -> Outcome {
     if let Err(msg) = check_capacity(plans) {
         stderr_line(&format!("error: {msg}"));
         stderr_line("nothing was run.");
@@ -514,7 +516,7 @@ fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
         .clone()
         .or_else(|| (!segment.is_whole()).then(|| crate::result_file::default_path(segment)));
     if let Some(path) = result_path {
-        write_result_file(&mut ctx, flags, plans, &path);
+        write_result_file(&mut ctx, flags, plans, text, &path);
     }
     let outcome = ctx.outcome;
     // The last line says what decided the exit code (stderr; --quiet keeps it
@@ -541,11 +543,22 @@ fn segment_of(flags: &RunFlags) -> Result<crate::segment::Segment, String> {
 }
 
 /// Writes the run's result file; failing to is an action that failed (exit 1).
-fn write_result_file(ctx: &mut Context, flags: &RunFlags, plans: &[Plan], path: &Path) {
-    let mut parts: Vec<Vec<u8>> = plans
-        .iter()
-        .map(|p| std::fs::read(&*p.name).unwrap_or_else(|_| p.name.as_bytes().to_vec()))
-        .collect();
+fn write_result_file(
+    ctx: &mut Context,
+    flags: &RunFlags,
+    plans: &[Plan],
+    text: Option<&str>,
+    path: &Path,
+) {
+    // A plan is identified by its bytes: the file's, run-str's text, or (for
+    // standard input, which cannot be read twice) its name.
+    let mut parts: Vec<Vec<u8>> = match text {
+        Some(t) => vec![t.as_bytes().to_vec()],
+        None => plans
+            .iter()
+            .map(|p| std::fs::read(&*p.name).unwrap_or_else(|_| p.name.as_bytes().to_vec()))
+            .collect(),
+    };
     parts.push(
         format!(
             "{:?}|{:?}|{:?}|{:?}|{:?}",

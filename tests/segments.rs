@@ -445,3 +445,22 @@ fn a_segment_stopped_by_its_watchdog_still_writes_its_result_and_the_merge_says_
     let second = n(&json(&dir.join("seg-2.json"))["tests"][0]["report"]["total"]["requests"]);
     assert_eq!(n(&s["total"]["requests"]), done + second);
 }
+
+#[test]
+fn run_str_plans_are_told_apart_by_their_text() {
+    let dir = scratch("run-str");
+    let seg = |msg: &str, s: &str, out: &str| {
+        common::Plan::new(format!(r#"["LD_log", {{"message": "{msg}"}}]"#))
+            .no_summary()
+            .flags(&["--segment", s, "--result-file", out])
+            .run_in(&dir)
+    };
+    assert_eq!(seg("a", "1/2", "a1.json").code, 0);
+    assert_eq!(seg("a", "2/2", "a2.json").code, 0);
+    assert_eq!(seg("b", "2/2", "b2.json").code, 0);
+    let m = merge(&dir, &["a1.json", "b2.json"], "m");
+    assert_eq!(m.code, 2, "{}", m.stderr);
+    assert!(m.stderr.contains("another plan"), "{}", m.stderr);
+    let m = merge(&dir, &["a1.json", "a2.json"], "m");
+    assert_eq!(m.code, 0, "{}", m.stderr);
+}
