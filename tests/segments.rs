@@ -464,3 +464,26 @@ fn run_str_plans_are_told_apart_by_their_text() {
     let m = merge(&dir, &["a1.json", "a2.json"], "m");
     assert_eq!(m.code, 0, "{}", m.stderr);
 }
+
+#[test]
+fn a_throttle_is_shared_out_so_the_segments_together_keep_its_rate() {
+    let srv = DemoServer::start(0).unwrap();
+    let dir = scratch("throttle");
+    let url = srv.base_url();
+    // 30/s with a burst of 30: about 30 + 30 × 1.5 = 75 requests in 1.5 s,
+    // however many segments share it.
+    write_plan(
+        &dir,
+        &format!(
+            r#"["LD_start_test", {{"user_count": 3, "spawn_rate": 1000, "test_time": 1.5,
+                 "tasks": [{{"request_url": "{url}/ok", "name": "ok", "throttle": {{"rps": 30, "key": "api"}}}}]}}]"#
+        ),
+    );
+    let runs = run_segments(&dir, 3);
+    assert!(runs.iter().all(|r| r.code == 0), "{runs:?}");
+    let m = merge(&dir, &["seg-1.json", "seg-2.json", "seg-3.json"], "m");
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    let total = n(&json(&dir.join("m.json"))["total"]["requests"]);
+    assert!((62..=85).contains(&total), "{total} requests, not ~75");
+    assert_eq!(total, srv.total_requests());
+}

@@ -755,6 +755,7 @@ impl StartTest {
         for t in &mut tasks {
             if let Some(spec) = &mut t.throttle {
                 spec.rps = seg.rate(spec.rps);
+                spec.burst = seg.rate(spec.burst).max(1.0);
                 let b = buckets
                     .entry(spec.key.clone())
                     .or_insert_with(|| Arc::new(TokenBucket::new(spec, now)));
