@@ -27,6 +27,8 @@ Examples:
   loaddensity run --timeout 10m --failure-budget 0.05,30s,50 plan.json
   loaddensity orphans
   loaddensity demo-server --port 8080
+  loaddensity run --segment 2/3 --result-file results/2.json plan.json
+  loaddensity merge results/*.json --summary merged --junit merged --html merged
 
 Exit codes: 0 pass · 1 an action failed · 2 bad usage or invalid plan (nothing ran)
   · 3 failure budget tripped · 4 a gate failed · 124 watchdog · 130/143 SIGINT/SIGTERM";
@@ -78,6 +80,23 @@ pub enum Cmd {
     Init { dir: PathBuf },
     /// List orphaned loaddensity runs (what `run` would stop), without stopping them
     Orphans,
+    /// Merge the result files of a run's segments (`run --segment I/N`) into
+    /// one run's reports; the plan's LD_assert_sla rules are judged over the
+    /// merged data
+    Merge {
+        /// Result files, one per segment (any order)
+        #[arg(required = true, value_name = "RESULT")]
+        files: Vec<PathBuf>,
+        /// Write the merged summary JSON here (`.json` appended when missing)
+        #[arg(long, value_name = "PATH")]
+        summary: Option<String>,
+        /// Write the merged JUnit XML here (`.xml` appended when missing)
+        #[arg(long, value_name = "PATH")]
+        junit: Option<String>,
+        /// Write the merged HTML report here (`.html` appended when missing)
+        #[arg(long, value_name = "PATH")]
+        html: Option<String>,
+    },
     /// Serve the built-in demo target on 127.0.0.1 until interrupted
     DemoServer {
         #[arg(long, default_value_t = 8080)]
@@ -130,6 +149,18 @@ pub struct RunFlags {
     /// tell, else exit 1), not left in place as its text
     #[arg(long)]
     pub strict: bool,
+    /// Run segment I of N of every test (1-based), for `loaddensity merge`;
+    /// unset, JOB_COMPLETION_INDEX (0-based) of LOADDENSITY_SEGMENTS when set
+    #[arg(long, value_name = "I/N", value_parser = crate::segment::Segment::parse)]
+    pub segment: Option<crate::segment::Segment>,
+    /// Write the result file (what `loaddensity merge` reads) here; a
+    /// segment run writes one by default: loaddensity-result-I-of-N.json
+    #[arg(long, value_name = "PATH")]
+    pub result_file: Option<PathBuf>,
+    /// Wait until this RFC 3339 time before running (at most 24 h ahead),
+    /// so segments start together, e.g. 2026-11-30T03:00:00Z
+    #[arg(long, value_name = "RFC3339", value_parser = crate::start_at::parse_rfc3339)]
+    pub start_at: Option<f64>,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -200,9 +231,9 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
                 Ok(v) => v,
                 Err(code) => return code,
             };
-            let plan = v.plan_source(&Source::from_string("<run-str>", json));
+            let plan = v.plan_source(&Source::from_string("<run-str>", json.clone()));
             finish_validation(v, plan.into_iter().collect(), Mode::Run)
-                .map_or_else(|c| c, |plans| run(&flags, &plans, loading))
+                .map_or_else(|c| c, |plans| run(&flags, &plans, loading, Some(&json)))
         }
         Cmd::Validate { strict, plans } => match validate_files(
             &plans,
@@ -240,6 +271,12 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
             }
             Outcome::Pass
         }
+        Cmd::Merge {
+            files,
+            summary,
+            junit,
+            html,
+        } => crate::merge::cli::run(&files, summary, junit, html),
         Cmd::DemoServer { port } => match crate::demo_server::serve_forever(port) {
             Ok(()) => Outcome::Pass,
             Err(e) => {
@@ -256,7 +293,7 @@ fn run_files(flags: &RunFlags, files: &[PathBuf], loading: LoadWatch) -> Outcome
         Err(code) => return code,
     };
     match validate_files(files, v, Mode::Run) {
-        Ok(plans) => run(flags, &plans, loading),
+        Ok(plans) => run(flags, &plans, loading, None),
         Err(code) => code,
     }
 }
@@ -390,14 +427,32 @@ fn invalid(problems: &[Problem]) -> Outcome {
     Outcome::Invalid
 }
 
-fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
+/// Runs validated plans; `text` is the plan of `run-str` (its identity in
+/// the result file).
+fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch, text: Option<&str>) -> Outcome {
     if let Err(msg) = check_capacity(plans) {
         stderr_line(&format!("error: {msg}"));
         stderr_line("nothing was run.");
         return Outcome::Invalid;
     }
+    let segment = match segment_of(flags) {
+        Ok(s) => s,
+        Err(msg) => {
+            stderr_line(&format!("error: {msg}"));
+            stderr_line("nothing was run.");
+            return Outcome::Invalid;
+        }
+    };
+    if let Some(at) = flags.start_at {
+        if let Err(msg) = crate::start_at::wait_for(at, crate::start_at::now()) {
+            stderr_line(&format!("error: {msg}"));
+            stderr_line("nothing was run.");
+            return Outcome::Invalid;
+        }
+    }
     let seed = flags.seed.unwrap_or_else(crate::units::fresh_seed);
     let mut ctx = Context::new(RunOptions {
+        segment,
         quiet: flags.quiet,
         keep_going: flags.keep_going,
         seed,
@@ -408,10 +463,18 @@ fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
         strict: flags.strict,
         set_vars: flags.overrides().map(|o| o.vars).unwrap_or_default(),
     });
-    ctx.ui.note(&format!(
-        "loaddensity {} · seed {seed} (replay with --seed {seed})",
-        env!("CARGO_PKG_VERSION")
-    ));
+    if segment.is_whole() {
+        ctx.ui.note(&format!(
+            "loaddensity {} · seed {seed} (replay with --seed {seed})",
+            env!("CARGO_PKG_VERSION")
+        ));
+    } else {
+        ctx.ui.note(&format!(
+            "loaddensity {} · segment {segment} · seed {seed}, this segment's {} (replay with --seed {seed} --segment {segment})",
+            env!("CARGO_PKG_VERSION"),
+            segment.seed(seed)
+        ));
+    }
     // Signals first: an interrupt during the prelude still ends the run gracefully.
     if let Err(e) = ctx.control.watch_signals() {
         ctx.ui.warn(&format!("cannot watch SIGINT/SIGTERM: {e}"));
@@ -428,13 +491,33 @@ fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
     // The run's watchdog has taken over.
     drop(loading);
     ctx.records.plans = plans.iter().map(|p| p.name.to_string()).collect();
-    for plan in plans {
-        if ctx.run_actions(&plan.actions).is_err() && !ctx.opts.keep_going {
-            break;
+    let go = match flags.start_at {
+        Some(at) => {
+            ctx.ui.note(&format!(
+                "waiting for --start-at ({:.1} s)",
+                (at - crate::start_at::now()).max(0.0)
+            ));
+            crate::start_at::sleep_until(at, &ctx.control)
+        }
+        None => true,
+    };
+    if go {
+        for plan in plans {
+            if ctx.run_actions(&plan.actions).is_err() && !ctx.opts.keep_going {
+                break;
+            }
         }
     }
     ctx.acknowledge_interrupt();
     ctx.finish();
+    // The result file is written on every way the run ends but a hard exit.
+    let result_path = flags
+        .result_file
+        .clone()
+        .or_else(|| (!segment.is_whole()).then(|| crate::result_file::default_path(segment)));
+    if let Some(path) = result_path {
+        write_result_file(&mut ctx, flags, plans, text, &path);
+    }
     let outcome = ctx.outcome;
     // The last line says what decided the exit code (stderr; --quiet keeps it
     // for a failure).
@@ -445,6 +528,62 @@ fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch) -> Outcome {
         stderr_line(&verdict);
     }
     outcome
+}
+
+/// `--segment`, else the segment an Indexed Job's environment gives, else
+/// the whole run.
+fn segment_of(flags: &RunFlags) -> Result<crate::segment::Segment, String> {
+    if let Some(s) = flags.segment {
+        return Ok(s);
+    }
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let index = var("JOB_COMPLETION_INDEX");
+    let count = var("LOADDENSITY_SEGMENTS");
+    Ok(crate::segment::Segment::from_env(index.as_deref(), count.as_deref())?.unwrap_or_default())
+}
+
+/// Writes the run's result file; failing to is an action that failed (exit 1).
+fn write_result_file(
+    ctx: &mut Context,
+    flags: &RunFlags,
+    plans: &[Plan],
+    text: Option<&str>,
+    path: &Path,
+) {
+    // A plan is identified by its bytes: the file's, run-str's text, or (for
+    // standard input, which cannot be read twice) its name.
+    let mut parts: Vec<Vec<u8>> = match text {
+        Some(t) => vec![t.as_bytes().to_vec()],
+        None => plans
+            .iter()
+            .map(|p| std::fs::read(&*p.name).unwrap_or_else(|_| p.name.as_bytes().to_vec()))
+            .collect(),
+    };
+    parts.push(
+        format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}",
+            flags.users, flags.duration, flags.spawn_rate, flags.host, flags.set
+        )
+        .into_bytes(),
+    );
+    let id = crate::result_file::plan_id(&parts);
+    // The verdict as it stands, for the merge to say what decided a segment.
+    let verdict = ctx.verdict();
+    let written = crate::result_file::ResultFile::of(ctx, &id, &verdict)
+        .map_err(anyhow::Error::msg)
+        .and_then(|r| crate::reports::write_report(path, r.to_json().as_bytes()));
+    match written {
+        Ok(()) => ctx
+            .ui
+            .note(&format!("wrote result file {}", path.display())),
+        Err(e) => {
+            ctx.ui.error(&format!("{e:#}"));
+            ctx.fail(
+                Outcome::ActionFailed,
+                format!("the result file could not be written: {e:#}"),
+            );
+        }
+    }
 }
 
 /// Raises the open-file limit and checks that every test's users can hold

@@ -190,6 +190,26 @@ impl CsvFeed {
         }
     }
 
+    /// Segment `seg`'s share of the source: row `r` is its when
+    /// `r % N == index` (the whole source for an unsegmented run).
+    pub fn for_segment(s: &Source, seg: crate::segment::Segment) -> CsvFeed {
+        let mut feed = CsvFeed::new(s);
+        if !seg.is_whole() {
+            feed.data = Arc::new(CsvData {
+                columns: s.data.columns.clone(),
+                rows: s
+                    .data
+                    .rows
+                    .iter()
+                    .enumerate()
+                    .filter(|(r, _)| seg.owns(*r as u64))
+                    .map(|(_, row)| row.clone())
+                    .collect(),
+            });
+        }
+        feed
+    }
+
     /// The next row's index; `None` when a source that does not cycle is
     /// used up (or has no rows).
     pub fn take(&self) -> Option<usize> {
@@ -244,6 +264,27 @@ mod tests {
 
     fn data(text: &str) -> CsvData {
         parse(text).unwrap()
+    }
+
+    #[test]
+    fn segments_take_every_nth_row() {
+        let src = Source {
+            name: "s".into(),
+            cycle: false,
+            data: Arc::new(CsvData {
+                columns: vec!["n".into()],
+                rows: (0..7).map(|i| vec![i.to_string()]).collect(),
+            }),
+        };
+        let rows = |index| {
+            let f = CsvFeed::for_segment(&src, crate::segment::Segment { index, count: 3 });
+            f.data.rows.iter().map(|r| r[0].clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(rows(0), ["0", "3", "6"]);
+        assert_eq!(rows(1), ["1", "4"]);
+        assert_eq!(rows(2), ["2", "5"]);
+        let whole = CsvFeed::for_segment(&src, crate::segment::Segment::WHOLE);
+        assert!(Arc::ptr_eq(&whole.data, &src.data));
     }
 
     #[test]

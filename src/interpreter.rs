@@ -39,6 +39,8 @@ pub struct RunOptions {
     /// `--set NAME=VALUE` (and `LOADDENSITY_SET_NAME`): plan variables the
     /// plan cannot change.
     pub set_vars: Vec<(String, String)>,
+    /// `--segment I/N`: this run does segment I of N of every test.
+    pub segment: crate::segment::Segment,
 }
 
 /// An action failed and its error was already reported.
@@ -93,6 +95,9 @@ pub struct Context {
     pub unresolved: BTreeMap<String, u64>,
     /// CSV sources registered by `LD_register_csv_source(s)`, by name.
     pub csv_sources: BTreeMap<String, Arc<CsvFeed>>,
+    /// The `LD_assert_sla` rules reached, as written (for the result file:
+    /// `loaddensity merge` judges them over every segment).
+    pub sla_rules: Vec<serde_json::Value>,
 }
 
 impl Context {
@@ -106,7 +111,7 @@ impl Context {
         }
         Context {
             ui: Ui::new(opts.quiet),
-            rng: SmallRng::seed_from_u64(opts.seed),
+            rng: SmallRng::seed_from_u64(opts.segment.seed(opts.seed)),
             opts,
             vars,
             records: Records::default(),
@@ -126,6 +131,7 @@ impl Context {
             handled: None,
             unresolved: BTreeMap::new(),
             csv_sources: BTreeMap::new(),
+            sla_rules: Vec::new(),
         }
     }
 

@@ -124,9 +124,10 @@ fn ramping_stages_start_the_expected_iterations_per_stage() {
     };
     // n(t) = 25 t² over the ramp: 25 in the first second, 75 in the second.
     let (first, second, third) = (within(0.0, 1.0), within(1.0, 2.0), within(2.0, 3.5));
-    assert!((21..=29).contains(&first), "{first} {second} {third}");
-    assert!((70..=80).contains(&second), "{first} {second} {third}");
-    assert!((95..=105).contains(&third), "{first} {second} {third}");
+    // Generous bounds: another test may share the two cores.
+    assert!((18..=32).contains(&first), "{first} {second} {third}");
+    assert!((66..=84).contains(&second), "{first} {second} {third}");
+    assert!((90..=110).contains(&third), "{first} {second} {third}");
     assert_eq!(times.len(), 200, "{first} {second} {third}");
 }
 

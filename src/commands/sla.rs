@@ -8,7 +8,7 @@ use crate::plan::validate::{Args, Validator};
 use crate::plan::Problem;
 use crate::registry::{Command, CommandSpec, Param, Role};
 use crate::stats::{NameStats, RunSummary, SlaResult};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 const RULES: &[Param] = &[
@@ -40,7 +40,7 @@ pub const ASSERT_SLA: CommandSpec = CommandSpec {
     parse: |v, a| parse_rules(v, a, true),
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Metric {
     LatencyP50,
@@ -97,7 +97,7 @@ impl Metric {
 
 /// Which latency a rule judges in an arrival-rate test: from each request's
 /// scheduled start (`corrected`, the default) or from its send (`raw`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Basis {
     #[default]
@@ -105,7 +105,7 @@ enum Basis {
     Raw,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Op {
     Lt,
@@ -144,11 +144,12 @@ impl Op {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Rule {
     #[serde(rename = "type")]
     metric: Metric,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
     #[serde(default)]
     op: Op,
@@ -373,15 +374,48 @@ fn parse_rules(v: &mut Validator, a: &Args<'_>, asserted: bool) -> Option<Box<dy
     }))
 }
 
+/// Judges asserted rules, as a result file keeps them, over a merged run
+/// (`loaddensity merge`): fleet-wide gates.
+pub fn judge(rules: &[serde_json::Value], s: &RunSummary) -> Result<Vec<SlaResult>, String> {
+    rules
+        .iter()
+        .map(|v| {
+            let rule: Rule = serde_json::from_value(v.clone())
+                .map_err(|e| format!("an SLA rule of the result file ({v}): {e}"))?;
+            Ok(rule.evaluate(s, true))
+        })
+        .collect()
+}
+
 impl Command for Sla {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         let summary = ctx.summary();
         let mut failed = 0;
         let mut first = None;
+        // A segment of a scaled-out run sees part of the load: its asserted
+        // rules are kept for `loaddensity merge`, which judges them over
+        // every segment, and only reported here.
+        let segmented = !ctx.opts.segment.is_whole();
+        let asserted = self.asserted && !(segmented && self.summary.is_none());
+        if self.asserted && self.summary.is_none() {
+            for rule in &self.rules {
+                if let Ok(v) = serde_json::to_value(rule) {
+                    if !ctx.sla_rules.contains(&v) {
+                        ctx.sla_rules.push(v);
+                    }
+                }
+            }
+            if segmented {
+                ctx.ui.note(&format!(
+                    "segment {}: LD_assert_sla rules are judged by `loaddensity merge` over every segment; shown here on this segment's share",
+                    ctx.opts.segment
+                ));
+            }
+        }
         for rule in &self.rules {
             let r = match &self.summary {
-                Some(g) => rule.evaluate_given(g, self.asserted)?,
-                None => rule.evaluate(&summary, self.asserted),
+                Some(g) => rule.evaluate_given(g, asserted)?,
+                None => rule.evaluate(&summary, asserted),
             };
             let line = format!(
                 "sla {}: {} — {}",
@@ -391,7 +425,7 @@ impl Command for Sla {
             );
             if r.passed {
                 ctx.ui.note(&line);
-            } else if self.asserted {
+            } else if asserted {
                 ctx.ui.error(&line);
                 failed += 1;
                 first.get_or_insert_with(|| format!("{} — {}", r.rule, r.detail));

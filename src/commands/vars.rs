@@ -173,8 +173,10 @@ pub struct RegisterCsvSources {
 impl Command for RegisterCsvSources {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         for s in &self.sources {
-            ctx.csv_sources
-                .insert(s.name.clone(), Arc::new(CsvFeed::new(s)));
+            ctx.csv_sources.insert(
+                s.name.clone(),
+                Arc::new(CsvFeed::for_segment(s, ctx.opts.segment)),
+            );
         }
         Ok(())
     }

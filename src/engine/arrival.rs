@@ -133,6 +133,9 @@ pub struct ArrivalPlan {
     pub max_users: u64,
     /// An iteration further behind its schedule is dropped.
     pub max_lag: Duration,
+    /// The segment of a scaled-out run: iterations `k % N == index` are
+    /// this run's.
+    pub segment: crate::segment::Segment,
 }
 
 /// What one worker's schedule came to (added across workers at the end).

@@ -54,7 +54,8 @@ pub fn run_worker(
             &a.schedule,
             shared.started,
             a.max_lag,
-            (shard as u64, shared.recorders.len() as u64),
+            a.segment
+                .worker((shard as u64, shared.recorders.len() as u64)),
             users.len(),
             ready,
         )

@@ -51,7 +51,7 @@ pub fn judge(
         let h = &lag.lag_us;
         let ms = |us: u64| us as f64 / 1000.0;
         ScheduleStats {
-            scheduled_iterations: plan.schedule.iterations(),
+            scheduled_iterations: plan.segment.share(plan.schedule.iterations()),
             iterations: lag.started,
             achieved_rate: if duration_s > 0.0 {
                 lag.started as f64 / duration_s.min(plan.schedule.duration().as_secs_f64().max(1e-9))
@@ -107,6 +107,7 @@ mod tests {
             schedule: Schedule::constant(100.0, 10.0),
             pre_allocated_users: 5,
             max_users: 10,
+            segment: Default::default(),
             max_lag: Duration::from_secs(1),
         }
     }

@@ -8,4 +8,5 @@ pub mod model;
 pub mod recorder;
 pub mod records;
 pub mod request_log;
+pub mod snapshot;
 pub use model::*;

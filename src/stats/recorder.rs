@@ -43,6 +43,24 @@ pub enum FailKind {
 }
 
 impl FailKind {
+    /// Every kind.
+    pub const ALL: [FailKind; 9] = [
+        FailKind::Connection,
+        FailKind::Timeout,
+        FailKind::Status,
+        FailKind::Assertion,
+        FailKind::Request,
+        FailKind::Tls,
+        FailKind::Protocol,
+        FailKind::Cancelled,
+        FailKind::Dropped,
+    ];
+
+    /// The kind [`FailKind::as_str`] names.
+    pub fn parse(s: &str) -> Option<FailKind> {
+        FailKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FailKind::Connection => "connection",
@@ -58,7 +76,7 @@ impl FailKind {
     }
 }
 
-fn new_histogram<C: Counter>() -> Histogram<C> {
+pub(crate) fn new_histogram<C: Counter>() -> Histogram<C> {
     Histogram::new_with_bounds(1, MAX_TRACKED_US, 3).expect("static histogram bounds are valid")
 }
 
@@ -99,7 +117,7 @@ pub struct CondTally<C: Counter = u64> {
 }
 
 impl<C: Counter> CondTally<C> {
-    fn new(settings: Option<Arc<ConditionerSettings>>) -> Self {
+    pub(crate) fn new(settings: Option<Arc<ConditionerSettings>>) -> Self {
         CondTally {
             attempts: 0,
             drops: 0,
@@ -336,6 +354,16 @@ impl<C: Counter> Tally<C> {
                 .or_insert((kind, 0))
                 .1 += n;
         }
+    }
+
+    /// Every distinct error message: its kind and how often it was seen.
+    pub fn errors(&self) -> impl Iterator<Item = (&str, FailKind, u64)> {
+        self.errors.iter().map(|(m, (k, n))| (&**m, *k, *n))
+    }
+
+    /// Counts `n` errors of `kind` with `msg` (as recording them would).
+    pub fn add_errors(&mut self, kind: FailKind, msg: &str, n: u64) {
+        self.count_error(kind, msg, n);
     }
 
     /// Adds another tally into this one.

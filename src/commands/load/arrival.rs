@@ -149,6 +149,7 @@ pub(super) fn compile(v: &mut Validator, at: &Position, a: &StartTestArgs) -> Op
         pre_allocated_users: pre,
         max_users: max,
         max_lag,
+        segment: Default::default(),
     })
 }
 

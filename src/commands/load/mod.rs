@@ -12,6 +12,7 @@ mod args;
 mod arrival;
 mod pacing;
 mod proxy;
+mod segment;
 mod shape;
 mod task;
 mod tls;
@@ -670,7 +671,10 @@ impl StartTest {
     fn feeds(&self, ctx: &Context) -> BTreeMap<String, Arc<CsvFeed>> {
         let mut feeds: BTreeMap<String, Arc<CsvFeed>> = ctx.csv_sources.clone();
         for s in &self.csv_sources {
-            feeds.insert(s.name.clone(), Arc::new(CsvFeed::new(s)));
+            feeds.insert(
+                s.name.clone(),
+                Arc::new(CsvFeed::for_segment(s, ctx.opts.segment)),
+            );
         }
         feeds
     }
@@ -732,11 +736,15 @@ impl StartTest {
                 t.prepare_fixed();
             }
         }
-        // One token bucket per throttle key, new each time the test runs.
+        // One token bucket per throttle key, new each time the test runs;
+        // a segment of a scaled-out run gets its share of the rate.
+        let seg = ctx.opts.segment;
         let mut buckets: HashMap<String, Arc<TokenBucket>> = HashMap::new();
         let now = std::time::Instant::now();
         for t in &mut tasks {
-            if let Some(spec) = &t.throttle {
+            if let Some(spec) = &mut t.throttle {
+                spec.rps = seg.rate(spec.rps);
+                spec.burst = seg.rate(spec.burst).max(1.0);
                 let b = buckets
                     .entry(spec.key.clone())
                     .or_insert_with(|| Arc::new(TokenBucket::new(spec, now)));
@@ -755,11 +763,14 @@ impl StartTest {
             crate::http::tls::system();
         }
         ctx.tests_started += 1;
+        let arrival = self.arrival.clone().map(|a| segment::arrival(a, seg));
         Ok(TestPlan {
             // An arrival-rate test has as many users as it may start.
-            users: self.arrival.as_ref().map_or(self.users, |a| a.max_users),
-            arrival: self.arrival.clone(),
-            spawn_rate: self.spawn_rate,
+            users: arrival
+                .as_ref()
+                .map_or(seg.share(self.users), |a| a.max_users),
+            arrival,
+            spawn_rate: seg.rate(self.spawn_rate),
             duration: self.duration,
             iterations: self.iterations,
             wait: self.wait,
@@ -778,12 +789,12 @@ impl StartTest {
                 ctx.budget_in_force(&self.failure_budget),
                 Some((_, budget::Source::Default))
             ),
-            seed: ctx.opts.seed,
+            seed: seg.seed(ctx.opts.seed),
             index: ctx.tests_started,
             workers: ctx.opts.workers,
             action: self.at.to_string(),
             strict,
-            shape: self.shape.clone(),
+            shape: self.shape.as_ref().map(|s| segment::shape(s, seg)),
         })
     }
 }
@@ -791,6 +802,13 @@ impl StartTest {
 impl Command for StartTest {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         let plan = self.plan(ctx)?;
+        if plan.users == 0 {
+            ctx.ui.warn(&format!(
+                "test {}: segment {} has none of its {} user(s); the other segments run them",
+                plan.index, ctx.opts.segment, self.users
+            ));
+            return Ok(());
+        }
         match &plan.arrival {
             None => {
                 let users = match &plan.shape {
