@@ -27,6 +27,7 @@ Examples:
   loaddensity run --timeout 10m --failure-budget 0.05,30s,50 plan.json
   loaddensity orphans
   loaddensity demo-server --port 8080
+  loaddensity runs diff results/runs.db last:main last --tolerance 0.1
 
 Exit codes: 0 pass · 1 an action failed · 2 bad usage or invalid plan (nothing ran)
   · 3 failure budget tripped · 4 a gate failed · 124 watchdog · 130/143 SIGINT/SIGTERM";
@@ -78,6 +79,12 @@ pub enum Cmd {
     Init { dir: PathBuf },
     /// List orphaned loaddensity runs (what `run` would stop), without stopping them
     Orphans,
+    /// Read a run store (the SQLite file LD_persist_records writes): list,
+    /// show or compare runs
+    Runs {
+        #[command(subcommand)]
+        cmd: crate::store::cli::RunsCmd,
+    },
     /// Serve the built-in demo target on 127.0.0.1 until interrupted
     DemoServer {
         #[arg(long, default_value_t = 8080)]
@@ -240,6 +247,7 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
             }
             Outcome::Pass
         }
+        Cmd::Runs { cmd } => crate::store::cli::main(cmd),
         Cmd::DemoServer { port } => match crate::demo_server::serve_forever(port) {
             Ok(()) => Outcome::Pass,
             Err(e) => {

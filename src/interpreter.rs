@@ -93,6 +93,9 @@ pub struct Context {
     pub unresolved: BTreeMap<String, u64>,
     /// CSV sources registered by `LD_register_csv_source(s)`, by name.
     pub csv_sources: BTreeMap<String, Arc<CsvFeed>>,
+    /// The run store file and run id `LD_persist_records` last wrote (what
+    /// `LD_diff_runs` compares when no `current_run_id` is given).
+    pub persisted_run: Option<(String, i64)>,
 }
 
 impl Context {
@@ -126,6 +129,7 @@ impl Context {
             handled: None,
             unresolved: BTreeMap::new(),
             csv_sources: BTreeMap::new(),
+            persisted_run: None,
         }
     }
 

@@ -61,6 +61,7 @@ pub(crate) mod resolver;
 pub(crate) mod retry;
 pub(crate) mod stats;
 pub(crate) mod stop;
+pub mod store;
 pub mod supervisor;
 pub(crate) mod sync;
 pub(crate) mod ui;
