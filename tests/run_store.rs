@@ -365,3 +365,80 @@ fn bad_arguments_are_refused_before_anything_runs() {
     );
     assert!(!dir.join("runs.db").exists());
 }
+
+/// A SQLite file `users.db` in `dir` with `users(id, name)`: 3 rows.
+fn users_db(dir: &Path) {
+    let c = rusqlite::Connection::open(dir.join("users.db")).unwrap();
+    c.execute_batch(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         INSERT INTO users (id, name) VALUES (1, 'ann'), (2, 'bob'), (3, 'cy');",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_db_source_feeds_its_rows_to_placeholders() {
+    let srv = DemoServer::start(0).unwrap();
+    let dir = scratch("db_source");
+    users_db(&dir);
+    let r = Plan::new(format!(
+        r#"["LD_register_db_source", {{"name": "u", "connection_string": "sqlite:///users.db",
+             "query": "SELECT id + 200 AS code, name FROM users ORDER BY id", "cycle": false}}],
+           ["LD_start_test", {{"user_count": 1, "iterations": 5, "host": "{}",
+             "tasks": [{{"url": "/status/${{db.u.code}}?who=${{db.u.name}}", "name": "by-row"}}]}}]"#,
+        srv.base_url()
+    ))
+    .flags(&["--failure-budget", "off"])
+    .run_in(&dir);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for code in ["/status/201", "/status/202", "/status/203"] {
+        assert_eq!(srv.hits(code), 1, "{code}");
+    }
+    // cycle false: the fourth pass finds the source used up.
+    assert_eq!(r.summary()["by_name"]["by-row"]["requests"], 3);
+}
+
+#[test]
+fn a_bad_db_source_is_refused_before_anything_runs() {
+    let dir = scratch("db_source_bad");
+    users_db(&dir);
+    std::fs::write(dir.join("junk.db"), "not a database\n".repeat(100)).unwrap();
+    let cases = [
+        (
+            r#"["LD_register_db_source", {"name": "u", "connection_string": "postgres://x", "query": "SELECT 1"}]"#,
+            "is not a SQLite connection string",
+        ),
+        (
+            r#"["LD_register_db_source", {"name": "u", "connection_string": "sqlite:///missing.db", "query": "SELECT 1"}]"#,
+            "database file \"missing.db\" not found",
+        ),
+        (
+            r#"["LD_register_db_source", {"name": "u", "connection_string": "sqlite:///users.db", "query": "DELETE FROM users"}]"#,
+            "the query must only read",
+        ),
+        (
+            r#"["LD_register_db_source", {"name": "u", "connection_string": "sqlite:///users.db", "query": "SELECT * FROM users WHERE id > 10"}]"#,
+            "the query returns no rows",
+        ),
+        (
+            r#"["LD_register_db_source", {"name": "u", "connection_string": "sqlite:///junk.db", "query": "SELECT 1"}]"#,
+            "junk.db: file is not a database",
+        ),
+        (
+            r#"["LD_register_db_sources", {"sources": [{"name": "u", "connection_string": "sqlite:///users.db", "query": "SELECT name FROM users"}]}],
+               ["LD_log", {"message": "${db.u.nope}"}]"#,
+            "`${db.u.nope}`: database source `u` has no column `nope`",
+        ),
+    ];
+    for (actions, expect) in cases {
+        let r = Plan::new(actions).run_in(&dir);
+        assert_eq!(r.code, 2, "{actions}: {}", r.stderr);
+        assert!(r.stderr.contains(expect), "{actions}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+    let rows: i64 = rusqlite::Connection::open(dir.join("users.db"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 3, "the query was never run for writing");
+}

@@ -3,6 +3,7 @@
 //! [`crate::registry`].
 
 pub(crate) mod budget;
+pub(crate) mod db_source;
 pub(crate) mod flow;
 pub(crate) mod load;
 pub(crate) mod log;
@@ -23,6 +24,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     vars::CLEAR_RESOLVER,
     vars::REGISTER_CSV_SOURCE,
     vars::REGISTER_CSV_SOURCES,
+    db_source::REGISTER_DB_SOURCE,
+    db_source::REGISTER_DB_SOURCES,
     log::LOG,
     flow::EXECUTE_ACTION,
     flow::EXECUTE_FILES,
@@ -98,6 +101,17 @@ mod tests {
             ),
             "LD_register_csv_sources" => {
                 let a = json!({"sources": [{"name": "users", "file_path": "tests/fixtures/users.csv"}]});
+                (a.clone(), a)
+            }
+            "LD_register_db_source" => (
+                json!({"name": "users", "connection_string": "sqlite:///actions/data/users.db",
+                       "query": "SELECT id, name FROM users"}),
+                json!({"name": "users", "connection_string": "sqlite:///actions/data/users.db",
+                       "query": "SELECT id, name FROM users", "cycle": false}),
+            ),
+            "LD_register_db_sources" => {
+                let a = json!({"sources": [{"name": "users", "connection_string": "sqlite:///actions/data/users.db",
+                                            "query": "SELECT id, name FROM users"}]});
                 (a.clone(), a)
             }
             "LD_log" => {
@@ -327,8 +341,8 @@ mod tests {
         // source's cycle, port,
         // variable, three failure-budget and three conditioner fields, six
         // report names; executor, time_unit, start_rate, max_lag; the run
-        // store's metadata, limit and two tolerances.
-        assert_eq!(checked, 33);
+        // store's metadata, limit and two tolerances; a database source's cycle.
+        assert_eq!(checked, 34);
     }
 
     #[test]

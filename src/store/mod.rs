@@ -504,3 +504,53 @@ pub fn render_run(r: &StoredRun, width: usize) -> String {
     out.push_str(&crate::reports::render_table(&r.by_name, &r.total, width));
     out
 }
+
+/// The most rows a database source may hold in memory.
+pub const MAX_SOURCE_ROWS: usize = 1_000_000;
+
+/// Runs a read-only `query` on the SQLite file at `path` and returns its
+/// column names and every row as text (NULL as ``, numbers as written,
+/// BLOBs as UTF-8 when they are). For `LD_register_db_source`.
+pub fn query_rows(path: &Path, query: &str) -> Result<crate::data_source::CsvData, String> {
+    let name = path.display();
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("database {name}: cannot open ({e})"))?;
+    let _ = conn.busy_timeout(BUSY_TIMEOUT);
+    let mut st = conn
+        .prepare(query)
+        .map_err(|e| format!("database {name}: {e}"))?;
+    if !st.readonly() {
+        return Err(format!(
+            "database {name}: the query must only read (a SELECT)"
+        ));
+    }
+    let columns: Vec<String> = st.column_names().map(str::to_string).collect();
+    if columns.is_empty() {
+        return Err(format!("database {name}: the query returns no columns"));
+    }
+    let mut rows = Vec::new();
+    let mut q = st.query([]).map_err(|e| format!("database {name}: {e}"))?;
+    while let Some(r) = q.next().map_err(|e| format!("database {name}: {e}"))? {
+        if rows.len() == MAX_SOURCE_ROWS {
+            return Err(format!(
+                "database {name}: the query returns more than {MAX_SOURCE_ROWS} rows"
+            ));
+        }
+        let mut row = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            use rusqlite::types::ValueRef;
+            let v = r.get_ref(i).map_err(|e| format!("database {name}: {e}"))?;
+            row.push(match v {
+                ValueRef::Null => String::new(),
+                ValueRef::Integer(n) => n.to_string(),
+                ValueRef::Real(x) => x.to_string(),
+                ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+            });
+        }
+        rows.push(row);
+    }
+    Ok(crate::data_source::CsvData { columns, rows })
+}
