@@ -96,6 +96,9 @@ pub struct Context {
     /// The run store file and run id `LD_persist_records` last wrote (what
     /// `LD_diff_runs` compares when no `current_run_id` is given).
     pub persisted_run: Option<(String, i64)>,
+    /// The `record_csv` file of each test that wrote one, by test number
+    /// (for `LD_persist_records`).
+    pub request_logs: BTreeMap<usize, std::path::PathBuf>,
 }
 
 impl Context {
@@ -130,6 +133,7 @@ impl Context {
             unresolved: BTreeMap::new(),
             csv_sources: BTreeMap::new(),
             persisted_run: None,
+            request_logs: BTreeMap::new(),
         }
     }
 

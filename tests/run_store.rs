@@ -224,7 +224,7 @@ fn stored_histograms_give_the_summarys_percentiles() {
     let srv = DemoServer::start(0).unwrap();
     let dir = scratch("exact");
     let r = Plan::new(format!(
-        r#"["LD_start_test", {{"user_count": 3, "iterations": 40, "host": "{0}",
+        r#"["LD_start_test", {{"user_count": 3, "iterations": 40, "host": "{0}", "record_csv": "out/requests",
              "tasks": [{{"url": "/slow/3", "name": "slow"}}, {{"url": "/ok", "name": "ok"}},
                        {{"url": "/status/500", "name": "broken"}}]}}],
            ["LD_start_test", {{"user_count": 1, "iterations": 30, "host": "{0}",
@@ -271,6 +271,21 @@ fn stored_histograms_give_the_summarys_percentiles() {
     }
     assert_eq!(stored["by_name"]["ok"]["requests"], 120 + 30);
     assert_eq!(stored["by_name"]["broken"]["failures"], 120);
+    // The first test streamed its requests: they are in LoadDensity's table.
+    assert!(
+        r.stderr
+            .contains("persisted run 1 to runs.db (2 test(s), 360 request row(s), "),
+        "{}",
+        r.stderr
+    );
+    let db = rusqlite::Connection::open(dir.join("runs.db")).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT count(*) FROM load_density_records WHERE run_id = 1 AND test_index = 1"),
+        360
+    );
+    assert_eq!(count("SELECT count(*) FROM load_density_records WHERE outcome = 'failure' AND name = 'broken' AND status_code = '500'"), 120);
+    assert_eq!(count("SELECT count(*) FROM load_density_records WHERE method = 'GET' AND test_url LIKE 'http://127.0.0.1:%/slow/3' AND response_time_ms >= 3"), 120);
     // The CLI shows the same table.
     let show = runs(&dir, &["show", "runs.db", "1"]);
     assert_eq!(show.code, 0, "{}", show.stderr);

@@ -244,14 +244,25 @@ impl Command for PersistRecords {
             seed: ctx.opts.seed,
             exit_code: ctx.outcome.code(),
             exit_reason: ctx.outcome.reason().to_string(),
+            request_logs: ctx.request_logs.clone(),
         };
         let t = std::time::Instant::now();
-        let id = store::persist(Path::new(&path), &info, &ctx.records)?;
+        let p = store::persist(Path::new(&path), &info, &ctx.records)?;
+        let id = p.id;
+        let rows = if p.request_rows > 0 {
+            format!(", {} request row(s)", p.request_rows)
+        } else {
+            String::new()
+        };
         ctx.ui.note(&format!(
-            "persisted run {id} to {path} ({} test(s), {:.1} ms)",
+            "persisted run {id} to {path} ({} test(s){rows}, {:.1} ms)",
             ctx.records.tests.len(),
             t.elapsed().as_secs_f64() * 1000.0
         ));
+        for u in &p.unreadable {
+            ctx.ui
+                .warn(&format!("record_csv {u}: its request rows were not stored"));
+        }
         ctx.persisted_run = Some((path, id));
         if let Some(name) = &self.variable {
             ctx.set_var(name, id.into());

@@ -37,6 +37,19 @@ pub struct RunInfo {
     pub seed: u64,
     pub exit_code: i32,
     pub exit_reason: String,
+    /// The `record_csv` file of each test that streamed one, by the test's
+    /// number: its rows go into `load_density_records`.
+    pub request_logs: BTreeMap<usize, std::path::PathBuf>,
+}
+
+/// What [`persist`] wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Persisted {
+    pub id: i64,
+    /// Rows of `load_density_records`.
+    pub request_rows: u64,
+    /// `record_csv` files that could not be read (their rows are missing).
+    pub unreadable: Vec<String>,
 }
 
 /// One row of `runs`, as listed.
@@ -176,8 +189,8 @@ fn deserialize(bytes: &[u8]) -> anyhow::Result<Histogram<u64>> {
         .map_err(|e| anyhow!("a stored histogram does not decode: {e:?}"))
 }
 
-/// Appends the run so far (`records`) as a new run; returns its id.
-pub fn persist(path: &Path, info: &RunInfo, records: &Records) -> anyhow::Result<i64> {
+/// Appends the run so far (`records`) as a new run.
+pub fn persist(path: &Path, info: &RunInfo, records: &Records) -> anyhow::Result<Persisted> {
     let conn = open_for_write(path)?;
     let named = |e: rusqlite::Error| anyhow!("run store {}: {e}", path.display());
     // An immediate transaction takes the write lock first, so two writers
@@ -214,6 +227,10 @@ pub fn persist(path: &Path, info: &RunInfo, records: &Records) -> anyhow::Result
     )
     .map_err(named)?;
     let id = tx.last_insert_rowid();
+    let mut out = Persisted {
+        id,
+        ..Persisted::default()
+    };
     for (i, t) in records.tests.iter().enumerate() {
         let index = i as i64 + 1;
         tx.execute(
@@ -251,9 +268,98 @@ pub fn persist(path: &Path, info: &RunInfo, records: &Records) -> anyhow::Result
             )
             .map_err(named)?;
         }
+        if let Some(log) = info.request_logs.get(&t.report.index) {
+            match insert_request_rows(&tx, id, index, log) {
+                Ok(n) => out.request_rows += n,
+                Err(RowsError::Read(e)) => out.unreadable.push(format!("{}: {e}", log.display())),
+                Err(RowsError::Db(e)) => return Err(named(e)),
+            }
+        }
     }
     tx.commit().map_err(named)?;
-    Ok(id)
+    Ok(out)
+}
+
+enum RowsError {
+    Read(std::io::Error),
+    Db(rusqlite::Error),
+}
+
+/// Copies a `record_csv` file's rows into `load_density_records`, streaming.
+fn insert_request_rows(
+    tx: &Transaction<'_>,
+    run_id: i64,
+    test_index: i64,
+    log: &Path,
+) -> Result<u64, RowsError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(log).map_err(RowsError::Read)?;
+    let mut r = std::io::BufReader::new(file);
+    let mut st = tx
+        .prepare(
+            "INSERT INTO load_density_records (run_id, test_index, outcome, method, test_url, name,
+                 status_code, response_time_ms, response_length, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .map_err(RowsError::Db)?;
+    let mut buf = String::new();
+    let mut n = 0;
+    let mut header = true;
+    loop {
+        buf.clear();
+        // A record ends at a newline outside quotes.
+        loop {
+            if r.read_line(&mut buf).map_err(RowsError::Read)? == 0 {
+                break;
+            }
+            if buf.bytes().filter(|&b| b == b'"').count() % 2 == 0 {
+                break;
+            }
+        }
+        if buf.is_empty() {
+            return Ok(n);
+        }
+        let f = split_record(buf.trim_end_matches(['\n', '\r']));
+        if std::mem::take(&mut header) || f.len() < 8 {
+            continue;
+        }
+        let empty_none = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        st.execute(params![
+            run_id,
+            test_index,
+            f[0],
+            empty_none(&f[1]),
+            empty_none(&f[2]),
+            empty_none(&f[3]),
+            empty_none(&f[4]),
+            f[5].parse::<f64>().ok(),
+            f[6].parse::<i64>().ok(),
+            empty_none(&f[7]),
+        ])
+        .map_err(RowsError::Db)?;
+        n += 1;
+    }
+}
+
+/// The fields of one RFC 4180 record.
+fn split_record(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    fields.push(cur);
+    fields
 }
 
 fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {

@@ -47,6 +47,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, test_index, name)
      );
      CREATE INDEX run_names_name ON run_names(name);",
+    // 2: per-request rows of tests that streamed them (`record_csv`), with
+    // LoadDensity's table name and columns (and the test they belong to).
+    "CREATE TABLE load_density_records (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        test_index INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        method TEXT,
+        test_url TEXT,
+        name TEXT,
+        status_code TEXT,
+        response_time_ms REAL,
+        response_length INTEGER,
+        error TEXT
+     );
+     CREATE INDEX idx_records_run_id ON load_density_records(run_id);
+     CREATE INDEX idx_records_name ON load_density_records(name);",
 ];
 
 /// The schema version this build writes and reads.
@@ -79,6 +96,12 @@ pub fn migrate(conn: &Connection) -> Result<(), String> {
     if v == 0 && has_table(conn, "runs")? {
         return Err("it has a `runs` table loaddensity did not create: not a run store".into());
     }
+    if v == 0 && has_table(conn, "load_density_records")? {
+        return Err(
+            "it holds LoadDensity's own tables (load_density_runs, load_density_records): give loaddensity a file of its own"
+                .into(),
+        );
+    }
     while v < VERSION {
         conn.execute_batch(MIGRATIONS[v as usize])
             .map_err(|e| format!("migrating to schema version {}: {e}", v + 1))?;
@@ -101,4 +124,52 @@ pub fn check_readable(conn: &Connection) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(c: &Connection) -> i64 {
+        user_version(c).unwrap()
+    }
+
+    #[test]
+    fn a_new_file_gets_every_version_and_an_older_one_the_rest() {
+        let c = Connection::open_in_memory().unwrap();
+        migrate(&c).unwrap();
+        assert_eq!(version(&c), VERSION);
+        assert!(has_table(&c, "load_density_records").unwrap());
+        // A file written at version 1 is brought to the latest.
+        let old = Connection::open_in_memory().unwrap();
+        old.execute_batch(MIGRATIONS[0]).unwrap();
+        old.execute_batch("PRAGMA user_version = 1").unwrap();
+        assert!(!has_table(&old, "load_density_records").unwrap());
+        migrate(&old).unwrap();
+        assert_eq!(version(&old), VERSION);
+        assert!(has_table(&old, "load_density_records").unwrap());
+        // Twice is once.
+        migrate(&old).unwrap();
+        check_readable(&old).unwrap();
+    }
+
+    #[test]
+    fn foreign_and_newer_files_are_refused() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE runs (x)").unwrap();
+        assert!(migrate(&c).unwrap_err().contains("not a run store"));
+        let ld = Connection::open_in_memory().unwrap();
+        ld.execute_batch("CREATE TABLE load_density_records (x)")
+            .unwrap();
+        assert!(migrate(&ld)
+            .unwrap_err()
+            .contains("LoadDensity's own tables"));
+        let newer = Connection::open_in_memory().unwrap();
+        newer.execute_batch("PRAGMA user_version = 99").unwrap();
+        assert!(migrate(&newer).unwrap_err().contains("newer"));
+        let empty = Connection::open_in_memory().unwrap();
+        assert!(check_readable(&empty)
+            .unwrap_err()
+            .contains("not a loaddensity run store"));
+    }
 }

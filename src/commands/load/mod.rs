@@ -802,6 +802,9 @@ impl StartTest {
 impl Command for StartTest {
     fn run(&self, ctx: &mut Context) -> anyhow::Result<()> {
         let plan = self.plan(ctx)?;
+        if let Some(p) = &plan.record_csv {
+            ctx.request_logs.insert(plan.index, p.clone());
+        }
         match &plan.arrival {
             None => {
                 let users = match &plan.shape {
