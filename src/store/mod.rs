@@ -660,3 +660,52 @@ pub fn query_rows(path: &Path, query: &str) -> Result<crate::data_source::CsvDat
     }
     Ok(crate::data_source::CsvData { columns, rows })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_rows_split_as_rfc_4180() {
+        assert_eq!(
+            split_record(
+                r#"failure,GET,http://h/a?x=1,/a,,12.5,0,"refused, ""twice""
+again",0.1,t"#
+            ),
+            [
+                "failure",
+                "GET",
+                "http://h/a?x=1",
+                "/a",
+                "",
+                "12.5",
+                "0",
+                "refused, \"twice\"\nagain",
+                "0.1",
+                "t"
+            ]
+        );
+        assert_eq!(split_record(""), [""]);
+    }
+
+    #[test]
+    fn run_refs_parse() {
+        assert_eq!(RunRef::parse("12"), Ok(RunRef::Id(12)));
+        assert_eq!(RunRef::parse(" last "), Ok(RunRef::Last(None)));
+        assert_eq!(
+            RunRef::parse("last:main"),
+            Ok(RunRef::Last(Some("main".into())))
+        );
+        assert!(RunRef::parse("0").is_err());
+        assert!(RunRef::parse("-3").is_err());
+        assert!(RunRef::parse("last:").is_err());
+        assert_eq!(RunRef::Last(Some("x".into())).to_string(), "last:x");
+    }
+
+    #[test]
+    fn started_at_is_utc_iso_8601() {
+        assert_eq!(iso_utc(0.0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso_utc(1_764_470_467.9), "2025-11-30T02:41:07Z");
+        assert_eq!(iso_utc(f64::NAN), "1970-01-01T00:00:00Z");
+    }
+}
