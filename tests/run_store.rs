@@ -123,6 +123,19 @@ fn a_slower_endpoint_fails_the_regression_gate_naming_p95() {
         "{cases:#?}"
     );
 
+    // The row keeps the label, the resolved metadata and the exit reason
+    // at the time it was persisted.
+    let show = runs(&dir, &["show", "runs.db", "last:ci", "--json"]);
+    let row: Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(row["run"]["id"], 2);
+    assert_eq!(row["run"]["label"], "ci");
+    assert_eq!(
+        row["run"]["metadata"],
+        serde_json::json!({"commit": "abc1234"})
+    );
+    assert_eq!(row["run"]["exit_reason"], "pass");
+    assert_eq!(row["run"]["plans"], serde_json::json!(["<run-str>"]));
+
     // The same comparison from the command line exits 4 too.
     let diff = runs(&dir, &["diff", "runs.db", "1", "2"]);
     assert_eq!(diff.code, 4, "{}", diff.stderr);
