@@ -29,9 +29,11 @@ Examples:
   loaddensity demo-server --port 8080
   loaddensity run --segment 2/3 --result-file results/2.json plan.json
   loaddensity merge results/*.json --summary merged --junit merged --html merged
+  loaddensity runs diff results/runs.db last:main last --tolerance 0.1
 
 Exit codes: 0 pass · 1 an action failed · 2 bad usage or invalid plan (nothing ran)
-  · 3 failure budget tripped · 4 a gate failed · 124 watchdog · 130/143 SIGINT/SIGTERM";
+  · 3 failure budget tripped · 4 a gate failed · 5 the generator was the bottleneck
+  · 124 watchdog · 130/143 SIGINT/SIGTERM";
 
 #[derive(Parser, Debug)]
 #[command(name = "loaddensity", version, about = "A CI-grade HTTP load tester driven by LoadDensity action-JSON plans", after_help = EXAMPLES)]
@@ -96,6 +98,12 @@ pub enum Cmd {
         /// Write the merged HTML report here (`.html` appended when missing)
         #[arg(long, value_name = "PATH")]
         html: Option<String>,
+    },
+    /// Read a run store (the SQLite file LD_persist_records writes): list,
+    /// show or compare runs
+    Runs {
+        #[command(subcommand)]
+        cmd: crate::store::cli::RunsCmd,
     },
     /// Serve the built-in demo target on 127.0.0.1 until interrupted
     DemoServer {
@@ -277,6 +285,7 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
             junit,
             html,
         } => crate::merge::cli::run(&files, summary, junit, html),
+        Cmd::Runs { cmd } => crate::store::cli::main(cmd),
         Cmd::DemoServer { port } => match crate::demo_server::serve_forever(port) {
             Ok(()) => Outcome::Pass,
             Err(e) => {

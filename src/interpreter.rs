@@ -98,6 +98,12 @@ pub struct Context {
     /// The `LD_assert_sla` rules reached, as written (for the result file:
     /// `loaddensity merge` judges them over every segment).
     pub sla_rules: Vec<serde_json::Value>,
+    /// The run store file and run id `LD_persist_records` last wrote (what
+    /// `LD_diff_runs` compares when no `current_run_id` is given).
+    pub persisted_run: Option<(String, i64)>,
+    /// The `record_csv` file of each test that wrote one, by test number
+    /// (for `LD_persist_records`).
+    pub request_logs: BTreeMap<usize, std::path::PathBuf>,
 }
 
 impl Context {
@@ -132,6 +138,8 @@ impl Context {
             unresolved: BTreeMap::new(),
             csv_sources: BTreeMap::new(),
             sla_rules: Vec::new(),
+            persisted_run: None,
+            request_logs: BTreeMap::new(),
         }
     }
 

@@ -65,6 +65,7 @@ pub(crate) mod segment;
 pub(crate) mod start_at;
 pub(crate) mod stats;
 pub(crate) mod stop;
+pub mod store;
 pub mod supervisor;
 pub(crate) mod sync;
 pub(crate) mod ui;

@@ -107,6 +107,14 @@ pub enum TemplateError {
         /// Byte offset of the `${`.
         at: usize,
     },
+    /// `${db.SOURCE}` without a column.
+    #[error("`${{db.{name}}}` at byte {at} needs a column: write `${{db.SOURCE.COLUMN}}`")]
+    DbColumn {
+        /// What follows `db.`.
+        name: String,
+        /// Byte offset of the `${`.
+        at: usize,
+    },
     /// Anything else, e.g. `${uuid}` or `${a b}`.
     #[error("unknown placeholder `${{{text}}}` at byte {at}: expected one of {VALID_FORMS}")]
     UnknownPlaceholder {
@@ -587,6 +595,7 @@ impl Piece {
             Piece::Var(n) => format!("var.{n}"),
             Piece::Session(n) => format!("session.{n}"),
             Piece::Env(n) => format!("env.{n}"),
+            Piece::Csv(s, c) if s.starts_with("db.") => format!("{s}.{c}"),
             Piece::Csv(s, c) => format!("csv.{s}.{c}"),
             _ => return None,
         })
@@ -732,6 +741,16 @@ fn parse_placeholder(body: &str, at: usize) -> Result<Piece, TemplateError> {
     }
     if let Some(name) = expr.strip_prefix("session.") {
         return check_name(name, "session", at).map(Piece::Session);
+    }
+    if let Some(rest) = expr.strip_prefix("db.") {
+        // A database source reads like a CSV source named `db.NAME`.
+        let rest = check_name(rest, "db", at)?;
+        return match rest.split_once('.') {
+            Some((source, column)) if !source.is_empty() && !column.is_empty() => {
+                Ok(Piece::Csv(format!("db.{source}"), column.to_string()))
+            }
+            _ => Err(TemplateError::DbColumn { name: rest, at }),
+        };
     }
     if let Some(rest) = expr.strip_prefix("csv.") {
         let rest = check_name(rest, "csv", at)?;

@@ -23,6 +23,7 @@ mod pool;
 mod proxy;
 mod redirects_cookies;
 mod retry;
+mod run_store;
 mod safe_defaults;
 mod secrets;
 mod segments;

@@ -3,6 +3,7 @@
 //! [`crate::registry`].
 
 pub(crate) mod budget;
+pub(crate) mod db_source;
 pub(crate) mod flow;
 pub(crate) mod load;
 pub(crate) mod log;
@@ -10,6 +11,7 @@ pub(crate) mod network;
 pub(crate) mod reports;
 pub(crate) mod server;
 pub(crate) mod sla;
+pub(crate) mod store;
 pub(crate) mod vars;
 pub(crate) mod watchdog;
 
@@ -22,6 +24,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     vars::CLEAR_RESOLVER,
     vars::REGISTER_CSV_SOURCE,
     vars::REGISTER_CSV_SOURCES,
+    db_source::REGISTER_DB_SOURCE,
+    db_source::REGISTER_DB_SOURCES,
     log::LOG,
     flow::EXECUTE_ACTION,
     flow::EXECUTE_FILES,
@@ -44,6 +48,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     reports::GENERATE_HTML_REPORT,
     reports::SUMMARY,
     reports::CLEAR_RECORDS,
+    store::PERSIST_RECORDS,
+    store::LIST_RUNS,
+    store::FETCH_RUN_RECORDS,
+    store::DIFF_RUNS,
+    store::ASSERT_NO_REGRESSION,
 ];
 
 #[cfg(test)]
@@ -92,6 +101,17 @@ mod tests {
             ),
             "LD_register_csv_sources" => {
                 let a = json!({"sources": [{"name": "users", "file_path": "tests/fixtures/users.csv"}]});
+                (a.clone(), a)
+            }
+            "LD_register_db_source" => (
+                json!({"name": "users", "connection_string": "sqlite:///actions/data/users.db",
+                       "query": "SELECT id, name FROM users"}),
+                json!({"name": "users", "connection_string": "sqlite:///actions/data/users.db",
+                       "query": "SELECT id, name FROM users", "cycle": false}),
+            ),
+            "LD_register_db_sources" => {
+                let a = json!({"sources": [{"name": "users", "connection_string": "sqlite:///actions/data/users.db",
+                                            "query": "SELECT id, name FROM users"}]});
                 (a.clone(), a)
             }
             "LD_log" => {
@@ -168,6 +188,24 @@ mod tests {
             "LD_generate_csv_report" => report("csv_name"),
             "LD_generate_html_report" => report("html_name"),
             "LD_generate_xml_report" => report("xml_file_name"),
+            "LD_persist_records" => (
+                json!({"database_path": "reports/runs.db"}),
+                json!({"database_path": "reports/runs.db", "label": "main",
+                       "metadata": {"commit": "abc1234"}, "variable": "run"}),
+            ),
+            "LD_list_runs" => (
+                json!({"database_path": "reports/runs.db"}),
+                json!({"database_path": "reports/runs.db", "limit": 5}),
+            ),
+            "LD_fetch_run_records" => (
+                json!({"database_path": "reports/runs.db", "run_id": 1}),
+                json!({"database_path": "reports/runs.db", "run_id": "last", "output_file": "reports/run.json"}),
+            ),
+            "LD_diff_runs" | "LD_assert_no_regression" => (
+                json!({"database_path": "reports/runs.db", "baseline_run_id": "last"}),
+                json!({"database_path": "reports/runs.db", "baseline_run_id": "last:main",
+                       "current_run_id": 3, "tolerance": 0.2}),
+            ),
             "LD_clear_resolver"
             | "LD_summary"
             | "LD_uninstall_failure_budget"
@@ -302,8 +340,9 @@ mod tests {
         // max_body_bytes, verify, max_redirects, strict, expect_requests, a CSV
         // source's cycle, port,
         // variable, three failure-budget and three conditioner fields, six
-        // report names; executor, time_unit, start_rate, max_lag.
-        assert_eq!(checked, 29);
+        // report names; executor, time_unit, start_rate, max_lag; the run
+        // store's metadata, limit and two tolerances; a database source's cycle.
+        assert_eq!(checked, 34);
     }
 
     #[test]

@@ -167,7 +167,7 @@ fn load_source(v: &mut Validator, a: &Args<'_>, path: &str, arg: &SourceArg) -> 
 /// `LD_register_csv_source(s)`: the sources, read at validation.
 #[derive(Debug)]
 pub struct RegisterCsvSources {
-    sources: Vec<Source>,
+    pub(crate) sources: Vec<Source>,
 }
 
 impl Command for RegisterCsvSources {

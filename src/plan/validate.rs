@@ -227,16 +227,49 @@ impl Validator {
             );
         }
         for (source, column, at) in std::mem::take(&mut self.csv_refs) {
+            // `${db.S.C}` reads source `db.S`.
+            let (shown, kind, register) = match source.strip_prefix("db.") {
+                Some(n) => (
+                    format!("db.{n}.{column}"),
+                    "database",
+                    "LD_register_db_source(s)",
+                ),
+                None => (
+                    format!("csv.{source}.{column}"),
+                    "CSV",
+                    "LD_register_csv_source(s) or LD_start_test's `csv_sources`",
+                ),
+            };
             match self.csv_sources.get(&source) {
                 None => self.problems.push(
-                    Problem::new(at, format!("`${{csv.{source}.{column}}}`: no CSV source `{source}` is registered"))
-                        .hint("register it with LD_register_csv_source(s) or LD_start_test's `csv_sources`"),
+                    Problem::new(
+                        at,
+                        format!(
+                            "`${{{shown}}}`: no {kind} source `{}` is registered",
+                            source.strip_prefix("db.").unwrap_or(&source)
+                        ),
+                    )
+                    .hint(format!("register it with {register}")),
                 ),
                 Some(cols) if !cols.contains(&column) => {
                     let list: Vec<&str> = cols.iter().map(String::as_str).collect();
                     self.problems.push(
-                        Problem::new(at, format!("`${{csv.{source}.{column}}}`: CSV source `{source}` has no column `{column}`"))
-                            .hint(format!("its header names: {}", list.join(", "))),
+                        Problem::new(
+                            at,
+                            format!(
+                                "`${{{shown}}}`: {kind} source `{}` has no column `{column}`",
+                                source.strip_prefix("db.").unwrap_or(&source)
+                            ),
+                        )
+                        .hint(format!(
+                            "its {}: {}",
+                            if kind == "CSV" {
+                                "header names"
+                            } else {
+                                "columns"
+                            },
+                            list.join(", ")
+                        )),
                     );
                 }
                 Some(_) => {}

@@ -809,6 +809,9 @@ impl Command for StartTest {
             ));
             return Ok(());
         }
+        if let Some(p) = &plan.record_csv {
+            ctx.request_logs.insert(plan.index, p.clone());
+        }
         match &plan.arrival {
             None => {
                 let users = match &plan.shape {
