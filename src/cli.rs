@@ -98,6 +98,12 @@ pub enum Cmd {
         /// Write the merged HTML report here (`.html` appended when missing)
         #[arg(long, value_name = "PATH")]
         html: Option<String>,
+        /// Keep the merged run in this run store (SQLite; see `runs`)
+        #[arg(long, value_name = "DB")]
+        persist: Option<PathBuf>,
+        /// The label of the persisted run (`last:LABEL` finds it)
+        #[arg(long, value_name = "LABEL", requires = "persist")]
+        label: Option<String>,
     },
     /// Read a run store (the SQLite file LD_persist_records writes): list,
     /// show or compare runs
@@ -284,7 +290,15 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
             summary,
             junit,
             html,
-        } => crate::merge::cli::run(&files, summary, junit, html),
+            persist,
+            label,
+        } => crate::merge::cli::run(
+            &files,
+            summary,
+            junit,
+            html,
+            persist.map(|database| crate::merge::cli::Persist { database, label }),
+        ),
         Cmd::Runs { cmd } => crate::store::cli::main(cmd),
         Cmd::DemoServer { port } => match crate::demo_server::serve_forever(port) {
             Ok(()) => Outcome::Pass,

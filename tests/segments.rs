@@ -111,6 +111,38 @@ fn three_segments_do_exactly_what_one_run_does() {
     let hi = seg_lat.iter().map(|l| f(l, "p50")).fold(0.0, f64::max);
     assert!(lo <= p50 && p50 <= hi, "{p50} within [{lo}, {hi}]");
 
+    // `--persist`: the merged run lands in a run store as one run, with the
+    // merged percentiles exactly.
+    let mut cmd = ld("merge");
+    cmd.args([
+        "seg-1.json",
+        "seg-2.json",
+        "seg-3.json",
+        "--persist",
+        "runs.db",
+    ])
+    .args(["--label", "fleet"])
+    .current_dir(&dir);
+    let p = Run::of(cmd);
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    assert!(
+        p.stderr.contains("persisted the merged run as run 1"),
+        "{}",
+        p.stderr
+    );
+    let mut show = ld("runs");
+    show.args(["show", "runs.db", "last:fleet", "--json"])
+        .current_dir(&dir);
+    let shown = Run::of(show);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let stored: Value = serde_json::from_str(&shown.stdout).unwrap();
+    let text = stored.to_string();
+    assert!(text.contains("\"requests\":35"), "{text}");
+    assert!(
+        text.contains(&format!("\"p50\":{}", s["total"]["latency_ms"]["p50"])),
+        "{text}"
+    );
+
     // A single run of the same plan: the same configured work.
     let mut one = ld("run");
     one.args([

@@ -208,18 +208,7 @@ impl WriteReport {
             Format::Summary => reports::summary_json(summary),
             Format::Json | Format::Xml => unreachable!("written as several files"),
             Format::Csv => reports::stats_csv(summary),
-            Format::Junit => {
-                let gates: Vec<reports::GateResult> = summary
-                    .sla
-                    .iter()
-                    .map(|r| reports::GateResult {
-                        rule: r.rule.clone(),
-                        passed: r.passed,
-                        detail: r.detail.clone(),
-                    })
-                    .collect();
-                reports::junit_xml(summary, &gates)
-            }
+            Format::Junit => reports::junit_of(summary),
             Format::Html => reports::html_report(summary),
         }
     }

@@ -19,11 +19,18 @@ fn with_ext(p: &str, ext: &str) -> PathBuf {
     }
 }
 
+/// Where `--persist` keeps the merged run, and under what label.
+pub struct Persist {
+    pub database: PathBuf,
+    pub label: Option<String>,
+}
+
 pub fn run(
     files: &[PathBuf],
     summary: Option<String>,
     junit: Option<String>,
     html: Option<String>,
+    persist: Option<Persist>,
 ) -> Outcome {
     let mut read = Vec::new();
     let mut bad = false;
@@ -68,16 +75,7 @@ pub fn run(
         outputs.push((with_ext(p, "json"), reports::summary_json(s)));
     }
     if let Some(p) = &junit {
-        let gates: Vec<reports::GateResult> = s
-            .sla
-            .iter()
-            .map(|r| reports::GateResult {
-                rule: r.rule.clone(),
-                passed: r.passed,
-                detail: r.detail.clone(),
-            })
-            .collect();
-        outputs.push((with_ext(p, "xml"), reports::junit_xml(s, &gates)));
+        outputs.push((with_ext(p, "xml"), reports::junit_of(s)));
     }
     if let Some(p) = &html {
         outputs.push((with_ext(p, "html"), reports::html_report(s)));
@@ -85,6 +83,33 @@ pub fn run(
     for (path, text) in outputs {
         match reports::write_report(&path, text.as_bytes()) {
             Ok(()) => stderr_line(&format!("wrote {}", path.display())),
+            Err(e) => {
+                stderr_line(&format!("error: {e:#}"));
+                if Outcome::ActionFailed > outcome {
+                    outcome = Outcome::ActionFailed;
+                    why = Some(format!("{e:#}"));
+                }
+            }
+        }
+    }
+    if let Some(p) = &persist {
+        // The merged run, as one run of the store (its histograms exact).
+        let info = crate::store::RunInfo {
+            started_unix: s.started_at,
+            label: p.label.clone(),
+            metadata: serde_json::json!({"merged_segments": names}),
+            plans: s.plans.clone(),
+            seed: s.seed,
+            exit_code: outcome.code(),
+            exit_reason: outcome.reason().to_string(),
+            request_logs: Default::default(),
+        };
+        match crate::store::persist(&p.database, &info, &m.records) {
+            Ok(done) => stderr_line(&format!(
+                "persisted the merged run as run {} to {}",
+                done.id,
+                p.database.display()
+            )),
             Err(e) => {
                 stderr_line(&format!("error: {e:#}"));
                 if Outcome::ActionFailed > outcome {

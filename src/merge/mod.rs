@@ -22,6 +22,8 @@ use std::collections::BTreeMap;
 #[derive(Debug)]
 pub struct Merged {
     pub summary: RunSummary,
+    /// The merged tests, with their tallies (what a run store keeps).
+    pub records: Records,
     pub outcome: Outcome,
     pub why: Option<String>,
     pub warnings: Vec<String>,
@@ -177,6 +179,7 @@ pub fn merge(mut files: Vec<ResultFile>, names: &[String]) -> Result<Merged, Str
     summary.exit_reason = outcome.reason().to_string();
     Ok(Merged {
         summary,
+        records,
         outcome,
         why,
         warnings,

@@ -77,6 +77,20 @@ fn failure_text(n: &NameStats) -> String {
 /// A suite's `time` is the test's duration; a task's `time` its mean latency.
 /// Every string is XML-escaped and characters illegal in XML 1.0 are dropped.
 /// With no tests and no gates the document is an empty `<testsuites>`.
+/// [`junit_xml`] with the gates the summary itself carries (its `sla`).
+pub fn junit_of(s: &RunSummary) -> String {
+    let gates: Vec<GateResult> = s
+        .sla
+        .iter()
+        .map(|r| GateResult {
+            rule: r.rule.clone(),
+            passed: r.passed,
+            detail: r.detail.clone(),
+        })
+        .collect();
+    junit_xml(s, &gates)
+}
+
 pub fn junit_xml(s: &RunSummary, gates: &[GateResult]) -> String {
     let s = sanitized(s);
     let mut out = String::with_capacity(1024);

@@ -5,7 +5,7 @@
 //! | [`summary_json`] | compact JSON contract (no timelines) | `LD_generate_summary_report {report_name}` → `.json` |
 //! | [`full_json`] | JSON with every field, timelines included | `LD_generate_json_report {json_file_name}` → `.json` |
 //! | [`stats_csv`] | one row per (test, name), totals | `LD_generate_csv_report {csv_name}` → `.csv` |
-//! | [`junit_xml`] | JUnit XML (GitLab, Jenkins) | `LD_generate_junit_report {report_name}` → `.xml` |
+//! | [`junit_of`] | JUnit XML (GitLab, Jenkins) | `LD_generate_junit_report {report_name}` → `.xml` |
 //! | [`html_report`] | one self-contained HTML file | `LD_generate_html_report {html_name}` → `.html` |
 //! | [`ld_json_pair`] | LoadDensity's success/failure JSON pair | `LD_generate_json_report {json_file_name}` → `_success.json`, `_failure.json` |
 //! | [`ld_xml_pair`] | LoadDensity's success/failure XML pair | `LD_generate_xml_report {xml_file_name}` → `_success.xml`, `_failure.xml` |
@@ -44,10 +44,11 @@ pub(crate) mod test_fixture;
 pub use csv::stats_csv;
 pub use html::html_report;
 pub use json::full_json;
-pub use junit::{junit_xml, GateResult};
+pub use junit::junit_of;
 pub use loaddensity::{ld_json_pair, ld_pair_paths, ld_summary_json, ld_xml_pair};
 pub use summary::summary_json;
 pub use table::{render_errors, render_table};
+pub(crate) use util::iso8601_utc;
 
 /// The file a report named `name` is written to: `name` + `.ext`.
 ///

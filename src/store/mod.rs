@@ -90,19 +90,7 @@ pub struct StoredTest {
 
 /// UTC ISO-8601 with seconds: `2026-11-30T02:41:07Z`.
 pub fn iso_utc(unix_s: f64) -> String {
-    let secs = if unix_s.is_finite() {
-        unix_s.floor() as i64
-    } else {
-        0
-    };
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = crate::units::civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    format!("{}Z", crate::reports::iso8601_utc(unix_s))
 }
 
 /// Opens (creating it and its folder) a store to write to.
