@@ -120,3 +120,13 @@ impl Ui {
         }
     }
 }
+
+/// ` (and N more)` after the first of `count` failures named in a message;
+/// nothing when there is one.
+pub fn and_more(count: usize) -> String {
+    if count > 1 {
+        format!(" (and {} more)", count - 1)
+    } else {
+        String::new()
+    }
+}

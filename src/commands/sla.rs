@@ -435,11 +435,7 @@ impl Command for Sla {
             ctx.sla.push(r);
         }
         if let Some(first) = first {
-            let more = if failed > 1 {
-                format!(" (and {} more)", failed - 1)
-            } else {
-                String::new()
-            };
+            let more = crate::ui::and_more(failed);
             ctx.fail(
                 Outcome::GateFailed,
                 format!("SLA gate failed: {first}{more}"),

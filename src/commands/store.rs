@@ -516,11 +516,7 @@ impl Command for DiffRuns {
             ));
         }
         if let Some(first) = first {
-            let more = if failed > 1 {
-                format!(" (and {} more)", failed - 1)
-            } else {
-                String::new()
-            };
+            let more = crate::ui::and_more(failed);
             ctx.fail(
                 Outcome::GateFailed,
                 format!(

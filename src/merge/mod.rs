@@ -163,11 +163,7 @@ pub fn merge(mut files: Vec<ResultFile>, names: &[String]) -> Result<Merged, Str
     if let Some(first) = failed.first() {
         if Outcome::GateFailed > outcome {
             outcome = Outcome::GateFailed;
-            let more = if failed.len() > 1 {
-                format!(" (and {} more)", failed.len() - 1)
-            } else {
-                String::new()
-            };
+            let more = crate::ui::and_more(failed.len());
             why = Some(format!(
                 "fleet-wide SLA gate failed: {} — {}{more}",
                 first.rule, first.detail
