@@ -5,7 +5,7 @@
 //! asked for, so every byte stays on this machine.
 
 use crate::common::{self, n, Plan};
-use crate::tls::{fixture_str, server as tls_server, ClientAuth};
+use crate::tls::{error, fixture_str, server as tls_server, ClientAuth};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -128,13 +128,6 @@ fn run(
     }
     let r = common::Run::of(cmd);
     (r.summary()["by_name"]["t"].clone(), r)
-}
-
-fn error(t: &serde_json::Value) -> String {
-    t["top_errors"][0]["message"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
 }
 
 #[test]

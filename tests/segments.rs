@@ -404,24 +404,7 @@ fn a_sigterm_during_the_start_barrier_still_writes_the_result_file() {
             .unwrap()
             .as_secs()
             + 3600;
-        let days = (now / 86_400) as i64;
-        let sod = now % 86_400;
-        // Days since 1970 → civil date (Hinnant).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60
-        )
+        loaddensity::store::iso_utc(now as f64)
     };
     let mut cmd = ld("run");
     cmd.args(["--segment", "1/2", "--start-at", &at, "plan.json"])

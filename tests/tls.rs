@@ -128,7 +128,7 @@ fn run(plan: Plan, dir: &str, env: &[(&str, String)]) -> (serde_json::Value, com
     (r.summary()["by_name"]["t"].clone(), r)
 }
 
-fn error(t: &serde_json::Value) -> String {
+pub(crate) fn error(t: &serde_json::Value) -> String {
     t["top_errors"][0]["message"]
         .as_str()
         .unwrap_or("")
