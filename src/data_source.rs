@@ -48,7 +48,7 @@ impl Source {
     /// Reads the file of `arg`: a relative path is looked for in `base`
     /// (the plan's folder) first, then in the working directory.
     pub fn load(arg: &SourceArg, base: &Path) -> Result<Source, String> {
-        let path = find(&arg.file_path, base)?;
+        let path = find("CSV file", &arg.file_path, base)?;
         let meta = std::fs::metadata(&path)
             .map_err(|e| format!("cannot read CSV file {}: {e}", path.display()))?;
         if meta.len() > MAX_CSV_BYTES {
@@ -79,15 +79,15 @@ impl Source {
     }
 }
 
-/// Where a `file_path` is: absolute as given; relative, in `base` first and
-/// then in the working directory.
-fn find(file_path: &str, base: &Path) -> Result<PathBuf, String> {
+/// Where a data file is: absolute as given; relative, in `base` first and
+/// then in the working directory. `what` names it in the error (`CSV file`).
+pub(crate) fn find(what: &str, file_path: &str, base: &Path) -> Result<PathBuf, String> {
     let p = Path::new(file_path);
     if p.is_absolute() {
         return if p.is_file() {
             Ok(p.to_path_buf())
         } else {
-            Err(format!("CSV file {file_path} not found"))
+            Err(format!("{what} {file_path} not found"))
         };
     }
     let in_base = base.join(p);
@@ -99,7 +99,7 @@ fn find(file_path: &str, base: &Path) -> Result<PathBuf, String> {
     }
     let cwd = std::env::current_dir().unwrap_or_default();
     Err(format!(
-        "CSV file {file_path:?} not found: looked in the plan's folder ({}) and in the working directory ({})",
+        "{what} {file_path:?} not found: looked in the plan's folder ({}) and in the working directory ({})",
         base.display(),
         cwd.display()
     ))

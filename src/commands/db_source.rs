@@ -10,7 +10,6 @@ use crate::plan::validate::{Args, Validator};
 use crate::plan::Problem;
 use crate::registry::{CommandSpec, Param};
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub const REGISTER_DB_SOURCE: CommandSpec = CommandSpec {
@@ -62,13 +61,7 @@ pub const REGISTER_DB_SOURCES: CommandSpec = CommandSpec {
     }],
     parse: |v, a| {
         let r = v.typed::<SourcesArg>(a)?;
-        let loaded: Vec<Option<Source>> = r
-            .sources
-            .iter()
-            .enumerate()
-            .map(|(i, s)| load_db_source(v, a, &format!("args.sources[{i}]"), s))
-            .collect();
-        let sources = loaded.into_iter().collect::<Option<Vec<Source>>>()?;
+        let sources = super::vars::load_each(v, a, "args.sources", &r.sources, load_db_source)?;
         Some(Box::new(RegisterCsvSources { sources }))
     },
 };
@@ -103,43 +96,18 @@ fn sqlite_path(conn: &str) -> Result<&str, String> {
     }
 }
 
-/// A relative path in `base` (the plan's folder) first, then in the working
-/// directory, as for CSV files.
-fn find(file: &str, base: &Path) -> Result<PathBuf, String> {
-    let p = Path::new(file);
-    let candidates = if p.is_absolute() {
-        vec![p.to_path_buf()]
-    } else {
-        vec![base.join(p), p.to_path_buf()]
-    };
-    candidates
-        .into_iter()
-        .find(|c| c.is_file())
-        .ok_or_else(|| format!("database file {file:?} not found"))
-}
-
 fn load_db_source(
     v: &mut Validator,
     a: &Args<'_>,
     path: &str,
     arg: &DbSourceArg,
 ) -> Option<Source> {
-    let name_ok = !arg.name.is_empty()
-        && arg
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !name_ok {
-        v.problem(Problem::new(
-            a.at.child(&format!("{path}.name")),
-            format!(
-                "database source name {:?} may only use A-Z a-z 0-9 _ -",
-                arg.name
-            ),
-        ));
+    if !super::vars::source_name_ok(v, a, path, "database source", &arg.name) {
         return None;
     }
-    let file = match sqlite_path(&arg.connection_string).and_then(|f| find(f, &a.src.base_dir())) {
+    let file = match sqlite_path(&arg.connection_string)
+        .and_then(|f| crate::data_source::find("database file", f, &a.src.base_dir()))
+    {
         Ok(f) => f,
         Err(e) => {
             v.problem(

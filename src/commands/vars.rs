@@ -116,37 +116,59 @@ struct SourcesArg {
     sources: Vec<SourceArg>,
 }
 
-/// Loads every source of a list (problems at `path[i]`); `None` if any failed.
+/// Loads every source of a list with `load` (problems at `path[i]`); `None`
+/// if any failed, every one checked all the same.
+pub(crate) fn load_each<T>(
+    v: &mut Validator,
+    a: &Args<'_>,
+    path: &str,
+    args: &[T],
+    load: fn(&mut Validator, &Args<'_>, &str, &T) -> Option<Source>,
+) -> Option<Vec<Source>> {
+    let loaded: Vec<Option<Source>> = args
+        .iter()
+        .enumerate()
+        .map(|(i, s)| load(v, a, &format!("{path}[{i}]"), s))
+        .collect();
+    loaded.into_iter().collect()
+}
+
+/// Loads every CSV source of a list (problems at `path[i]`).
 pub(crate) fn load_sources(
     v: &mut Validator,
     a: &Args<'_>,
     path: &str,
     args: &[SourceArg],
 ) -> Option<Vec<Source>> {
-    let loaded: Vec<Option<Source>> = args
-        .iter()
-        .enumerate()
-        .map(|(i, s)| load_source(v, a, &format!("{path}[{i}]"), s))
-        .collect();
-    loaded.into_iter().collect()
+    load_each(v, a, path, args, load_source)
+}
+
+/// Whether a source's name is one placeholders can use; otherwise a problem
+/// at `path.name` naming the `kind` of source (`CSV source`).
+pub(crate) fn source_name_ok(
+    v: &mut Validator,
+    a: &Args<'_>,
+    path: &str,
+    kind: &str,
+    name: &str,
+) -> bool {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        v.problem(Problem::new(
+            a.at.child(&format!("{path}.name")),
+            format!("{kind} name {name:?} may only use A-Z a-z 0-9 _ -"),
+        ));
+    }
+    ok
 }
 
 /// Checks a source's name and reads its file now, so a bad file stops the
 /// run before anything is sent.
 fn load_source(v: &mut Validator, a: &Args<'_>, path: &str, arg: &SourceArg) -> Option<Source> {
-    let name_ok = !arg.name.is_empty()
-        && arg
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !name_ok {
-        v.problem(Problem::new(
-            a.at.child(&format!("{path}.name")),
-            format!(
-                "CSV source name {:?} may only use A-Z a-z 0-9 _ -",
-                arg.name
-            ),
-        ));
+    if !source_name_ok(v, a, path, "CSV source", &arg.name) {
         return None;
     }
     match Source::load(arg, &a.src.base_dir()) {
