@@ -358,8 +358,7 @@ impl BudgetWindow {
     }
 
     /// Samples in the window and how many failed, now.
-    #[cfg(test)]
-    fn current(&self) -> (u64, u64) {
+    pub fn current(&self) -> (u64, u64) {
         (
             self.sum_total.load(Ordering::Acquire),
             self.sum_failed.load(Ordering::Acquire),

@@ -175,6 +175,10 @@ pub struct RunFlags {
     /// so segments start together, e.g. 2026-11-30T03:00:00Z
     #[arg(long, value_name = "RFC3339", value_parser = crate::start_at::parse_rfc3339)]
     pub start_at: Option<f64>,
+    /// Serve live metrics for Prometheus at http://HOST:PORT/metrics
+    /// (OpenMetrics) during the run, e.g. 127.0.0.1:9646
+    #[arg(long, value_name = "HOST:PORT", env = "LOADDENSITY_METRICS_ADDR", value_parser = crate::commands::metrics::parse_addr)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
@@ -497,6 +501,13 @@ fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch, text: Option<&str>)
             env!("CARGO_PKG_VERSION"),
             segment.seed(seed)
         ));
+    }
+    if let Some(addr) = flags.metrics_addr {
+        if let Err(e) = crate::commands::metrics::start(&mut ctx, addr) {
+            stderr_line(&format!("error: --metrics-addr: {e:#}"));
+            stderr_line("nothing was run.");
+            return Outcome::Invalid;
+        }
     }
     // Signals first: an interrupt during the prelude still ends the run gracefully.
     if let Err(e) = ctx.control.watch_signals() {

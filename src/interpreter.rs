@@ -104,6 +104,9 @@ pub struct Context {
     /// The `record_csv` file of each test that wrote one, by test number
     /// (for `LD_persist_records`).
     pub request_logs: BTreeMap<usize, std::path::PathBuf>,
+    /// The live metrics endpoint (`LD_start_prometheus_exporter`,
+    /// `--metrics-addr`), while it serves.
+    pub metrics: Option<crate::metrics::Exporter>,
 }
 
 impl Context {
@@ -140,6 +143,7 @@ impl Context {
             sla_rules: Vec::new(),
             persisted_run: None,
             request_logs: BTreeMap::new(),
+            metrics: None,
         }
     }
 
@@ -471,8 +475,29 @@ impl Context {
 
     /// Stops what the run started (demo servers).
     pub fn finish(&mut self) {
+        self.stop_metrics();
         for s in self.demo_servers.drain(..) {
             s.stop();
         }
+    }
+
+    /// Stops the metrics exporter, if one serves, once Prometheus has
+    /// scraped the final figures (see `Board::await_final_scrape`).
+    pub fn stop_metrics(&mut self) {
+        let Some(e) = self.metrics.take() else {
+            return;
+        };
+        match e.board.await_final_scrape(&self.control) {
+            Some((waited, true)) => self.ui.note(&format!(
+                "metrics: Prometheus scraped the final figures ({:.1} s after the end)",
+                waited.as_secs_f64()
+            )),
+            Some((waited, false)) => self.ui.warn(&format!(
+                "metrics: no scrape of the final figures within {:.1} s; Prometheus misses the last second of the run",
+                waited.as_secs_f64()
+            )),
+            None => {}
+        }
+        e.stop();
     }
 }

@@ -54,6 +54,7 @@ pub(crate) mod exit;
 pub(crate) mod http;
 pub(crate) mod interpreter;
 pub(crate) mod merge;
+pub(crate) mod metrics;
 pub(crate) mod overrides;
 pub mod plan;
 pub mod registry;

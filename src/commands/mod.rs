@@ -7,6 +7,7 @@ pub(crate) mod db_source;
 pub(crate) mod flow;
 pub(crate) mod load;
 pub(crate) mod log;
+pub(crate) mod metrics;
 pub(crate) mod network;
 pub(crate) mod reports;
 pub(crate) mod server;
@@ -53,6 +54,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     store::FETCH_RUN_RECORDS,
     store::DIFF_RUNS,
     store::ASSERT_NO_REGRESSION,
+    metrics::START_PROMETHEUS_EXPORTER,
+    metrics::STOP_PROMETHEUS_EXPORTER,
 ];
 
 #[cfg(test)]
@@ -206,7 +209,9 @@ mod tests {
                 json!({"database_path": "reports/runs.db", "baseline_run_id": "last:main",
                        "current_run_id": 3, "tolerance": 0.2}),
             ),
+            "LD_start_prometheus_exporter" => (json!({}), json!({"port": 0, "addr": "127.0.0.1"})),
             "LD_clear_resolver"
+            | "LD_stop_prometheus_exporter"
             | "LD_summary"
             | "LD_uninstall_failure_budget"
             | "LD_budget_status"
@@ -341,8 +346,9 @@ mod tests {
         // source's cycle, port,
         // variable, three failure-budget and three conditioner fields, six
         // report names; executor, time_unit, start_rate, max_lag; the run
-        // store's metadata, limit and two tolerances; a database source's cycle.
-        assert_eq!(checked, 34);
+        // store's metadata, limit and two tolerances; a database source's cycle;
+        // the metrics exporter's port and addr.
+        assert_eq!(checked, 36);
     }
 
     #[test]

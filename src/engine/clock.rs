@@ -5,11 +5,13 @@
 use super::progress::Progress;
 use super::shape::Follower;
 use super::{Shared, INTERRUPT_STOP_GRACE};
+use crate::metrics::board::{BudgetGauge, Gauges, Series};
 use crate::stats::recorder::Tally;
 use crate::stats::{EndedBy, TimePoint};
 use crate::supervisor::Interrupt;
 use crate::sync::lock;
 use crate::ui::Ui;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -200,6 +202,50 @@ impl<'a> TestClock<'a> {
         cum
     }
 
+    /// Publishes what was measured so far to the live metrics board, when
+    /// an exporter runs: every name of the test (those with nothing yet at
+    /// zero, so a rate starts from the first request) and the gauges.
+    fn publish(&self, ended: bool) {
+        let s = self.shared;
+        let Some(board) = s.metrics else {
+            return;
+        };
+        let mut names: BTreeMap<String, Series> = s
+            .plan
+            .names
+            .iter()
+            .map(|n| (n.clone(), Series::default()))
+            .collect();
+        for r in &s.recorders {
+            let r = lock(r);
+            for (slot, t) in r.slots.iter().enumerate() {
+                if t.requests > 0 || t.cancelled > 0 {
+                    if let Some(series) = names.get_mut(&s.plan.names[slot]) {
+                        series.add(t);
+                    }
+                }
+            }
+        }
+        let gauges = Gauges {
+            test: s.plan.index,
+            active_users: s.active_users.load(Ordering::Relaxed),
+            in_flight: s.in_flight.total(),
+            budget: s.budget.as_ref().map(|b| {
+                let (samples, failed) = b.current();
+                BudgetGauge {
+                    threshold: b.cfg.threshold,
+                    samples,
+                    failed,
+                    tripped: b.tripped().is_some(),
+                }
+            }),
+        };
+        board.publish(s.plan.index, names, gauges);
+        if ended {
+            board.test_ended();
+        }
+    }
+
     /// Seconds since the test started.
     fn secs(&self, at: Instant) -> f64 {
         at.duration_since(self.shared.started).as_secs_f64()
@@ -216,6 +262,7 @@ impl<'a> TestClock<'a> {
         let point = point_between(&self.prev, self.prev_t, &cum, t_s, users);
         self.progress.update(t_s, &point, &cum, false);
         self.last_sample = now;
+        self.publish(false);
         if self.stopping_since.is_none() {
             push_point(&mut self.timeline, point);
             self.before_prev = std::mem::replace(&mut self.prev, cum);
@@ -252,6 +299,7 @@ impl<'a> TestClock<'a> {
         if let Some(p) = point {
             push_point(&mut self.timeline, p);
         }
+        self.publish(true);
     }
 }
 

@@ -9,6 +9,7 @@ pub mod check;
 pub mod clock;
 pub mod cpu;
 pub mod executor;
+pub mod in_flight;
 pub mod pool;
 pub mod population;
 pub mod predicate;
@@ -134,6 +135,10 @@ pub struct Shared<'a> {
     pub budget: Option<BudgetWindow>,
     /// The first panic (or failure) of a worker thread, if any.
     pub panicked: Mutex<Option<String>>,
+    /// Requests in flight, per worker.
+    pub in_flight: in_flight::InFlight,
+    /// The live metrics board the clock publishes to, when an exporter runs.
+    pub metrics: Option<&'a crate::metrics::Board>,
 }
 
 /// What one test measured, and whether its failure budget tripped.
@@ -152,6 +157,7 @@ pub fn run_test(
     plan_vars: &Vars,
     ui: &Ui,
     control: &RunControl,
+    metrics: Option<&crate::metrics::Board>,
 ) -> anyhow::Result<TestOutcome> {
     let started = Instant::now();
     let started_unix = std::time::SystemTime::now()
@@ -161,6 +167,7 @@ pub fn run_test(
         Some(p) => Some(Mutex::new(RequestLog::create(p, started, started_unix)?)),
         None => None,
     };
+    let workers = pool::workers_for(plan.workers, plan.users);
     let shared = Shared {
         plan,
         plan_vars,
@@ -169,7 +176,7 @@ pub fn run_test(
         started,
         // One recorder per worker: locked once per request, by its own
         // worker only (and by the clock once per tick).
-        recorders: (0..pool::workers_for(plan.workers, plan.users))
+        recorders: (0..workers)
             .map(|_| Mutex::new(Recorder::new(plan.names.len())))
             .collect(),
         active_users: AtomicU64::new(0),
@@ -184,6 +191,8 @@ pub fn run_test(
             .retry_storm
             .map(|cfg| RetryBudget::new(Instant::now(), cfg)),
         panicked: Mutex::new(None),
+        in_flight: in_flight::InFlight::new(workers),
+        metrics,
     };
     control.enter_test(Arc::clone(&shared.stop));
     let mut clock = TestClock::new(&shared, ui);

@@ -454,7 +454,7 @@ impl<'a> User<'a> {
     /// closed) until the target comes back up.
     fn park(&mut self, cx: &mut Cx<'_, 'a>) {
         self.session.close_all(cx.registry);
-        self.cur = None;
+        self.drop_current(cx);
         self.hop = None;
         self.pending = None;
         if self.active {
@@ -493,7 +493,7 @@ impl<'a> User<'a> {
         }
         self.session.close_all(cx.registry);
         self.state = State::Done;
-        self.cur = None;
+        self.drop_current(cx);
         if self.active {
             cx.shared.active_users.fetch_sub(1, Ordering::Relaxed);
         }
@@ -625,6 +625,7 @@ impl<'a> User<'a> {
                 storm.first_attempt(t0);
             }
         }
+        cx.shared.in_flight.begin(cx.shard);
         self.cur = Some(Current {
             task,
             t0,
@@ -980,10 +981,18 @@ impl<'a> User<'a> {
         self.state = State::Attempt;
     }
 
+    /// Forgets the request in progress, if any (parked or quitting).
+    fn drop_current(&mut self, cx: &mut Cx<'_, 'a>) {
+        if self.cur.take().is_some() {
+            cx.shared.in_flight.end(cx.shard);
+        }
+    }
+
     fn finish_current(&mut self, cx: &mut Cx<'_, 'a>, _now: Instant) -> Flow {
         let Some(mut cur) = self.cur.take() else {
             return Flow::Continue;
         };
+        cx.shared.in_flight.end(cx.shard);
         let a = cur
             .result
             .take()

@@ -860,7 +860,13 @@ impl Command for StartTest {
                 p.describe()
             ));
         }
-        let outcome = engine::run_test(&plan, &ctx.vars, &ctx.ui, &ctx.control)?;
+        let outcome = engine::run_test(
+            &plan,
+            &ctx.vars,
+            &ctx.ui,
+            &ctx.control,
+            ctx.metrics.as_ref().map(|m| &*m.board),
+        )?;
         let record = outcome.record;
         // The table, then why requests failed (nothing when none did).
         let width = crate::ui::stdout_width();
