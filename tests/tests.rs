@@ -17,6 +17,7 @@ mod html_report;
 mod ld_reports;
 mod load_shapes;
 mod loaddensity_compat;
+mod metrics;
 mod open_model;
 mod output;
 mod pool;
