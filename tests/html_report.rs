@@ -18,19 +18,6 @@ fn scratch(name: &str) -> PathBuf {
     common::scratch_dir("html_report", name)
 }
 
-/// `/usr/bin/chromium`, else `chromium` on the PATH.
-fn chromium() -> Option<PathBuf> {
-    let debian = PathBuf::from("/usr/bin/chromium");
-    if debian.is_file() {
-        return Some(debian);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("chromium"))
-            .find(|p| p.is_file())
-    })
-}
-
 /// Runs headless Chromium on `page` with `args` (and a fresh profile in
 /// `dir`), its stdout to a file; bounded by [`CHROMIUM_LIMIT`], then killed.
 /// Returns what it wrote on stdout.
@@ -119,7 +106,7 @@ fn table_by_id<'a>(html: &'a str, id: &str) -> &'a str {
 
 #[test]
 fn the_report_renders_its_verdict_checks_and_charts_in_chromium() {
-    let Some(bin) = chromium() else {
+    let Some(bin) = common::installed("chromium") else {
         eprintln!("skipped: chromium not installed (apt-get install chromium)");
         return;
     };
@@ -202,7 +189,7 @@ fn png_facts(png: &[u8]) -> (u32, u32, usize) {
 
 #[test]
 fn the_report_screenshot_is_a_real_picture() {
-    let Some(bin) = chromium() else {
+    let Some(bin) = common::installed("chromium") else {
         eprintln!("skipped: chromium not installed (apt-get install chromium)");
         return;
     };

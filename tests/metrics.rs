@@ -149,19 +149,6 @@ fn the_flag_serves_metrics_and_a_busy_port_runs_nothing() {
     assert!(run.took < Duration::from_secs(5), "{:?}", run.took);
 }
 
-/// Debian's `prometheus`, else `prometheus` on the PATH.
-fn prometheus() -> Option<PathBuf> {
-    let debian = PathBuf::from("/usr/bin/prometheus");
-    if debian.is_file() {
-        return Some(debian);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("prometheus"))
-            .find(|p| p.is_file())
-    })
-}
-
 /// One PromQL instant query's single value.
 fn query(prom: u16, q: &str) -> Option<f64> {
     let url = format!(
@@ -182,7 +169,7 @@ fn query(prom: u16, q: &str) -> Option<f64> {
 
 #[test]
 fn a_real_prometheus_counts_the_run_s_requests() {
-    let Some(bin) = prometheus() else {
+    let Some(bin) = common::installed("prometheus") else {
         eprintln!("skipped: prometheus not installed (apt-get install prometheus)");
         return;
     };

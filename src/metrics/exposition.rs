@@ -128,22 +128,17 @@ pub fn render(st: &State) -> String {
         "Logical requests completed (a request and its retries count once).",
         &|s| s.requests,
     );
-    family(
+    let kinds = FailKind::ALL.map(FailKind::as_str);
+    by_label(
         o,
-        "loaddensity_failures",
-        "counter",
-        "Failed requests, by kind of failure.",
+        &series,
+        (
+            "loaddensity_failures",
+            "Failed requests, by kind of failure.",
+        ),
+        ("kind", &kinds),
+        &|s, i| s.failures[i],
     );
-    for (test, n, s) in &series {
-        for kind in FailKind::ALL {
-            line(
-                o,
-                "loaddensity_failures_total",
-                &[("test", test), ("name", n), ("kind", kind.as_str())],
-                &s.failures[kind as usize].to_string(),
-            );
-        }
-    }
     counter(
         o,
         "loaddensity_cancelled",
@@ -156,22 +151,16 @@ pub fn render(st: &State) -> String {
         "Attempts sent (a request without a retry policy is one attempt).",
         &|s| s.attempts,
     );
-    family(
+    by_label(
         o,
-        "loaddensity_retries",
-        "counter",
-        "Retries, by the class of the failure retried.",
+        &series,
+        (
+            "loaddensity_retries",
+            "Retries, by the class of the failure retried.",
+        ),
+        ("class", &RETRY_CLASSES),
+        &|s, i| s.retries[i],
     );
-    for (test, n, s) in &series {
-        for (class, v) in RETRY_CLASSES.iter().zip(s.retries) {
-            line(
-                o,
-                "loaddensity_retries_total",
-                &[("test", test), ("name", n), ("class", class)],
-                &v.to_string(),
-            );
-        }
-    }
     counter(
         o,
         "loaddensity_received_bytes",
@@ -222,6 +211,29 @@ pub fn render(st: &State) -> String {
     }
     out.push_str("# EOF\n");
     out
+}
+
+/// A counter family with one more label than `test` and `name`: a sample
+/// per series and per value of `label` (every value, zeros included).
+fn by_label(
+    o: &mut String,
+    series: &[(String, &str, &Series)],
+    (name, help): (&str, &str),
+    (label, values): (&str, &[&str]),
+    value: &dyn Fn(&Series, usize) -> u64,
+) {
+    family(o, name, "counter", help);
+    let sample = format!("{name}_total");
+    for (test, n, s) in series {
+        for (i, v) in values.iter().enumerate() {
+            line(
+                o,
+                &sample,
+                &[("test", test), ("name", n), (label, v)],
+                &value(s, i).to_string(),
+            );
+        }
+    }
 }
 
 fn family(o: &mut String, name: &str, kind: &str, help: &str) {

@@ -47,6 +47,20 @@ pub fn example_plans() -> Vec<PathBuf> {
     plans
 }
 
+/// A tool the tests use when present: Debian's `/usr/bin/NAME`, else `NAME`
+/// on the PATH.
+pub fn installed(name: &str) -> Option<PathBuf> {
+    let debian = Path::new("/usr/bin").join(name);
+    if debian.is_file() {
+        return Some(debian);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
 /// Polls `ready` every 10 ms until it holds; panics naming `what` after `limit`.
 pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     let t = Instant::now();
