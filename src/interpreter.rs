@@ -104,6 +104,8 @@ pub struct Context {
     /// The `record_csv` file of each test that wrote one, by test number
     /// (for `LD_persist_records`).
     pub request_logs: BTreeMap<usize, std::path::PathBuf>,
+    /// The report files the run wrote, in order (for the job summary).
+    pub reports_written: Vec<std::path::PathBuf>,
 }
 
 impl Context {
@@ -140,6 +142,7 @@ impl Context {
             sla_rules: Vec::new(),
             persisted_run: None,
             request_logs: BTreeMap::new(),
+            reports_written: Vec::new(),
         }
     }
 
