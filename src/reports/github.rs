@@ -309,7 +309,7 @@ pub fn step_summary_markdown(s: &RunSummary, extra: &StepSummary) -> String {
 fn test_table(out: &mut String, t: &TestReport) {
     let _ = writeln!(
         out,
-        "### Test {}: {}\n\n{} users, {} s, ended by {}\n",
+        "### Test {}: {}\n\n{} user(s), {} s, ended by {}\n",
         t.index,
         md(&t.action),
         t.users,
@@ -426,14 +426,16 @@ fn code(s: &str) -> String {
         .collect()
 }
 
-/// Appends `text` to the file at `path` (created when missing, never
-/// truncated): the job summary of every step and run adds up.
+/// Appends a newline and `text` to the file at `path` (created when
+/// missing, never truncated): the job summaries of every step and run add up.
 pub fn append(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(path)?;
+    // A blank line first: what an earlier step left never runs into ours.
+    f.write_all(b"\n")?;
     f.write_all(text.as_bytes())?;
     f.flush()
 }
