@@ -596,6 +596,7 @@ fn run(
                 .iter()
                 .chain(ctx.request_logs.values())
                 .cloned()
+                .chain(ctx.persisted_run.iter().map(|(db, _)| PathBuf::from(db)))
                 .collect(),
         };
         let markdown = crate::reports::github::step_summary_markdown(&ctx.summary(), &extra);

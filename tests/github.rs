@@ -1,12 +1,14 @@
 //! GitHub Actions through the real binary: `LD_emit_github_annotations`
 //! prints `::error` lines for a failed gate and a tripped budget, a bounded
 //! number of top-error warnings and nothing alarming for a pass; every run
-//! appends its Markdown summary to `$GITHUB_STEP_SUMMARY` (kept content,
-//! once per run, also when the watchdog stops it, and a warning without
-//! changing the exit code when it cannot); `action.yml` has the shape of
-//! a composite action that runs `loaddensity run`.
+//! appends its Markdown summary to `$GITHUB_STEP_SUMMARY` (kept content, once
+//! per run, also when the watchdog or a signal stops it, a short one for exit
+//! 2, a warning without changing the exit code when it cannot be written);
+//! `action.yml` has the shape of a composite action that runs
+//! `loaddensity run`.
 
 use crate::common::{self, ld, Plan, Run};
+use loaddensity::demo_server::DemoServer;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -214,6 +216,33 @@ fn the_watchdog_still_gets_its_summary_with_exit_124() {
     assert!(text.contains("the watchdog stopped the run"), "{text}");
     assert!(text.contains("\n| ok | "), "what was measured: {text}");
     assert!(text.contains("ended by watchdog"), "{text}");
+}
+
+#[test]
+fn a_signal_still_gets_its_summary_with_exit_143() {
+    let srv = DemoServer::start(0).unwrap();
+    let dir = scratch("signal");
+    let file = dir.join("step_summary.md");
+    let mut cmd = Plan::new(format!(
+        r#"["LD_start_test", {{"user_count": 1, "test_time": 30, "wait_time": 0.02,
+             "tasks": [{{"request_url": "{}/ok", "name": "ok"}}]}}]"#,
+        srv.base_url()
+    ))
+    .command(&dir);
+    cmd.env("GITHUB_STEP_SUMMARY", &file);
+    let run = common::start(cmd);
+    common::wait_for("requests at the server", Duration::from_secs(20), || {
+        srv.hits("/ok") >= 3
+    });
+    run.signal("-TERM");
+    let r = run.finish(Duration::from_secs(30));
+    assert_eq!(r.code, 143, "{}", r.stderr);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("## ❌ loaddensity: exit 143 (interrupted_sigterm)"),
+        "{text}"
+    );
+    assert!(text.contains("\n| ok | "), "what was measured: {text}");
 }
 
 #[test]

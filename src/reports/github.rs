@@ -338,8 +338,8 @@ fn test_table(out: &mut String, t: &TestReport) {
     if t.by_name.len() > MAX_NAMES_PER_TEST {
         let _ = writeln!(
             out,
-            "\n_{}: see the summary report_",
-            crate::ui::and_more(t.by_name.len() - MAX_NAMES_PER_TEST + 1).trim()
+            "\n_(and {} more): see the summary report_",
+            t.by_name.len() - MAX_NAMES_PER_TEST
         );
     }
     out.push('\n');
