@@ -231,27 +231,37 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
             };
         }
     };
+    // GitHub Actions' job summary file, read once: every plan run appends to it.
+    let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let summary = step_summary.as_deref();
     match cli.command {
         Cmd::Run { flags, plans } => {
             let loading = LoadWatch::arm(flags.timeout);
-            run_files(&flags, &plans, loading)
+            refused_in_summary(run_files(&flags, &plans, loading, summary), summary)
         }
         Cmd::RunDir { flags, dir } => {
             let loading = LoadWatch::arm(flags.timeout);
-            match plans_in_dir(&dir) {
-                Ok(plans) => run_files(&flags, &plans, loading),
+            let outcome = match plans_in_dir(&dir) {
+                Ok(plans) => run_files(&flags, &plans, loading, summary),
                 Err(p) => invalid(&[p]),
-            }
+            };
+            refused_in_summary(outcome, summary)
         }
         Cmd::RunStr { flags, json } => {
             let loading = LoadWatch::arm(flags.timeout);
-            let mut v = match run_validator(&flags) {
-                Ok(v) => v,
-                Err(code) => return code,
+            let outcome = match run_validator(&flags) {
+                Ok(mut v) => {
+                    let plan = v.plan_source(&Source::from_string("<run-str>", json.clone()));
+                    finish_validation(v, plan.into_iter().collect(), Mode::Run).map_or_else(
+                        |c| c,
+                        |plans| run(&flags, &plans, loading, Some(&json), summary),
+                    )
+                }
+                Err(code) => code,
             };
-            let plan = v.plan_source(&Source::from_string("<run-str>", json.clone()));
-            finish_validation(v, plan.into_iter().collect(), Mode::Run)
-                .map_or_else(|c| c, |plans| run(&flags, &plans, loading, Some(&json)))
+            refused_in_summary(outcome, summary)
         }
         Cmd::Validate { strict, plans } => match validate_files(
             &plans,
@@ -314,14 +324,39 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
     }
 }
 
-fn run_files(flags: &RunFlags, files: &[PathBuf], loading: LoadWatch) -> Outcome {
+fn run_files(
+    flags: &RunFlags,
+    files: &[PathBuf],
+    loading: LoadWatch,
+    step_summary: Option<&Path>,
+) -> Outcome {
     let v = match run_validator(flags) {
         Ok(v) => v,
         Err(code) => return code,
     };
     match validate_files(files, v, Mode::Run) {
-        Ok(plans) => run(flags, &plans, loading, None),
+        Ok(plans) => run(flags, &plans, loading, None, step_summary),
         Err(code) => code,
+    }
+}
+
+/// A run refused before anything ran (exit 2) still says so in the job
+/// summary; a run that started appended its own.
+fn refused_in_summary(outcome: Outcome, step_summary: Option<&Path>) -> Outcome {
+    if let (Outcome::Invalid, Some(path)) = (outcome, step_summary) {
+        append_step_summary(path, &crate::reports::github::invalid_markdown());
+    }
+    outcome
+}
+
+/// Appends `text` to the job summary file; a failure is a warning and
+/// changes no exit code.
+fn append_step_summary(path: &Path, text: &str) {
+    if let Err(e) = crate::reports::github::append(path, text) {
+        stderr_line(&format!(
+            "warning: cannot append the job summary to {} (GITHUB_STEP_SUMMARY): {e}; the exit code is unchanged",
+            path.display()
+        ));
     }
 }
 
@@ -455,8 +490,16 @@ fn invalid(problems: &[Problem]) -> Outcome {
 }
 
 /// Runs validated plans; `text` is the plan of `run-str` (its identity in
-/// the result file).
-fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch, text: Option<&str>) -> Outcome {
+/// the result file). With `step_summary` (`$GITHUB_STEP_SUMMARY`), the
+/// run's Markdown summary is appended to that file at the end, however the
+/// run ended (budget, watchdog, signal) short of a hard exit.
+fn run(
+    flags: &RunFlags,
+    plans: &[Plan],
+    loading: LoadWatch,
+    text: Option<&str>,
+    step_summary: Option<&Path>,
+) -> Outcome {
     if let Err(msg) = check_capacity(plans) {
         stderr_line(&format!("error: {msg}"));
         stderr_line("nothing was run.");
@@ -556,6 +599,20 @@ fn run(flags: &RunFlags, plans: &[Plan], loading: LoadWatch, text: Option<&str>)
     // The last line says what decided the exit code (stderr; --quiet keeps it
     // for a failure).
     let verdict = ctx.verdict();
+    if let Some(path) = step_summary {
+        let extra = crate::reports::github::StepSummary {
+            verdict: verdict.clone(),
+            reports: ctx
+                .reports_written
+                .iter()
+                .chain(ctx.request_logs.values())
+                .cloned()
+                .chain(ctx.persisted_run.iter().map(|(db, _)| PathBuf::from(db)))
+                .collect(),
+        };
+        let markdown = crate::reports::github::step_summary_markdown(&ctx.summary(), &extra);
+        append_step_summary(path, &markdown);
+    }
     if outcome == Outcome::Pass {
         ctx.ui.note(&verdict);
     } else {
@@ -607,9 +664,11 @@ fn write_result_file(
         .map_err(anyhow::Error::msg)
         .and_then(|r| crate::reports::write_report(path, r.to_json().as_bytes()));
     match written {
-        Ok(()) => ctx
-            .ui
-            .note(&format!("wrote result file {}", path.display())),
+        Ok(()) => {
+            ctx.ui
+                .note(&format!("wrote result file {}", path.display()));
+            ctx.reports_written.push(path.to_path_buf());
+        }
         Err(e) => {
             ctx.ui.error(&format!("{e:#}"));
             ctx.fail(

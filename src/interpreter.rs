@@ -107,6 +107,8 @@ pub struct Context {
     /// The live metrics endpoint (`LD_start_prometheus_exporter`,
     /// `--metrics-addr`), while it serves.
     pub metrics: Option<crate::metrics::Exporter>,
+    /// The report files the run wrote, in order (for the job summary).
+    pub reports_written: Vec<std::path::PathBuf>,
 }
 
 impl Context {
@@ -144,6 +146,7 @@ impl Context {
             persisted_run: None,
             request_logs: BTreeMap::new(),
             metrics: None,
+            reports_written: Vec::new(),
         }
     }
 

@@ -13,6 +13,7 @@ mod data_sources;
 mod deploy_files;
 mod docs_sync;
 mod engine;
+mod github;
 mod html_report;
 mod ld_reports;
 mod load_shapes;

@@ -5,6 +5,7 @@
 pub(crate) mod budget;
 pub(crate) mod db_source;
 pub(crate) mod flow;
+pub(crate) mod github;
 pub(crate) mod load;
 pub(crate) mod log;
 pub(crate) mod metrics;
@@ -49,6 +50,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     reports::GENERATE_HTML_REPORT,
     reports::SUMMARY,
     reports::CLEAR_RECORDS,
+    github::EMIT_GITHUB_ANNOTATIONS,
     store::PERSIST_RECORDS,
     store::LIST_RUNS,
     store::FETCH_RUN_RECORDS,
@@ -191,6 +193,7 @@ mod tests {
             "LD_generate_csv_report" => report("csv_name"),
             "LD_generate_html_report" => report("html_name"),
             "LD_generate_xml_report" => report("xml_file_name"),
+            "LD_emit_github_annotations" => (json!({}), json!({"title": "Load test"})),
             "LD_persist_records" => (
                 json!({"database_path": "reports/runs.db"}),
                 json!({"database_path": "reports/runs.db", "label": "main",
@@ -346,9 +349,10 @@ mod tests {
         // source's cycle, port,
         // variable, three failure-budget and three conditioner fields, six
         // report names; executor, time_unit, start_rate, max_lag; the run
-        // store's metadata, limit and two tolerances; a database source's cycle;
-        // the metrics exporter's port and addr.
-        assert_eq!(checked, 36);
+        // store's metadata, limit and two tolerances; a database source's
+        // cycle; the GitHub annotations' title; the metrics exporter's port
+        // and addr.
+        assert_eq!(checked, 37);
     }
 
     #[test]

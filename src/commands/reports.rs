@@ -184,6 +184,7 @@ impl Command for WriteReport {
         for (path, text) in paths.iter().zip(texts) {
             reports::write_report(path, text.as_bytes())?;
             ctx.ui.note(&format!("wrote {}", path.display()));
+            ctx.reports_written.push(path.clone());
         }
         Ok(())
     }

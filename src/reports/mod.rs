@@ -10,6 +10,7 @@
 //! | [`ld_json_pair`] | LoadDensity's success/failure JSON pair | `LD_generate_json_report {json_file_name}` → `_success.json`, `_failure.json` |
 //! | [`ld_xml_pair`] | LoadDensity's success/failure XML pair | `LD_generate_xml_report {xml_file_name}` → `_success.xml`, `_failure.xml` |
 //! | [`ld_summary_json`] | LoadDensity's summary object | `LD_summary` (printed) |
+//! | [`github::annotations`], [`github::step_summary_markdown`] | GitHub Actions workflow commands and job summary | `LD_emit_github_annotations` (printed); `$GITHUB_STEP_SUMMARY` (appended by the CLI) |
 //! | [`render_table`], [`render_errors`] | console end-of-test table and top errors | — |
 //! | [`RequestLog`] | streamed per-request CSV | `LD_start_test` `record_csv: "path"` |
 //!
@@ -30,6 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 pub mod csv;
+pub mod github;
 pub mod html;
 pub mod json;
 pub mod junit;
