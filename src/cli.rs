@@ -24,6 +24,7 @@ Examples:
   loaddensity run-str '[[\"LD_log\", {\"message\": \"hello\"}]]'
   loaddensity validate actions/*.json
   loaddensity commands --json
+  loaddensity schema > loaddensity.schema.json
   loaddensity run --timeout 10m --failure-budget 0.05,30s,50 plan.json
   loaddensity orphans
   loaddensity demo-server --port 8080
@@ -78,6 +79,9 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print the plan JSON Schema (draft 2020-12) for editors, generated
+    /// from the commands: loaddensity schema > loaddensity.schema.json
+    Schema,
     /// Scaffold a project: actions/ with a runnable example plan, and a README
     Init { dir: PathBuf },
     /// List orphaned loaddensity runs (what `run` would stop), without stopping them
@@ -266,6 +270,10 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
         },
         Cmd::Commands { json } => {
             stdout_text(&commands_listing(json));
+            Outcome::Pass
+        }
+        Cmd::Schema => {
+            stdout_text(&crate::schema::text());
             Outcome::Pass
         }
         Cmd::Init { dir } => match init(&dir) {

@@ -61,6 +61,7 @@ pub(crate) mod reports;
 pub(crate) mod resolver;
 pub(crate) mod result_file;
 pub(crate) mod retry;
+pub mod schema;
 pub(crate) mod segment;
 pub(crate) mod start_at;
 pub(crate) mod stats;

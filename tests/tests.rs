@@ -25,6 +25,7 @@ mod redirects_cookies;
 mod retry;
 mod run_store;
 mod safe_defaults;
+mod schema;
 mod secrets;
 mod segments;
 mod supervisor;
