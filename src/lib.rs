@@ -53,6 +53,7 @@ pub(crate) mod engine;
 pub(crate) mod exit;
 pub(crate) mod http;
 pub(crate) mod interpreter;
+pub mod manual;
 pub(crate) mod merge;
 pub(crate) mod overrides;
 pub mod plan;
