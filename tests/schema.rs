@@ -169,10 +169,9 @@ fn plans_the_validator_refuses_fail_the_schema() {
         ),
         (
             "an assertion item of an unknown type",
-            format!(
-                r#"[["LD_start_test", {{"tasks": [{{"request_url": "http://127.0.0.1:9/",
-                   "assertions": [{{"type": "regex", "value": "x"}}]}}]}}]]"#
-            ),
+            r#"[["LD_start_test", {"tasks": [{"request_url": "http://127.0.0.1:9/",
+                   "assertions": [{"type": "regex", "value": "x"}]}]}]]"#
+                .to_string(),
         ),
         (
             "an unknown key in the assertion object",
