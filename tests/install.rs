@@ -1,5 +1,8 @@
 //! What an installed `loaddensity` brings along without a checkout: shell
-//! completions and man pages generated from the command line.
+//! completions and man pages generated from the command line, error hints
+//! that name the tool's own help, and the install paths themselves (README,
+//! MSRV, the Dockerfile's shape; the image is built by `.ci/run` where a
+//! Docker engine answers).
 
 use crate::common::{self, Run};
 use crate::docs_sync::read;
@@ -110,4 +113,107 @@ fn every_subcommand_is_documented_in_cli_md() {
             "docs/cli.md has no `### {name}` section"
         );
     }
+}
+
+#[test]
+fn hints_name_the_installed_help_not_a_checkouts_files() {
+    let dir = common::scratch_dir("install", "hints");
+    let plan = dir.join("plan.json");
+    std::fs::write(
+        &plan,
+        r#"[["LD_log", {"mesage": "x"}],
+            ["LD_start_test", {"tasks": [{"request_url": "http://127.0.0.1:9/", "tags": []}]}],
+            ["LD_start_test", {"runner_mode": "worker", "tasks": [{"request_url": "http://127.0.0.1:9/"}]}]]"#,
+    )
+    .unwrap();
+    let r = Run::of(common::ld("validate").arg(&plan));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    for needle in [
+        "did you mean `message`? `loaddensity commands --json` lists LD_log's parameters",
+        "`loaddensity schema` describes every task field",
+        "see `loaddensity run --help`",
+    ] {
+        assert!(r.stderr.contains(needle), "{needle}:\n{}", r.stderr);
+    }
+    assert!(!r.stderr.contains("docs/"), "{}", r.stderr);
+    assert!(!r.stderr.contains(".md"), "{}", r.stderr);
+}
+
+/// Cargo.toml's `rust-version`.
+fn msrv() -> String {
+    let toml = read("Cargo.toml");
+    let line = toml
+        .lines()
+        .find(|l| l.starts_with("rust-version"))
+        .expect("Cargo.toml declares rust-version");
+    line.split('"').nth(1).expect("quoted").to_string()
+}
+
+#[test]
+fn the_dockerfile_is_multi_stage_small_and_non_root() {
+    let df = read("Dockerfile");
+    let lines: Vec<&str> = df
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let froms: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("FROM "))
+        .collect();
+    assert_eq!(
+        froms.len(),
+        2,
+        "a build stage and a runtime stage: {froms:?}"
+    );
+    let build = lines[froms[0]];
+    assert!(
+        build.starts_with("FROM rust:") && build.ends_with(" AS build"),
+        "{build}"
+    );
+    assert_eq!(lines[froms[1]], "FROM debian:bookworm-slim");
+    // The builder is the MSRV, so building the image checks it.
+    assert!(
+        lines.contains(&format!("ARG RUST_VERSION={}", msrv()).as_str()),
+        "ARG RUST_VERSION must be Cargo.toml's rust-version {}",
+        msrv()
+    );
+    assert!(df.contains("--locked"));
+    let runtime = &lines[froms[1]..];
+    assert!(runtime.iter().any(|l| l.starts_with("COPY --from=build ")));
+    assert!(df.contains("ca-certificates"));
+    let user = runtime
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("the runtime stage sets USER");
+    assert!(!matches!(user.trim(), "root" | "0" | "0:0"), "USER {user}");
+    assert!(runtime.contains(&"WORKDIR /work"));
+    assert!(runtime.contains(&"ENTRYPOINT [\"loaddensity\"]"));
+    assert!(runtime.contains(&"CMD [\"--help\"]"));
+    let ignore = read(".dockerignore");
+    for entry in ["target/", "reports/", ".git"] {
+        assert!(ignore.lines().any(|l| l.trim() == entry), "{entry}");
+    }
+}
+
+#[test]
+fn the_readme_says_how_to_install() {
+    let readme = read("README.md");
+    for needle in [
+        "## Install",
+        "cargo install --path . --locked",
+        "loaddensity --version",
+        "loaddensity completions bash",
+        "loaddensity manpage",
+        "docker build -t loaddensity .",
+        &format!("Rust {} or newer", msrv()),
+    ] {
+        assert!(readme.contains(needle), "README.md lacks {needle:?}");
+    }
+    // CI builds the image where it can, in one block before the format check.
+    let ci = read(".ci/run");
+    let docker = ci.find("docker info").expect(".ci/run checks docker info");
+    let fmt = ci.find("cargo fmt --all -- --check").expect("fmt");
+    assert!(docker < fmt);
+    assert!(ci.contains("\"$image\" --version") && ci.contains("\"$image\" validate"));
 }

@@ -315,7 +315,7 @@ fn loaddensity_forms(v: &mut Validator, at: &Position, args: &mut StartTestArgs)
                 at.child("args.runner_mode"),
                 format!("runner_mode {:?} (LoadDensity's distributed Locust runners) is not supported", format!("{mode:?}").to_lowercase()),
             )
-            .hint("one loaddensity process drives many users on every core; to spread load over machines, run one loaddensity per machine with its share of users and merge them: `loaddensity run --segment I/N` on each, then `loaddensity merge` (see `loaddensity run --help`)"),
+            .hint("one loaddensity process drives many users on every core; to spread load over machines, run `loaddensity run --segment I/N` on each machine and `loaddensity merge` their result files (see `loaddensity run --help`)"),
         );
     }
 }
