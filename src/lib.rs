@@ -13,6 +13,8 @@
 //!
 //! - [`plan`]: bytes → actions with positions → typed commands. Every problem
 //!   of every plan is found before anything runs (`validate_str` for tests).
+//! - [`schema`]: the plan JSON Schema, generated from `commands::COMMANDS`;
+//!   [`manual`]: shell completions and man pages, from the clap definition.
 //! - [`registry`]: the interface a command implements (`Command`, `CommandSpec`,
 //!   `Param`); [`commands`]: the commands themselves and `COMMANDS`, the one
 //!   table that `loaddensity commands`, the validator and the docs test read.

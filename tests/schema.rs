@@ -242,6 +242,10 @@ fn lenient_forms_the_validator_accepts_pass_the_schema() {
              "think_time": {"min": 0, "max": "1"}, "client_cert": ["tests/fixtures/tls/client.pem", "tests/fixtures/tls/client.key"],
              "extract": [{"var": "s", "from": "status_code"}]}]}]]"#,
         r#"[["LD_register_variable", ["x", {"any": "json"}]], ["LD_with_watchdog", [5, []]]]"#,
+        // null leaves an optional argument out; arrival-rate settings in a
+        // closed-model test are ignored with a warning.
+        r#"[["LD_start_test", {"host": null, "test_time": null, "stages": [],
+            "tasks": [{"request_url": "http://127.0.0.1:9/"}]}]]"#,
     ];
     for plan in plans {
         let problems = loaddensity::plan::validate_str(plan);

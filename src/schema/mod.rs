@@ -4,7 +4,7 @@
 //!
 //! Each command's parameters come from its [`Param`]s (`kind` → type and
 //! default, `doc` → description); where a `kind` says too little
-//! (`LD_start_test`'s tasks, SLA rules, data sources) [`refine`] gives the
+//! (`LD_start_test`'s tasks, SLA rules, data sources) `refine` gives the
 //! shape its parser accepts. The schema is never stricter than `validate`:
 //! where validation only warns (an unknown scenario mode), the schema accepts.
 
@@ -107,19 +107,7 @@ fn number() -> Value {
 
 /// One command's action: its name, then keyword or positional arguments.
 fn command(c: &CommandSpec) -> Value {
-    let positional: Vec<Value> = c
-        .params
-        .iter()
-        .map(|p| {
-            let s = param(c, p);
-            if p.required {
-                s
-            } else {
-                // A positional list leaves a parameter out with null.
-                json!({"anyOf": [s, {"type": "null"}]})
-            }
-        })
-        .collect();
+    let positional: Vec<Value> = c.params.iter().map(|p| param(c, p)).collect();
     let min_positional = c
         .params
         .iter()
@@ -171,11 +159,19 @@ pub(crate) fn keyword(c: &CommandSpec) -> Value {
 }
 
 /// One parameter: the refined shape or the one its `kind` names, with its
-/// doc and documented default.
+/// doc and documented default. An optional one may also be `null`, which
+/// leaves it out (a positional list skips a parameter so).
 fn param(c: &CommandSpec, p: &Param) -> Value {
-    let mut s = match refine::param(c.name, p.name).or_else(|| of_kind(p.kind)) {
-        Some(Value::Object(m)) => m,
-        _ => Map::new(),
+    let shape = refine::param(c.name, p.name)
+        .or_else(|| of_kind(p.kind))
+        .unwrap_or_else(|| json!({}));
+    let mut s = match shape {
+        Value::Object(m) if p.required => m,
+        shape => {
+            let mut m = Map::new();
+            m.insert("anyOf".into(), json!([shape, {"type": "null"}]));
+            m
+        }
     };
     s.insert("description".into(), Value::String(p.doc.to_string()));
     if let Some(d) = default_of(p.kind) {

@@ -120,7 +120,7 @@ fn start_test(param: &str) -> Option<Value> {
                 json!({"target": r("number"), "duration": {"anyOf": [r("number"), {"type": "string"}]}}),
                 &["target", "duration"],
             ),
-            1,
+            0,
         ),
         _ => return None,
     })
