@@ -24,6 +24,8 @@ Examples:
   loaddensity run-str '[[\"LD_log\", {\"message\": \"hello\"}]]'
   loaddensity validate actions/*.json
   loaddensity commands --json
+  loaddensity schema > loaddensity.schema.json
+  loaddensity completions bash > ~/.local/share/bash-completion/completions/loaddensity
   loaddensity run --timeout 10m --failure-budget 0.05,30s,50 plan.json
   loaddensity orphans
   loaddensity demo-server --port 8080
@@ -77,6 +79,20 @@ pub enum Cmd {
         /// Machine-readable output, with each command's parameters
         #[arg(long)]
         json: bool,
+    },
+    /// Print the plan JSON Schema (draft 2020-12) for editors, generated
+    /// from the commands: loaddensity schema > loaddensity.schema.json
+    Schema,
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per subcommand into DIR
+    Manpage {
+        /// Write loaddensity.1, loaddensity-run.1, ... into this folder
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Scaffold a project: actions/ with a runnable example plan, and a README
     Init { dir: PathBuf },
@@ -282,6 +298,39 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
             stdout_text(&commands_listing(json));
             Outcome::Pass
         }
+        Cmd::Schema => {
+            stdout_text(&crate::schema::text());
+            Outcome::Pass
+        }
+        Cmd::Completions { shell } => {
+            stdout_text(&crate::manual::completions(shell));
+            Outcome::Pass
+        }
+        Cmd::Manpage { dir: None } => match crate::manual::manpage() {
+            Ok(page) => {
+                stdout_text(&page);
+                Outcome::Pass
+            }
+            Err(e) => {
+                stderr_line(&format!("error: cannot write the man page: {e}"));
+                Outcome::ActionFailed
+            }
+        },
+        Cmd::Manpage { dir: Some(dir) } => match crate::manual::manpages_to(&dir) {
+            Ok(pages) => {
+                for p in pages {
+                    stderr_line(&format!("wrote {}", p.display()));
+                }
+                Outcome::Pass
+            }
+            Err(e) => {
+                stderr_line(&format!(
+                    "error: cannot write man pages into {}: {e}",
+                    dir.display()
+                ));
+                Outcome::ActionFailed
+            }
+        },
         Cmd::Init { dir } => match init(&dir) {
             Ok(()) => Outcome::Pass,
             Err(e) => {

@@ -13,6 +13,8 @@
 //!
 //! - [`plan`]: bytes → actions with positions → typed commands. Every problem
 //!   of every plan is found before anything runs (`validate_str` for tests).
+//! - [`schema`]: the plan JSON Schema, generated from `commands::COMMANDS`;
+//!   [`manual`]: shell completions and man pages, from the clap definition.
 //! - [`registry`]: the interface a command implements (`Command`, `CommandSpec`,
 //!   `Param`); [`commands`]: the commands themselves and `COMMANDS`, the one
 //!   table that `loaddensity commands`, the validator and the docs test read.
@@ -53,6 +55,7 @@ pub(crate) mod engine;
 pub(crate) mod exit;
 pub(crate) mod http;
 pub(crate) mod interpreter;
+pub mod manual;
 pub(crate) mod merge;
 pub(crate) mod metrics;
 pub(crate) mod overrides;
@@ -62,6 +65,7 @@ pub(crate) mod reports;
 pub(crate) mod resolver;
 pub(crate) mod result_file;
 pub(crate) mod retry;
+pub mod schema;
 pub(crate) mod segment;
 pub(crate) mod start_at;
 pub(crate) mod stats;

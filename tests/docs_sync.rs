@@ -78,13 +78,13 @@ fn documented_types_and_defaults_are_the_registry_ones() {
     }
 }
 
-fn read(rel: &str) -> String {
+pub(crate) fn read(rel: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 /// The ```json blocks of a Markdown file, with the line each starts on.
-fn json_blocks(text: &str) -> Vec<(usize, String)> {
+pub(crate) fn json_blocks(text: &str) -> Vec<(usize, String)> {
     let mut blocks = Vec::new();
     let mut current: Option<(usize, String)> = None;
     for (i, line) in text.lines().enumerate() {
@@ -107,7 +107,7 @@ fn json_blocks(text: &str) -> Vec<(usize, String)> {
 /// action becomes a one-action plan, and the task fragments of the Tasks
 /// section go into an `LD_start_test`. `None` for JSON that is no plan part
 /// (a report's sample output).
-fn as_plan(block: &str) -> Option<String> {
+pub(crate) fn as_plan(block: &str) -> Option<String> {
     use serde_json::Value;
     let v: Value =
         serde_json::from_str(block).unwrap_or_else(|e| panic!("not JSON ({e}):\n{block}"));
@@ -138,7 +138,7 @@ fn as_plan(block: &str) -> Option<String> {
 }
 
 /// The README and every page of `docs/`.
-fn documents() -> Vec<String> {
+pub(crate) fn documents() -> Vec<String> {
     let mut docs: Vec<String> =
         std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs"))
             .unwrap()

@@ -204,10 +204,13 @@ fn loaddensitys_distributed_mode_is_refused_before_anything_runs() {
     assert!(r.stdout.is_empty(), "{}", r.stdout);
     for needle in [
         "runner_mode \"master\" (LoadDensity's distributed Locust runners) is not supported",
+        "`loaddensity run --segment I/N` on each machine and `loaddensity merge` their result files",
         "nothing was run.",
     ] {
         assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
     }
+    // The hint points at the installed tool, not at a checkout's files.
+    assert!(!r.stderr.contains("docs/"), "{}", r.stderr);
 }
 
 #[test]

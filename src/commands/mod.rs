@@ -61,7 +61,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::plan::testing::{built, problems, valid, with};
     use crate::registry::{closest, Param};
@@ -88,7 +88,7 @@ mod tests {
 
     /// Per command: valid arguments giving only the required parameters, and
     /// valid arguments giving every parameter.
-    fn example(name: &str) -> (Value, Value) {
+    pub(crate) fn example(name: &str) -> (Value, Value) {
         let task = json!({"request_url": "http://127.0.0.1:8080/"});
         let report = |param: &str| (json!({}), json!({ param: "reports/out" }));
         match name {

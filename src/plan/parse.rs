@@ -52,7 +52,11 @@ pub fn parse_plan(src: &Source) -> Result<Vec<RawAction<'_>>, Vec<Problem>> {
             let map: BTreeMap<String, &RawValue> =
                 serde_json::from_str(top.get()).map_err(|e| vec![json_error(src, &e)])?;
             let mut problems = Vec::new();
-            for key in map.keys().filter(|k| *k != "load_density") {
+            // `$schema` points an editor at loaddensity.schema.json; ignored.
+            for key in map
+                .keys()
+                .filter(|k| *k != "load_density" && *k != "$schema")
+            {
                 problems.push(
                     Problem::new(root.clone(), format!("unknown top-level key `{key}`")).hint(
                         "a plan is {\"load_density\": [actions...]} or a bare list of actions",
@@ -267,6 +271,18 @@ mod tests {
         assert!(matches!(acts[1].args, RawArgs::None));
         assert!(matches!(acts[2].args, RawArgs::Positional(_)));
         assert_eq!(acts[2].at.path, "actions[2]");
+    }
+
+    #[test]
+    fn a_schema_key_is_ignored_and_other_keys_are_not() {
+        let a = src(
+            r#"{"$schema": "../loaddensity.schema.json", "load_density": [["LD_log", {"message": "x"}]]}"#,
+        );
+        assert_eq!(parse_plan(&a).unwrap().len(), 1);
+        let b = src(r#"{"$schema": "s.json", "lod_density": [], "load_density": [["LD_log"]]}"#);
+        let problems = parse_plan(&b).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].message, "unknown top-level key `lod_density`");
     }
 
     #[test]

@@ -598,7 +598,7 @@ impl Validator {
                         allowed.join(", ")
                     ),
                 )
-                .hint(format!("see `{}` in docs/commands.md", a.spec.name)),
+                .hint(params_hint(a.spec.name)),
             );
         }
         for r in required.iter().filter(|r| !keys.iter().any(|k| k == *r)) {
@@ -867,13 +867,16 @@ pub fn serde_problem(
     };
     let mut p = Problem::new(at, format!("{command}: {msg}"));
     if let Some(near) = did_you_mean(msg) {
-        p = p.hint(format!(
-            "did you mean `{near}`? see `{command}` in docs/commands.md"
-        ));
+        p = p.hint(format!("did you mean `{near}`? {}", params_hint(command)));
     } else if msg.starts_with("missing field") || msg.starts_with("unknown field") {
-        p = p.hint(format!("see `{command}` in docs/commands.md"));
+        p = p.hint(params_hint(command));
     }
     p
+}
+
+/// Where the installed tool lists a command's parameters.
+pub fn params_hint(command: &str) -> String {
+    format!("`loaddensity commands --json` lists {command}'s parameters")
 }
 
 /// serde_path_to_error prints `tasks[1].method`; ours reads `args.tasks[1].method`.
@@ -982,7 +985,10 @@ mod tests {
             "actions[0].args",
             "LD_log: missing field `message`",
         );
-        assert_eq!(p.hint.as_deref(), Some("see `LD_log` in docs/commands.md"));
+        assert_eq!(
+            p.hint.as_deref(),
+            Some("`loaddensity commands --json` lists LD_log's parameters")
+        );
         let p = one_problem(
             "LD_log",
             json!({"message": "x", "mesage": "y"}),
@@ -991,7 +997,7 @@ mod tests {
         );
         assert_eq!(
             p.hint.as_deref(),
-            Some("did you mean `message`? see `LD_log` in docs/commands.md")
+            Some("did you mean `message`? `loaddensity commands --json` lists LD_log's parameters")
         );
     }
 

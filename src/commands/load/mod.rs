@@ -315,7 +315,7 @@ fn loaddensity_forms(v: &mut Validator, at: &Position, args: &mut StartTestArgs)
                 at.child("args.runner_mode"),
                 format!("runner_mode {:?} (LoadDensity's distributed Locust runners) is not supported", format!("{mode:?}").to_lowercase()),
             )
-            .hint("one loaddensity process drives many users on every core; to spread load over machines, run one loaddensity per machine with its share of users and merge their summaries (see docs/coming-from-loaddensity.md)"),
+            .hint("one loaddensity process drives many users on every core; to spread load over machines, run `loaddensity run --segment I/N` on each machine and `loaddensity merge` their result files (see `loaddensity run --help`)"),
         );
     }
 }
@@ -567,6 +567,11 @@ pub(super) fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// Where the installed tool describes the task fields and the test's nested
+/// settings (the plan schema's `$defs`).
+pub(super) const TASKS_HINT: &str =
+    "`loaddensity schema` describes every task field (`$defs.task`) and LD_start_test's settings";
+
 /// Deserialises part of the arguments (at `path` under `at`) into `T`,
 /// reporting the path of the first problem.
 fn typed_value<T: DeserializeOwned>(
@@ -583,8 +588,8 @@ fn typed_value<T: DeserializeOwned>(
             .and_then(|h| h.strip_prefix("did you mean "));
         let near = near.and_then(|h| h.split('?').next()).map(str::to_string);
         p.hint = Some(match near {
-            Some(n) => format!("did you mean {n}? see `Tasks` in docs/commands.md"),
-            None => "see `Tasks` in docs/commands.md".to_string(),
+            Some(n) => format!("did you mean {n}? {TASKS_HINT}"),
+            None => TASKS_HINT.to_string(),
         });
         p
     };

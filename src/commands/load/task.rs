@@ -727,7 +727,8 @@ mod tests {
     #[test]
     fn a_task_is_an_object_of_known_fields() {
         let p = one(json!(5), "", "LD_start_test: invalid type: integer `5`");
-        assert_eq!(p.hint.as_deref(), Some("see `Tasks` in docs/commands.md"));
+        assert_eq!(p.hint.as_deref(), Some(super::super::TASKS_HINT));
+        assert!(!p.hint.as_deref().unwrap_or("").contains("docs/"));
         one(
             task(json!({"headers": {"X": 1}})),
             "headers.X",
