@@ -52,6 +52,7 @@ pub mod demo_server;
 pub(crate) mod engine;
 pub(crate) mod exit;
 pub(crate) mod http;
+pub mod import;
 pub(crate) mod interpreter;
 pub(crate) mod merge;
 pub(crate) mod overrides;
