@@ -111,8 +111,7 @@ fn import(a: &ImportArgs) -> Result<(), String> {
     };
     match &a.output {
         Some(path) => {
-            crate::reports::write_report(path, text.as_bytes())
-                .map_err(|e| format!("{e:#}"))?;
+            crate::reports::write_report(path, text.as_bytes()).map_err(|e| format!("{e:#}"))?;
             stderr_line(&format!(
                 "wrote {} with {} task(s){dropped}; next: loaddensity validate {}",
                 path.display(),
@@ -139,7 +138,9 @@ fn read_input(file: &Path, format: Format) -> Result<(String, String), String> {
             .read_to_string(&mut text)
             .map_err(|e| format!("cannot read the {what} from standard input: {e}"))?;
         if text.len() as u64 > super::MAX_DOC_BYTES {
-            return Err(format!("the {what} on standard input is larger than 64 MiB"));
+            return Err(format!(
+                "the {what} on standard input is larger than 64 MiB"
+            ));
         }
         return Ok(("<stdin>".into(), text));
     }

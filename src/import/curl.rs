@@ -234,7 +234,9 @@ pub(super) fn requests(text: &str, warnings: &mut Vec<String>) -> Result<Vec<Req
     commands
         .iter()
         .enumerate()
-        .map(|(i, args)| command(args, warnings).map_err(|e| format!("curl command {}: {e}", i + 1)))
+        .map(|(i, args)| {
+            command(args, warnings).map_err(|e| format!("curl command {}: {e}", i + 1))
+        })
         .collect()
 }
 
@@ -276,11 +278,7 @@ fn command(args: &[String], warnings: &mut Vec<String>) -> Result<Request, Strin
             }
             continue;
         }
-        let mut value = |what: &str| {
-            queue
-                .pop_front()
-                .ok_or_else(|| format!("{a} needs {what}"))
-        };
+        let mut value = |what: &str| queue.pop_front().ok_or_else(|| format!("{a} needs {what}"));
         match a.as_str() {
             "-X" | "--request" => method = Some(value("a method")?),
             "-H" | "--header" => {
@@ -413,7 +411,9 @@ fn command(args: &[String], warnings: &mut Vec<String>) -> Result<Request, Strin
 /// `name=` + encoded content; `=content` and `content` → encoded content.
 fn urlencode_data(arg: &str) -> Result<String, String> {
     if arg.starts_with('@') || (arg.contains('@') && !arg.contains('=')) {
-        return Err(format!("--data-urlencode {arg}: data from a file is not read"));
+        return Err(format!(
+            "--data-urlencode {arg}: data from a file is not read"
+        ));
     }
     Ok(match arg.split_once('=') {
         Some(("", content)) => percent_encode(content),
@@ -461,14 +461,20 @@ mod tests {
     fn newlines_and_separators_end_commands_and_comments_are_skipped() {
         assert_eq!(
             texts("curl a\n# a comment 'x\ncurl b; curl c && curl d | x"),
-            ["curl", "a", "<end>", "<end>", "curl", "b", "<end>", "curl", "c", "<end>", "curl", "d", "<end>", "x"]
+            [
+                "curl", "a", "<end>", "<end>", "curl", "b", "<end>", "curl", "c", "<end>", "curl",
+                "d", "<end>", "x"
+            ]
         );
         assert_eq!(texts("a#b"), ["a#b"]);
     }
 
     #[test]
     fn unclosed_quotes_are_errors_with_their_line() {
-        assert_eq!(words("curl\n'abc").unwrap_err(), "line 2: a ' quote is never closed");
+        assert_eq!(
+            words("curl\n'abc").unwrap_err(),
+            "line 2: a ' quote is never closed"
+        );
         assert!(words("\"abc").unwrap_err().contains("\" quote"));
         assert!(words("$'abc").unwrap_err().contains("$' quote"));
     }
@@ -523,7 +529,10 @@ mod tests {
     fn unknown_options_and_files_are_errors() {
         let mut w = Vec::new();
         let e = requests("curl http://h/ok\ncurl --frobnicate http://h", &mut w).unwrap_err();
-        assert!(e.starts_with("curl command 2: unsupported curl option --frobnicate"), "{e}");
+        assert!(
+            e.starts_with("curl command 2: unsupported curl option --frobnicate"),
+            "{e}"
+        );
         let e = requests("curl -d @body.json http://h", &mut w).unwrap_err();
         assert!(e.contains("data from a file is not read"), "{e}");
         let e = requests("wget http://h", &mut w).unwrap_err();

@@ -10,9 +10,7 @@ pub(super) fn requests(har: &Value, warnings: &mut Vec<String>) -> Result<Vec<Re
         .get("log")
         .and_then(|l| l.get("entries"))
         .ok_or("not a HAR document: it has no `log.entries` (save it from the browser's Network panel: \"Save all as HAR\")")?;
-    let entries = entries
-        .as_array()
-        .ok_or("`log.entries` is not a list")?;
+    let entries = entries.as_array().ok_or("`log.entries` is not a list")?;
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
@@ -62,9 +60,13 @@ pub(super) fn requests(har: &Value, warnings: &mut Vec<String>) -> Result<Vec<Re
     }
     if !skipped.is_empty() {
         warnings.push(format!(
-            "skipped {} HAR entr{} that are no HTTP requests: {}",
+            "skipped {} HAR {} no HTTP request: {}",
             skipped.len(),
-            if skipped.len() == 1 { "y" } else { "ies" },
+            if skipped.len() == 1 {
+                "entry that is"
+            } else {
+                "entries that are"
+            },
             skipped.join(", ")
         ));
     }

@@ -14,7 +14,11 @@ const MAX_DEPTH: usize = 16;
 pub(super) fn requests(doc: &Value, warnings: &mut Vec<String>) -> Result<Vec<Request>, String> {
     match doc.get("openapi").and_then(Value::as_str) {
         Some(v) if v.starts_with("3.") => {}
-        Some(v) => return Err(format!("OpenAPI {v} is not read: only 3.0 and 3.1 documents")),
+        Some(v) => {
+            return Err(format!(
+                "OpenAPI {v} is not read: only 3.0 and 3.1 documents"
+            ))
+        }
         None if doc.get("swagger").is_some() => {
             return Err("Swagger 2.0 documents are not read: convert it to OpenAPI 3 first".into())
         }
@@ -34,7 +38,9 @@ pub(super) fn requests(doc: &Value, warnings: &mut Vec<String>) -> Result<Vec<Re
                 continue;
             }
             let here = format!("{} {path}", method.to_ascii_uppercase());
-            out.push(operation(doc, &base, path, method, op, shared, &here, warnings));
+            out.push(operation(
+                doc, &base, path, method, op, shared, &here, warnings,
+            ));
         }
     }
     Ok(out)
@@ -103,11 +109,12 @@ fn operation(
     let op = resolve(doc, op, 0);
     // Operation parameters override path-level ones of the same name and place.
     let mut params: Vec<&Value> = Vec::new();
-    for p in shared
-        .into_iter()
-        .flatten()
-        .chain(op.get("parameters").and_then(Value::as_array).into_iter().flatten())
-    {
+    for p in shared.into_iter().flatten().chain(
+        op.get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten(),
+    ) {
         let p = resolve(doc, p, 0);
         let key = |p: &Value| (text(&p["name"]), text(&p["in"]));
         params.retain(|q| key(q) != key(p));
@@ -125,7 +132,11 @@ fn operation(
                 url_path = url_path.replace(&format!("{{{name}}}"), &percent_encode(&v));
             }
             "query" if required => {
-                query.push(format!("{}={}", percent_encode(&name), percent_encode(&text(&example(doc, p, 0)))));
+                query.push(format!(
+                    "{}={}",
+                    percent_encode(&name),
+                    percent_encode(&text(&example(doc, p, 0)))
+                ));
             }
             "header" if required => headers.push((name, text(&example(doc, p, 0)))),
             _ => {}
@@ -174,7 +185,11 @@ fn request_body(
     let pick = content
         .iter()
         .find(|(t, _)| t.contains("json"))
-        .or_else(|| content.iter().find(|(t, _)| t.contains("x-www-form-urlencoded")));
+        .or_else(|| {
+            content
+                .iter()
+                .find(|(t, _)| t.contains("x-www-form-urlencoded"))
+        });
     let Some((ctype, media)) = pick else {
         let types: Vec<&str> = content.keys().map(String::as_str).collect();
         warnings.push(format!(
@@ -232,7 +247,12 @@ fn from_schema(doc: &Value, schema: &Value, depth: usize) -> Value {
 
 /// [`from_schema`], with the `$ref`s being expanded: a schema that refers to
 /// itself (a tree's node) stops at `null` the second time.
-fn schema_value<'d>(doc: &'d Value, schema: &'d Value, depth: usize, refs: &mut Vec<&'d str>) -> Value {
+fn schema_value<'d>(
+    doc: &'d Value,
+    schema: &'d Value,
+    depth: usize,
+    refs: &mut Vec<&'d str>,
+) -> Value {
     if depth > MAX_DEPTH {
         return Value::Null;
     }
@@ -324,7 +344,8 @@ mod tests {
             from_schema(&doc, &schema, 0),
             json!({"id": 1, "tags": ["example"], "kind": "a", "ok": true, "n": 7})
         );
-        let param = json!({"name": "id", "in": "path", "schema": {"type": "integer", "example": 42}});
+        let param =
+            json!({"name": "id", "in": "path", "schema": {"type": "integer", "example": 42}});
         assert_eq!(example(&doc, &param, 0), json!(42));
         let param = json!({"name": "id", "in": "path", "examples": {"one": {"value": "x"}}});
         assert_eq!(example(&doc, &param, 0), json!("x"));

@@ -4,7 +4,6 @@
 //! collection.
 
 use super::{json_or_text, Body, Request};
-use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -71,7 +70,9 @@ pub(super) fn requests(doc: &Value, warnings: &mut Vec<String>) -> Result<Vec<Re
         .ok_or("not a Postman collection: it has no `item` list (export it from Postman as Collection v2.1)")?;
     if let Some(schema) = doc.pointer("/info/schema").and_then(Value::as_str) {
         if !schema.contains("v2.") {
-            return Err(format!("collection schema {schema} is not read: export it as Collection v2.1"));
+            return Err(format!(
+                "collection schema {schema} is not read: export it as Collection v2.1"
+            ));
         }
     }
     let values = doc
@@ -96,7 +97,15 @@ pub(super) fn requests(doc: &Value, warnings: &mut Vec<String>) -> Result<Vec<Re
         unsupported: BTreeSet::new(),
     };
     let mut out = Vec::new();
-    walk(items, &[], doc.get("auth"), &mut vars, &mut out, warnings, 0)?;
+    walk(
+        items,
+        &[],
+        doc.get("auth"),
+        &mut vars,
+        &mut out,
+        warnings,
+        0,
+    )?;
     if !vars.unknown.is_empty() {
         let names: Vec<&str> = vars.unknown.iter().map(String::as_str).collect();
         warnings.push(format!(
@@ -109,7 +118,11 @@ pub(super) fn requests(doc: &Value, warnings: &mut Vec<String>) -> Result<Vec<Re
         ));
     }
     if !vars.unsupported.is_empty() {
-        let names: Vec<String> = vars.unsupported.iter().map(|n| format!("{{{{{n}}}}}")).collect();
+        let names: Vec<String> = vars
+            .unsupported
+            .iter()
+            .map(|n| format!("{{{{{n}}}}}"))
+            .collect();
         warnings.push(format!(
             "left as written (no counterpart here): {}",
             names.join(", ")
@@ -131,7 +144,11 @@ fn walk(
         return Err(format!("folders nest deeper than {MAX_DEPTH}"));
     }
     for item in items {
-        let name = item.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = item
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         // A folder's own auth is inherited by what it holds.
         let auth = match item.get("auth") {
             Some(a) if a.get("type").and_then(Value::as_str) != Some("inherit") => Some(a),
@@ -170,14 +187,17 @@ fn request(
     let (method, url) = match req {
         Value::String(u) => ("GET".to_string(), vars.sub(u)),
         _ => (
-            req.get("method").and_then(Value::as_str).unwrap_or("GET").to_string(),
+            req.get("method")
+                .and_then(Value::as_str)
+                .unwrap_or("GET")
+                .to_string(),
             url(req.get("url"), vars),
         ),
     };
     if url.is_empty() {
         return Err(format!("request {name:?} has no URL"));
     }
-    let mut headers: Vec<(String, String)> = req
+    let headers: Vec<(String, String)> = req
         .get("header")
         .and_then(Value::as_array)
         .into_iter()
@@ -193,10 +213,12 @@ fn request(
         Some(a) if a.get("type").and_then(Value::as_str) != Some("inherit") => Some(a),
         _ => inherited,
     };
+    let mut extra = Map::new();
     if let Some(a) = auth {
-        if let Some(h) = auth_header(a, name, vars, warnings) {
+        if let Some(t) = task_auth(a, name, vars, warnings) {
+            // A request's own Authorization header wins.
             if super::header(&headers, "authorization").is_none() {
-                headers.push(("Authorization".into(), h));
+                extra.insert("auth".into(), t);
             }
         }
     }
@@ -208,7 +230,7 @@ fn request(
         headers,
         body,
         status,
-        ..Default::default()
+        extra,
     })
 }
 
@@ -217,8 +239,37 @@ fn url(u: Option<&Value>, vars: &mut Vars) -> String {
     match u {
         Some(Value::String(s)) => vars.sub(s),
         Some(o @ Value::Object(_)) => {
+            let enabled = |q: &&Value| q.get("disabled") != Some(&json!(true));
+            let query: Vec<String> = o
+                .get("query")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(enabled)
+                .filter_map(|q| {
+                    let k = q.get("key")?.as_str()?;
+                    match q.get("value").and_then(Value::as_str) {
+                        Some(v) => Some(format!("{k}={v}")),
+                        None => Some(k.to_string()),
+                    }
+                })
+                .collect();
+            let with_query = |s: String| {
+                if query.is_empty() {
+                    s
+                } else {
+                    format!("{s}?{}", query.join("&"))
+                }
+            };
             if let Some(raw) = o.get("raw").and_then(Value::as_str) {
-                return vars.sub(raw);
+                // The query list says which parameters are on; raw has them all.
+                let raw = match o.get("query") {
+                    Some(Value::Array(_)) => {
+                        with_query(raw.split('?').next().unwrap_or("").to_string())
+                    }
+                    _ => raw.to_string(),
+                };
+                return vars.sub(&raw);
             }
             let join = |v: Option<&Value>, sep: &str| match v {
                 Some(Value::Array(parts)) => parts
@@ -237,22 +288,10 @@ fn url(u: Option<&Value>, vars: &mut Vars) -> String {
                 .map(|p| format!(":{p}"))
                 .unwrap_or_default();
             let path = join(o.get("path"), "/");
-            let query: Vec<String> = o
-                .get("query")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter(|q| q.get("disabled") != Some(&json!(true)))
-                .filter_map(|q| {
-                    let k = q.get("key")?.as_str()?;
-                    let v = q.get("value").and_then(Value::as_str).unwrap_or("");
-                    Some(format!("{k}={v}"))
-                })
-                .collect();
-            let mut s = format!("{protocol}://{host}{port}/{}", path.trim_start_matches('/'));
-            if !query.is_empty() {
-                s = format!("{s}?{}", query.join("&"));
-            }
+            let s = with_query(format!(
+                "{protocol}://{host}{port}/{}",
+                path.trim_start_matches('/')
+            ));
             vars.sub(&s)
         }
         _ => String::new(),
@@ -273,19 +312,20 @@ fn auth_value(list: Option<&Value>, key: &str) -> String {
         .unwrap_or_default()
 }
 
-fn auth_header(a: &Value, name: &str, vars: &mut Vars, warnings: &mut Vec<String>) -> Option<String> {
+/// Postman's basic or bearer auth as a task's `auth` (resolved when the
+/// request is sent, so a `${var.NAME}` in it works).
+fn task_auth(a: &Value, name: &str, vars: &mut Vars, warnings: &mut Vec<String>) -> Option<Value> {
     match a.get("type").and_then(Value::as_str).unwrap_or("noauth") {
         "noauth" => None,
-        "basic" => {
-            let user = vars.sub(&auth_value(a.get("basic"), "username"));
-            let pass = vars.sub(&auth_value(a.get("basic"), "password"));
-            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
-            Some(format!("Basic {token}"))
-        }
-        "bearer" => Some(format!(
-            "Bearer {}",
-            vars.sub(&auth_value(a.get("bearer"), "token"))
-        )),
+        "basic" => Some(json!({
+            "type": "basic",
+            "username": vars.sub(&auth_value(a.get("basic"), "username")),
+            "password": vars.sub(&auth_value(a.get("basic"), "password")),
+        })),
+        "bearer" => Some(json!({
+            "type": "bearer",
+            "token": vars.sub(&auth_value(a.get("bearer"), "token")),
+        })),
         other => {
             warnings.push(format!(
                 "{name}: auth type {other:?} left out (basic and bearer are written); add the header it sends"
@@ -316,7 +356,9 @@ fn body(
                 continue;
             };
             if f.get("type").and_then(Value::as_str) == Some("file") {
-                warnings.push(format!("{name}: form file field {k:?} left out (text fields are written)"));
+                warnings.push(format!(
+                    "{name}: form file field {k:?} left out (text fields are written)"
+                ));
                 continue;
             }
             let v = f.get("value").and_then(Value::as_str).unwrap_or("");
@@ -383,14 +425,23 @@ mod tests {
     #[test]
     fn variables_are_substituted_and_unknown_ones_become_plan_variables() {
         let mut v = Vars {
-            values: [("base".to_string(), "http://h:1".to_string()), ("api".to_string(), "{{base}}/api".to_string())]
-                .into_iter()
-                .collect(),
+            values: [
+                ("base".to_string(), "http://h:1".to_string()),
+                ("api".to_string(), "{{base}}/api".to_string()),
+            ]
+            .into_iter()
+            .collect(),
             unknown: BTreeSet::new(),
             unsupported: BTreeSet::new(),
         };
-        assert_eq!(v.sub("{{api}}/x?t={{token}}&id={{$guid}}"), "http://h:1/api/x?t=${var.token}&id=${uuid()}");
-        assert_eq!(v.sub("{{$timestamp}} {{ unclosed"), "{{$timestamp}} {{ unclosed");
+        assert_eq!(
+            v.sub("{{api}}/x?t={{token}}&id={{$guid}}"),
+            "http://h:1/api/x?t=${var.token}&id=${uuid()}"
+        );
+        assert_eq!(
+            v.sub("{{$timestamp}} {{ unclosed"),
+            "{{$timestamp}} {{ unclosed"
+        );
         assert_eq!(v.unknown.iter().collect::<Vec<_>>(), ["token"]);
         assert_eq!(v.unsupported.iter().collect::<Vec<_>>(), ["$timestamp"]);
     }
