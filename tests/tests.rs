@@ -14,6 +14,7 @@ mod deploy_files;
 mod docs_sync;
 mod engine;
 mod html_report;
+mod import;
 mod ld_reports;
 mod load_shapes;
 mod loaddensity_compat;
