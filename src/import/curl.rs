@@ -47,6 +47,7 @@ pub(super) fn words(text: &str) -> Result<Vec<Word>, String> {
             },
             '\'' => {
                 in_word = true;
+                let opened = line;
                 loop {
                     match chars.next() {
                         Some('\'') => break,
@@ -54,12 +55,13 @@ pub(super) fn words(text: &str) -> Result<Vec<Word>, String> {
                             line += usize::from(n == '\n');
                             cur.push(n);
                         }
-                        None => return Err(format!("line {line}: a ' quote is never closed")),
+                        None => return Err(format!("line {opened}: a ' quote is never closed")),
                     }
                 }
             }
             '"' => {
                 in_word = true;
+                let opened = line;
                 loop {
                     match chars.next() {
                         Some('"') => break,
@@ -70,20 +72,24 @@ pub(super) fn words(text: &str) -> Result<Vec<Word>, String> {
                                 cur.push('\\');
                                 cur.push(n);
                             }
-                            None => return Err(format!("line {line}: a \" quote is never closed")),
+                            None => {
+                                return Err(format!("line {opened}: a \" quote is never closed"))
+                            }
                         },
                         Some(n) => {
                             line += usize::from(n == '\n');
                             cur.push(n);
                         }
-                        None => return Err(format!("line {line}: a \" quote is never closed")),
+                        None => return Err(format!("line {opened}: a \" quote is never closed")),
                     }
                 }
             }
             '$' if chars.peek() == Some(&'\'') => {
                 chars.next();
                 in_word = true;
-                ansi_c(&mut chars, &mut cur, &mut line)?;
+                let opened = line;
+                ansi_c(&mut chars, &mut cur, &mut line)
+                    .map_err(|_| format!("line {opened}: a $' quote is never closed"))?;
             }
             '#' if !in_word => {
                 for n in chars.by_ref() {

@@ -72,12 +72,10 @@ pub fn parse_doc(format: Format, text: &str) -> Result<Doc, String> {
                 && !text.trim_start().starts_with('[');
             if yaml {
                 format!(
-                    "not JSON (line {}, column {}): {e}; YAML OpenAPI documents are not read, convert it to JSON first",
-                    e.line(),
-                    e.column()
+                    "not JSON ({e}); YAML OpenAPI documents are not read, convert it to JSON first"
                 )
             } else {
-                format!("not JSON (line {}, column {}): {e}", e.line(), e.column())
+                format!("not JSON: {e}")
             }
         }),
     }

@@ -142,6 +142,12 @@ fn operation(
             _ => {}
         }
     }
+    if let Some(open) = url_path.find('{') {
+        let name = url_path[open + 1..].split('}').next().unwrap_or("");
+        warnings.push(format!(
+            "{here}: path parameter {{{name}}} is not described; it is sent as written"
+        ));
+    }
     let mut url = format!("{base}{url_path}");
     if !query.is_empty() {
         url = format!("{url}?{}", query.join("&"));
