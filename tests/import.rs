@@ -564,6 +564,11 @@ fn import_errors_exit_2_and_say_what_to_do() {
         &["curl", "x.curl"],
         "curl command 1: unsupported curl option --socks5",
     );
+    std::fs::copy(fixture("checkout.curl"), dir.join("same.curl")).unwrap();
+    case(
+        &["curl", "same.curl", "-o", "./same.curl"],
+        "-o ./same.curl is the cURL file being imported",
+    );
     case(&["soap", curl], "invalid value 'soap'");
     case(&["curl", curl, "--user-count", "0"], "--user-count");
 }

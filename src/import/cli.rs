@@ -98,6 +98,18 @@ fn import(a: &ImportArgs) -> Result<(), String> {
         exclude,
         include_static: a.include_static,
     };
+    if let Some(out) = &a.output {
+        let same = std::fs::canonicalize(out)
+            .ok()
+            .is_some_and(|o| std::fs::canonicalize(&a.file).ok() == Some(o));
+        if same {
+            return Err(format!(
+                "-o {} is the {} being imported; write the plan to another file",
+                out.display(),
+                format.what()
+            ));
+        }
+    }
     let (name, text) = read_input(&a.file, format)?;
     let doc: Doc = super::parse_doc(format, &text).map_err(|e| format!("{name}: {e}"))?;
     let out = super::import(format, &doc, &opts).map_err(|e| format!("{name}: {e}"))?;
