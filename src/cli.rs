@@ -32,6 +32,7 @@ Examples:
   loaddensity run --segment 2/3 --result-file results/2.json plan.json
   loaddensity merge results/*.json --summary merged --junit merged --html merged
   loaddensity runs diff results/runs.db last:main last --tolerance 0.1
+  loaddensity import har session.har -o plan.json --exclude analytics
 
 Exit codes: 0 pass · 1 an action failed · 2 bad usage or invalid plan (nothing ran)
   · 3 failure budget tripped · 4 a gate failed · 5 the generator was the bottleneck
@@ -127,6 +128,9 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: crate::store::cli::RunsCmd,
     },
+    /// Write a plan from a HAR file, cURL commands, an OpenAPI 3 document or
+    /// a Postman collection (exit 2 when the document cannot be imported)
+    Import(crate::import::cli::ImportArgs),
     /// Serve the built-in demo target on 127.0.0.1 until interrupted
     DemoServer {
         #[arg(long, default_value_t = 8080)]
@@ -363,6 +367,7 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> Outcome 
             persist.map(|database| crate::merge::cli::Persist { database, label }),
         ),
         Cmd::Runs { cmd } => crate::store::cli::main(cmd),
+        Cmd::Import(args) => crate::import::cli::main(args),
         Cmd::DemoServer { port } => match crate::demo_server::serve_forever(port) {
             Ok(()) => Outcome::Pass,
             Err(e) => {

@@ -54,6 +54,7 @@ pub mod demo_server;
 pub(crate) mod engine;
 pub(crate) mod exit;
 pub(crate) mod http;
+pub mod import;
 pub(crate) mod interpreter;
 pub mod manual;
 pub(crate) mod merge;

@@ -15,6 +15,7 @@ mod docs_sync;
 mod engine;
 mod github;
 mod html_report;
+mod import;
 mod install;
 mod ld_reports;
 mod load_shapes;

@@ -6,6 +6,7 @@ pub(crate) mod budget;
 pub(crate) mod db_source;
 pub(crate) mod flow;
 pub(crate) mod github;
+pub(crate) mod import;
 pub(crate) mod load;
 pub(crate) mod log;
 pub(crate) mod metrics;
@@ -58,6 +59,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     store::ASSERT_NO_REGRESSION,
     metrics::START_PROMETHEUS_EXPORTER,
     metrics::STOP_PROMETHEUS_EXPORTER,
+    import::HAR_TO_ACTION_JSON,
+    import::CURL_TO_ACTION_JSON,
+    import::OPENAPI_TO_ACTION_JSON,
+    import::POSTMAN_TO_ACTION_JSON,
 ];
 
 #[cfg(test)]
@@ -213,6 +218,10 @@ pub(crate) mod tests {
                        "current_run_id": 3, "tolerance": 0.2}),
             ),
             "LD_start_prometheus_exporter" => (json!({}), json!({"port": 0, "addr": "127.0.0.1"})),
+            "LD_har_to_action_json"
+            | "LD_curl_to_action_json"
+            | "LD_openapi_to_action_json"
+            | "LD_postman_to_action_json" => importer_example(name),
             "LD_clear_resolver"
             | "LD_stop_prometheus_exporter"
             | "LD_summary"
@@ -222,6 +231,43 @@ pub(crate) mod tests {
             | "LD_clear_records" => (json!({}), json!({})),
             other => panic!("{other}: add an example to commands::tests::example"),
         }
+    }
+
+    /// An importer command's examples: the document inline (minimal), and
+    /// every parameter with the document as a fixture file (`null` inline).
+    fn importer_example(name: &str) -> (Value, Value) {
+        let (word, minimal_doc, file) = match name {
+            "LD_har_to_action_json" => (
+                "har",
+                json!({"log": {"entries": [{"request": {"method": "GET", "url": "http://127.0.0.1:8080/ok"},
+                                            "response": {"status": 200}}]}}),
+                "tests/fixtures/import/session.har",
+            ),
+            "LD_curl_to_action_json" => (
+                "curl",
+                json!("curl http://127.0.0.1:8080/ok"),
+                "tests/fixtures/import/checkout.curl",
+            ),
+            "LD_openapi_to_action_json" => (
+                "openapi",
+                json!({"openapi": "3.0.3", "servers": [{"url": "http://127.0.0.1:8080"}],
+                       "paths": {"/ok": {"get": {"responses": {"200": {"description": "ok"}}}}}}),
+                "tests/fixtures/import/demo-openapi.json",
+            ),
+            _ => (
+                "postman",
+                json!({"info": {"name": "c"}, "item": [{"name": "ok", "request": "http://127.0.0.1:8080/ok"}]}),
+                "tests/fixtures/import/demo.postman_collection.json",
+            ),
+        };
+        let minimal = json!({ word: minimal_doc });
+        let full = json!({
+            word: null, format!("{word}_file"): file,
+            "user": "http_user", "user_count": 2, "spawn_rate": 1, "test_time": 3,
+            "include": ["127\\.0\\.0\\.1"], "exclude": ["/never/"],
+            "include_static": true, "output_file": "reports/imported.json",
+        });
+        (minimal, full)
     }
 
     fn object(v: Value) -> Map<String, Value> {
@@ -351,8 +397,9 @@ pub(crate) mod tests {
         // report names; executor, time_unit, start_rate, max_lag; the run
         // store's metadata, limit and two tolerances; a database source's
         // cycle; the GitHub annotations' title; the metrics exporter's port
-        // and addr.
-        assert_eq!(checked, 37);
+        // and addr; the four importers' user, user_count, spawn_rate,
+        // test_time and include_static.
+        assert_eq!(checked, 57);
     }
 
     #[test]

@@ -414,6 +414,11 @@ impl Validator {
         let Some(spec) = registry::find(self.commands, &raw.name) else {
             let mut p = Problem::new(raw.at.clone(), format!("unknown command `{}`", raw.name));
             p = match registry::closest(self.commands, &raw.name) {
+                // LoadDensity's HAR helpers return to a Python caller.
+                _ if matches!(raw.name.as_str(), "LD_load_har" | "LD_har_to_tasks") => p.hint(
+                    "LD_har_to_action_json writes the whole plan from a HAR file (`har_file`), \
+                     as does `loaddensity import har FILE`",
+                ),
                 Some(s) => p.hint(format!(
                     "did you mean {s}? `loaddensity commands` lists them all"
                 )),
@@ -937,6 +942,20 @@ mod tests {
             p.hint.as_deref(),
             Some("`loaddensity commands` lists every command")
         );
+    }
+
+    #[test]
+    fn loaddensitys_har_helpers_point_at_the_importer() {
+        for name in ["LD_load_har", "LD_har_to_tasks"] {
+            let p = one_problem(name, json!({}), "actions[0]", "unknown command");
+            assert!(
+                p.hint
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("LD_har_to_action_json writes"),
+                "{p}"
+            );
+        }
     }
 
     #[test]
