@@ -3,6 +3,7 @@
 //! installed (a line says why one was skipped), and always by a structural
 //! check here (no YAML crate is a dependency; serde_yaml is unmaintained).
 
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -92,26 +93,7 @@ fn every_deployment_yaml_parses() {
     // PyYAML, when there is one.
     let script =
         "import sys, yaml\nfor f in sys.argv[1:]:\n    list(yaml.safe_load_all(open(f)))\n";
-    match Command::new("python3")
-        .arg("-c")
-        .arg("import yaml")
-        .output()
-    {
-        Ok(o) if o.status.success() => {
-            let o = Command::new("python3")
-                .arg("-c")
-                .arg(script)
-                .args(&files)
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success(),
-                "PyYAML: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-        }
-        _ => eprintln!("note: PyYAML check skipped: python3 with the yaml module is not installed"),
-    }
+    common::pyyaml_check(script, &files);
     // kubeconform, when installed: the Kubernetes schemas (offline it may
     // not fetch them, so only its own verdict on what it could check counts).
     let k8s: Vec<&PathBuf> = files

@@ -362,22 +362,8 @@ fn the_composite_action_runs_loaddensity_with_plan_and_args() {
                   assert a['inputs']['plan']['required'] is True\n\
                   assert set(a['inputs']) == {'plan', 'args', 'version', 'path'}, a['inputs']\n\
                   assert all(s.get('shell') == 'bash' for s in a['runs']['steps'] if 'run' in s)\n";
-    let has_yaml = std::process::Command::new("python3")
-        .args(["-c", "import yaml"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if has_yaml {
-        let o = std::process::Command::new("python3")
-            .args(["-c", script])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml"))
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "PyYAML: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    } else {
-        eprintln!("note: PyYAML check of action.yml skipped: python3 with the yaml module is not installed");
-    }
+    common::pyyaml_check(
+        script,
+        &[Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml")],
+    );
 }

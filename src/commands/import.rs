@@ -55,7 +55,7 @@ const INCLUDE_STATIC: Param = Param {
     name: "include_static",
     kind: "boolean = false",
     required: false,
-    doc: "Keep requests for static assets (`.js`, `.css`, images, fonts, ...; see docs/import.md).",
+    doc: "Keep requests for static assets (`.js`, `.css`, images, fonts, ...), which are dropped by default.",
 };
 const OUTPUT_FILE: Param = Param {
     name: "output_file",
@@ -313,7 +313,10 @@ fn parse(v: &mut Validator, a: &Args<'_>, format: Format, g: Given) -> Option<Bo
                 problem(
                     v,
                     word,
-                    format!("expected the curl command text, found {}", kind(&other)),
+                    format!(
+                        "expected the curl command text, found {}",
+                        crate::commands::load::kind(&other)
+                    ),
                     "",
                 );
                 return None;
@@ -326,7 +329,7 @@ fn parse(v: &mut Validator, a: &Args<'_>, format: Format, g: Given) -> Option<Bo
                     format!(
                         "expected the {} as a JSON object, found {}",
                         format.what(),
-                        kind(&other)
+                        crate::commands::load::kind(&other)
                     ),
                     &format!("or give its path as `{file_key}`"),
                 );
@@ -375,21 +378,10 @@ fn parse(v: &mut Validator, a: &Args<'_>, format: Format, g: Given) -> Option<Bo
         Err(e) => {
             v.problem(
                 Problem::new(a.at.child(&format!("args.{field}")), e)
-                    .hint("docs/import.md says what each format needs"),
+                    .hint("`loaddensity import --help` says what each format is"),
             );
             None
         }
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -61,6 +61,30 @@ pub fn installed(name: &str) -> Option<PathBuf> {
     })
 }
 
+/// Runs a PyYAML `script` over `files` (`python3 -c SCRIPT FILE...`) and
+/// asserts it succeeds, when python3 has the yaml module; says it skipped
+/// otherwise.
+pub fn pyyaml_check(script: &str, files: &[PathBuf]) {
+    let has_yaml = Command::new("python3")
+        .args(["-c", "import yaml"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_yaml {
+        eprintln!("note: PyYAML check skipped: python3 with the yaml module is not installed");
+        return;
+    }
+    let o = Command::new("python3")
+        .args(["-c", script])
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "PyYAML: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// Polls `ready` every 10 ms until it holds; panics naming `what` after `limit`.
 pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
     let t = Instant::now();

@@ -556,7 +556,7 @@ fn task_list(
 }
 
 /// What kind of JSON value `v` is, for messages.
-pub(super) fn kind(v: &Value) -> &'static str {
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
