@@ -354,9 +354,9 @@ fn row(out: &mut String, name: &str, n: &NameStats) {
         n.failures,
         fixed(n.failure_rate * 100.0, 2),
         fixed(n.rps, 1),
-        fixed(l.p50, 1),
-        fixed(l.p95, 1),
-        fixed(l.p99, 1)
+        fixed(l.p50, 2),
+        fixed(l.p95, 2),
+        fixed(l.p99, 2)
     );
 }
 
