@@ -223,6 +223,26 @@ fn two_writers_on_one_database_both_land() {
         "{}",
         list.stdout
     );
+    // The same list as JSON, newest first, every column.
+    let json = runs(&dir, &["list", "db/shared.db", "--limit", "3", "--json"]);
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    let listed = v.as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{}", json.stdout);
+    assert_eq!(
+        listed
+            .iter()
+            .map(|r| common::n(&r["id"]))
+            .collect::<Vec<_>>(),
+        [10, 9, 8]
+    );
+    assert!(
+        listed
+            .iter()
+            .all(|r| common::n(&r["requests"]) == 20 && r["label"] == "w" && r["exit_code"] == 0),
+        "{}",
+        json.stdout
+    );
     // Each process's runs hold its own name.
     for id in ["1", "10"] {
         let show = runs(&dir, &["show", "db/shared.db", id, "--json"]);

@@ -16,6 +16,9 @@ pub enum RunsCmd {
         db: PathBuf,
         #[arg(long, default_value_t = 20)]
         limit: u64,
+        /// Print the runs as a JSON array (the same fields, in full)
+        #[arg(long)]
+        json: bool,
     },
     /// Show one stored run: its row and per-name statistics, recomputed from
     /// its histograms
@@ -89,10 +92,14 @@ fn named(db: &std::path::Path) -> impl Fn(anyhow::Error) -> anyhow::Error + '_ {
 
 fn run(cmd: RunsCmd) -> Result<Outcome, Failed> {
     match cmd {
-        RunsCmd::List { db, limit } => {
+        RunsCmd::List { db, limit, json } => {
             let conn = super::open_existing(&db)?;
             let rows = super::list_runs(&conn, limit).map_err(named(&db))?;
-            stdout_text(&super::render_runs(&rows));
+            stdout_text(&if json {
+                json_text(&rows)
+            } else {
+                super::render_runs(&rows)
+            });
             Ok(Outcome::Pass)
         }
         RunsCmd::Show { db, run_id, json } => {
@@ -125,9 +132,7 @@ fn run(cmd: RunsCmd) -> Result<Outcome, Failed> {
                 tolerance,
             );
             if json {
-                let mut text = serde_json::to_string_pretty(&d).unwrap_or_default();
-                text.push('\n');
-                stdout_text(&text);
+                stdout_text(&json_text(&d));
             } else {
                 stdout_text(&diff::render(&d));
             }
@@ -138,4 +143,11 @@ fn run(cmd: RunsCmd) -> Result<Outcome, Failed> {
             })
         }
     }
+}
+
+/// Pretty JSON with a final newline.
+fn json_text(v: &impl serde::Serialize) -> String {
+    let mut text = serde_json::to_string_pretty(v).unwrap_or_default();
+    text.push('\n');
+    text
 }
