@@ -99,9 +99,9 @@ pub struct AsWritten {
 
 impl Task {
     /// LoadDensity's name for this task and how it was written (its URL's
-    /// user info redacted).
+    /// user info and query credentials redacted).
     pub fn ld_alias(&self) -> LdAlias {
-        let url = redact_userinfo(&self.written.url).into_owned();
+        let url = crate::http::secret::redact_url(&self.written.url).into_owned();
         LdAlias {
             name: self.written.name.clone().unwrap_or_else(|| url.clone()),
             method: self.method.as_str().to_string(),

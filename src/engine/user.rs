@@ -837,9 +837,14 @@ impl<'a> User<'a> {
                                             format!("too many redirects ({})", task.max_redirects);
                                         (FailKind::Protocol, msg.clone(), HttpError::Protocol(msg))
                                     }
-                                    Some(e) => {
-                                        (fail_kind(&e), format!("redirect to {location:?}: {e}"), e)
-                                    }
+                                    Some(e) => (
+                                        fail_kind(&e),
+                                        format!(
+                                            "redirect to {:?}: {e}",
+                                            crate::http::secret::redact_url(location)
+                                        ),
+                                        e,
+                                    ),
                                 };
                                 cur.result = Some(Attempt {
                                     latency,
@@ -1066,10 +1071,11 @@ impl<'a> User<'a> {
             }
         }
         if let Some(log) = &shared.request_log {
-            let url = task
-                .fixed
-                .as_ref()
-                .map_or(self.prepared.full_url.as_str(), |p| p.full_url.as_str());
+            let url = crate::http::secret::redact_url(
+                task.fixed
+                    .as_ref()
+                    .map_or(self.prepared.full_url.as_str(), |p| p.full_url.as_str()),
+            );
             let row = RequestRow {
                 outcome: match failure {
                     None => RowOutcome::Success,
@@ -1077,7 +1083,7 @@ impl<'a> User<'a> {
                     Some(_) => RowOutcome::Failure,
                 },
                 method: task.method.as_str(),
-                url,
+                url: &url,
                 name: &task.name,
                 status_code: a.status,
                 response_time_ms: latency.as_secs_f64() * 1000.0,

@@ -21,6 +21,7 @@ pub mod dns;
 mod encoding;
 pub mod multipart;
 pub mod proxy;
+pub mod secret;
 pub mod session;
 pub mod tls;
 mod transport;

@@ -42,7 +42,7 @@ pub struct Url {
 }
 
 fn invalid(input: &str, why: &str) -> HttpError {
-    HttpError::InvalidUrl(format!("{why} in {:?}", redact_userinfo(input)))
+    HttpError::InvalidUrl(format!("{why} in {:?}", super::secret::redact_url(input)))
 }
 
 /// `s` with the user info of its URL hidden, for printing or storing: the
