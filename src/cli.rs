@@ -869,6 +869,9 @@ const INIT_PLAN: &str = r#"{
 }
 "#;
 
+/// The VS Code setting that maps the plans to the schema `init` writes.
+const INIT_VSCODE_SCHEMAS: &str = r#""json.schemas": [{"fileMatch": ["actions/*.json", "actions/**/*.json"], "url": "./loaddensity.schema.json"}]"#;
+
 const INIT_README: &str = "# Load tests\n\nRun the example against the built-in demo target, from this folder:\n\n    loaddensity run actions/example.json\n\nReport paths are relative to the folder `loaddensity` runs in, so run it from\nhere and the reports land in `reports/` here. Point `request_url` at your own\nservice (127.0.0.1 or localhost in CI) and see `loaddensity commands` for every\naction.\n";
 
 fn init(dir: &Path) -> anyhow::Result<()> {
@@ -888,6 +891,35 @@ fn init(dir: &Path) -> anyhow::Result<()> {
     std::fs::write(&plan, INIT_PLAN)?;
     std::fs::write(&readme, INIT_README)?;
     stderr_line(&format!("created {} and {}", shown(&plan), shown(&readme)));
+    // Editor support: the plan schema, and VS Code pointed at it. Files a
+    // project already has are left as they are.
+    let schema = dir.join("loaddensity.schema.json");
+    let vscode = dir.join(".vscode").join("settings.json");
+    if schema.exists() {
+        stderr_line(&format!(
+            "left {} as it is (loaddensity schema > loaddensity.schema.json renews it)",
+            shown(&schema)
+        ));
+    } else {
+        std::fs::write(&schema, crate::schema::text())?;
+        stderr_line(&format!(
+            "created {} (the plan schema, for editors)",
+            shown(&schema)
+        ));
+    }
+    if vscode.exists() {
+        stderr_line(&format!(
+            "left {} as it is: add to it {INIT_VSCODE_SCHEMAS}",
+            shown(&vscode)
+        ));
+    } else {
+        std::fs::create_dir_all(dir.join(".vscode"))?;
+        std::fs::write(&vscode, format!("{{\n  {INIT_VSCODE_SCHEMAS}\n}}\n"))?;
+        stderr_line(&format!(
+            "created {} (VS Code checks actions/*.json against the schema)",
+            shown(&vscode)
+        ));
+    }
     // The plan's report paths are relative to the working folder: run it
     // from the project so its reports land there.
     let project = shown(dir);

@@ -422,9 +422,44 @@ fn init_scaffolds_a_valid_project_and_never_overwrites() {
     let plan = d.join("proj/actions/example.json");
     assert!(plan.exists() && d.join("proj/README.md").exists());
     assert_eq!(Run::of(ld("validate").arg(&plan)).code, 0);
+    // Editor support: the schema as `loaddensity schema` prints it, and VS
+    // Code's setting pointing the plans at it.
+    let schema = std::fs::read_to_string(d.join("proj/loaddensity.schema.json")).unwrap();
+    assert_eq!(schema, Run::of(ld("schema")).stdout);
+    let settings: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("proj/.vscode/settings.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        settings["json.schemas"][0]["url"], "./loaddensity.schema.json",
+        "{settings}"
+    );
+    assert_eq!(
+        settings["json.schemas"][0]["fileMatch"][0],
+        "actions/*.json"
+    );
     let o = Run::of(ld("init").arg(d.join("proj")));
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("already exists"));
+    // A project's own editor settings are kept.
+    let other = d.join("other");
+    std::fs::create_dir_all(other.join(".vscode")).unwrap();
+    std::fs::write(
+        other.join(".vscode/settings.json"),
+        "{\"editor.tabSize\": 2}\n",
+    )
+    .unwrap();
+    let o = Run::of(ld("init").arg(&other));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        std::fs::read_to_string(other.join(".vscode/settings.json")).unwrap(),
+        "{\"editor.tabSize\": 2}\n"
+    );
+    assert!(
+        o.stderr.contains("add to it \"json.schemas\""),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
