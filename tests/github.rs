@@ -65,6 +65,32 @@ fn a_failing_gate_is_an_error_annotation_naming_the_rule_and_exits_4() {
 }
 
 #[test]
+fn a_gate_in_a_plan_file_is_annotated_on_its_line() {
+    let dir = scratch("gate-line");
+    std::fs::create_dir_all(dir.join("actions")).unwrap();
+    std::fs::write(
+        dir.join("actions/load.json"),
+        format!(
+            "[\n  [\"LD_start_demo_server\"],\n  {OK_TEST},\n  [\"LD_assert_sla\", {{\"rules\": [{{\"type\": \"rps\", \"op\": \"gte\", \"value\": 1e9}}]}}],\n  [\"LD_emit_github_annotations\"]\n]\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = ld("run");
+    cmd.arg("actions/load.json").current_dir(&dir);
+    let r = Run::of(cmd);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let errors = lines_starting(&r.stdout, "::error ");
+    // OK_TEST spans two lines: the gate's action is on line 5.
+    assert!(
+        errors[0].starts_with("::error file=actions/load.json,line=5,title=LoadDensity::SLA gate failed: rps gte 1000000000"),
+        "{}",
+        r.stdout
+    );
+    // The verdict has no place in a file.
+    assert!(errors[1].starts_with("::error title="), "{}", errors[1]);
+}
+
+#[test]
 fn a_tripped_budget_is_an_error_annotation_naming_it_and_exits_3() {
     let r = plan(
         r#"["LD_install_failure_budget", {"threshold": 0.1, "window_seconds": 2, "min_samples": 10}],

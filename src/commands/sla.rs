@@ -274,6 +274,8 @@ impl Rule {
                     passed,
                     actual: Some(actual),
                     asserted,
+                    file: None,
+                    line: None,
                 }
             }
             None => SlaResult {
@@ -285,6 +287,8 @@ impl Rule {
                 passed: false,
                 actual: None,
                 asserted,
+                file: None,
+                line: None,
             },
         }
     }
@@ -332,6 +336,8 @@ struct SlaArgs {
 
 #[derive(Debug)]
 pub struct Sla {
+    /// Where the action stands (the results carry it, for annotations).
+    at: RuleAt,
     rules: Vec<Rule>,
     asserted: bool,
     /// Judged instead of what was measured.
@@ -368,10 +374,33 @@ fn parse_rules(v: &mut Validator, a: &Args<'_>, asserted: bool) -> Option<Box<dy
         }
     }
     Some(Box::new(Sla {
+        at: RuleAt::of(&a.at),
         rules: args.rules,
         asserted,
         summary: args.summary,
     }))
+}
+
+/// The plan file and line of an action whose results are SLA results.
+#[derive(Debug, Clone)]
+pub struct RuleAt {
+    file: std::sync::Arc<str>,
+    line: Option<usize>,
+}
+
+impl RuleAt {
+    pub fn of(at: &crate::plan::Position) -> RuleAt {
+        RuleAt {
+            file: std::sync::Arc::clone(&at.file),
+            line: at.line,
+        }
+    }
+
+    /// Notes on `r` where it was judged.
+    pub fn mark(&self, r: &mut SlaResult) {
+        r.file = Some(self.file.to_string());
+        r.line = self.line;
+    }
 }
 
 /// Judges asserted rules, as a result file keeps them, over a merged run
@@ -417,6 +446,8 @@ impl Command for Sla {
                 Some(g) => rule.evaluate_given(g, asserted)?,
                 None => rule.evaluate(&summary, asserted),
             };
+            let mut r = r;
+            self.at.mark(&mut r);
             let line = format!(
                 "sla {}: {} — {}",
                 if r.passed { "PASS" } else { "FAIL" },
@@ -506,6 +537,8 @@ mod tests {
                 actual: Some(150.0),
                 detail: "150.000 ms <= 200 ms: holds".into(),
                 asserted: true,
+                file: None,
+                line: None,
             }
         );
     }

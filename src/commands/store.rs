@@ -395,6 +395,8 @@ fn default_tolerance() -> f64 {
 
 #[derive(Debug)]
 pub struct DiffRuns {
+    /// Where the action stands (its gate results carry it).
+    at: super::sla::RuleAt,
     database_path: String,
     baseline: PlanRunRef,
     /// `None`: the run this plan last persisted to the same file.
@@ -426,6 +428,7 @@ fn parse_diff(v: &mut Validator, a: &Args<'_>, asserted: bool) -> Option<Box<dyn
     };
     ok.then(|| {
         Box::new(DiffRuns {
+            at: super::sla::RuleAt::of(&a.at),
             database_path: d.database_path,
             baseline,
             current,
@@ -501,13 +504,17 @@ impl Command for DiffRuns {
                 failed += 1;
                 first.get_or_insert_with(|| format!("{} — {detail}", c.title()));
             }
-            ctx.sla.push(SlaResult {
+            let mut r = SlaResult {
                 rule,
                 passed: !c.regression,
                 actual: Some(c.current),
                 detail,
                 asserted: true,
-            });
+                file: None,
+                line: None,
+            };
+            self.at.mark(&mut r);
+            ctx.sla.push(r);
         }
         if d.comparisons.is_empty() {
             ctx.ui.warn(&format!(

@@ -5,7 +5,7 @@
 //! appends the second at the end of every run. See `docs/github-actions.md`.
 
 use super::util::{fixed, sanitized};
-use crate::stats::{BudgetState, NameStats, RunSummary, TestReport};
+use crate::stats::{BudgetState, NameStats, RunSummary, SlaResult, TestReport};
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -45,14 +45,38 @@ pub enum Level {
     Warning,
 }
 
+/// Where a rule was judged, for [`annotation_at`].
+fn rule_at(r: &SlaResult) -> Option<(&str, Option<usize>)> {
+    r.file.as_deref().map(|f| (f, r.line))
+}
+
 /// One workflow-command line: `::error title=TITLE::MESSAGE`.
 pub fn annotation(level: Level, title: &str, message: &str) -> String {
+    annotation_at(level, None, title, message)
+}
+
+/// [`annotation`] pointing at a place in a plan file (`file=F,line=L`), so
+/// GitHub shows it on that line of the file; names such as `<run-str>`
+/// are no file and are left out.
+pub fn annotation_at(
+    level: Level,
+    at: Option<(&str, Option<usize>)>,
+    title: &str,
+    message: &str,
+) -> String {
     let level = match level {
         Level::Error => "error",
         Level::Warning => "warning",
     };
+    let mut props = String::new();
+    if let Some((file, line)) = at.filter(|(f, _)| !f.is_empty() && !f.starts_with('<')) {
+        let _ = write!(props, "file={},", escape_property(file));
+        if let Some(l) = line {
+            let _ = write!(props, "line={l},");
+        }
+    }
     format!(
-        "::{level} title={}::{}",
+        "::{level} {props}title={}::{}",
         escape_property(title),
         escape_data(&clip(message, 4 * MAX_TEXT))
     )
@@ -79,10 +103,12 @@ pub fn annotations(s: &RunSummary, title: &str, verdict: &str) -> Vec<String> {
     let warning =
         |out: &mut Vec<String>, m: String| out.push(annotation(Level::Warning, title, &m));
     for r in s.sla.iter().filter(|r| !r.passed && r.asserted) {
-        error(
-            &mut out,
-            format!("SLA gate failed: {} — {}", r.rule, r.detail),
-        );
+        out.push(annotation_at(
+            Level::Error,
+            rule_at(r),
+            title,
+            &format!("SLA gate failed: {} — {}", r.rule, r.detail),
+        ));
     }
     if s.budget.state == BudgetState::Tripped {
         error(&mut out, budget_message(&s));
@@ -91,10 +117,12 @@ pub fn annotations(s: &RunSummary, title: &str, verdict: &str) -> Vec<String> {
         error(&mut out, format!("{verdict} ({})", s.exit_reason));
     }
     for r in s.sla.iter().filter(|r| !r.passed && !r.asserted) {
-        warning(
-            &mut out,
-            format!("SLA rule failed (not asserted): {} — {}", r.rule, r.detail),
-        );
+        out.push(annotation_at(
+            Level::Warning,
+            rule_at(r),
+            title,
+            &format!("SLA rule failed (not asserted): {} — {}", r.rule, r.detail),
+        ));
     }
     for t in s.tests.iter().filter(|t| t.generator.generator_saturated) {
         warning(
@@ -463,6 +491,15 @@ mod tests {
         );
         // `%` first: an escape is never escaped twice.
         assert_eq!(escape_data("%0A"), "%250A");
+        // A rule's place in its plan file; a plan given inline has none.
+        assert_eq!(
+            annotation_at(Level::Error, Some(("ci/a,b.json", Some(7))), "T", "m"),
+            "::error file=ci/a%2Cb.json,line=7,title=T::m"
+        );
+        assert_eq!(
+            annotation_at(Level::Error, Some(("<run-str>", Some(1))), "T", "m"),
+            "::error title=T::m"
+        );
         assert_eq!(
             annotation(Level::Error, "Load: test, 1", "p95 100%\nover"),
             "::error title=Load%3A test%2C 1::p95 100%25%0Aover"
@@ -496,6 +533,8 @@ mod tests {
                 actual: Some(24.0),
                 detail: "24.000 ms <= 1 ms: does not hold".into(),
                 asserted: true,
+                file: None,
+                line: None,
             },
             SlaResult {
                 rule: "rps gte 1 (all)".into(),
@@ -503,6 +542,8 @@ mod tests {
                 actual: Some(77.0),
                 detail: "holds".into(),
                 asserted: true,
+                file: None,
+                line: None,
             },
         ];
         s.budget = BudgetReport {

@@ -953,6 +953,8 @@ mod tests {
                 actual: Some(123.456),
                 detail: "123.46 <= 200".to_string(),
                 asserted: true,
+                file: None,
+                line: None,
             },
             SlaResult {
                 rule: "error_rate lte 0.01".to_string(),
@@ -960,6 +962,8 @@ mod tests {
                 actual: None,
                 detail: "no samples".to_string(),
                 asserted: false,
+                file: None,
+                line: None,
             },
         ];
         s.budget = BudgetReport {

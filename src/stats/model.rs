@@ -446,6 +446,13 @@ pub struct SlaResult {
     pub detail: String,
     /// From `LD_assert_sla` (a failure fails the run) rather than `LD_evaluate_sla`.
     pub asserted: bool,
+    /// The plan file of the action that judged it (absent for a rule
+    /// `loaddensity merge` judged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The line of that action in its file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 /// An orphaned loaddensity run that the prelude stopped.
