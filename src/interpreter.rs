@@ -476,7 +476,7 @@ impl Context {
         );
     }
 
-    /// Stops what the run started (demo servers).
+    /// Stops what the run started (the metrics exporter, demo servers).
     pub fn finish(&mut self) {
         self.stop_metrics();
         for s in self.demo_servers.drain(..) {

@@ -274,6 +274,9 @@ fn curl_import_reads_copy_as_curl_commands() {
 fn openapi_import_fills_path_parameters_and_bodies() {
     let dir = scratch_dir("import", "openapi");
     let (_, plan) = import(&dir, "openapi", "demo-openapi.json", &[]);
+    // The same document as YAML (response codes unquoted) gives the same plan.
+    let (_, from_yaml) = import(&dir, "openapi", "demo-openapi.yaml", &[]);
+    assert_eq!(from_yaml, plan);
     // servers[0].url with its variables' defaults.
     assert_base(&plan, "http://127.0.0.1:8080");
     let t = tasks(&plan);
@@ -550,11 +553,8 @@ fn import_errors_exit_2_and_say_what_to_do() {
         ],
         "not an OpenAPI document",
     );
-    std::fs::write(dir.join("api.yaml"), "openapi: 3.0.0\npaths: {}\n").unwrap();
-    case(
-        &["openapi", "api.yaml", "-o", "plan.json"],
-        "YAML OpenAPI documents are not read, convert it to JSON first",
-    );
+    std::fs::write(dir.join("api.yaml"), "openapi: 3.0.0\npaths: [/a\n").unwrap();
+    case(&["openapi", "api.yaml", "-o", "plan.json"], "not YAML:");
     std::fs::write(
         dir.join("x.curl"),
         "curl --socks5 127.0.0.1:1 http://127.0.0.1:8080/\n",

@@ -216,7 +216,7 @@ importer!(
     openapi_file,
     "object",
     "The OpenAPI 3.0/3.1 document itself. Give it or `openapi_file`.",
-    "The OpenAPI document, JSON (relative to the plan's folder, then the working folder); read when the plan is validated.",
+    "The OpenAPI document, JSON or YAML (relative to the plan's folder, then the working folder); read when the plan is validated.",
     "Write a plan from an OpenAPI 3 document: one task per path and method"
 );
 

@@ -14,7 +14,7 @@ pub enum FormatArg {
     Har,
     /// Text holding one or more curl commands ("Copy as cURL (bash)")
     Curl,
-    /// An OpenAPI 3.0/3.1 document (JSON)
+    /// An OpenAPI 3.0/3.1 document (JSON or YAML)
     Openapi,
     /// A Postman Collection v2.1 (JSON)
     Postman,

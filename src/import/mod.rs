@@ -14,6 +14,7 @@ mod curl;
 mod har;
 mod openapi;
 mod postman;
+mod yaml;
 
 use indexmap::IndexMap;
 use regex::Regex;
@@ -66,18 +67,15 @@ pub fn parse_doc(format: Format, text: &str) -> Result<Doc, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     match format {
         Format::Curl => Ok(Doc::Text(text.to_string())),
-        _ => serde_json::from_str(text).map(Doc::Json).map_err(|e| {
-            let yaml = format == Format::Openapi
-                && !text.trim_start().starts_with('{')
-                && !text.trim_start().starts_with('[');
-            if yaml {
-                format!(
-                    "not JSON ({e}); YAML OpenAPI documents are not read, convert it to JSON first"
-                )
-            } else {
-                format!("not JSON: {e}")
+        _ => match serde_json::from_str(text) {
+            Ok(v) => Ok(Doc::Json(v)),
+            // An OpenAPI document is often YAML: one that does not start
+            // as JSON does is read as YAML.
+            Err(_) if format == Format::Openapi && !text.trim_start().starts_with(['{', '[']) => {
+                yaml::to_json(text).map(Doc::Json)
             }
-        }),
+            Err(e) => Err(format!("not JSON: {e}")),
+        },
     }
 }
 
