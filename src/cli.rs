@@ -202,12 +202,8 @@ pub struct RunFlags {
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
-        _ => Err(format!(
-            "expected a positive number of users per second, found {s:?}"
-        )),
-    }
+    crate::units::positive_number(s)
+        .ok_or_else(|| format!("expected a positive number of users per second, found {s:?}"))
 }
 
 fn parse_host(s: &str) -> Result<String, String> {

@@ -27,6 +27,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// The longest duration a plan may give, in seconds (about 31 years).
 pub const MAX_SECONDS: f64 = 1e9;
 
+/// A positive, finite number written as text (`"2.5"`), for flags.
+pub fn positive_number(s: &str) -> Option<f64> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|x| *x > 0.0 && x.is_finite())
+}
+
 /// Seconds as a `Duration`, saturating: negative or NaN is zero, too large is
 /// `Duration::MAX` (never a panic).
 pub fn secs(s: f64) -> std::time::Duration {

@@ -34,12 +34,7 @@ pub const REGISTER_DB_SOURCE: CommandSpec = CommandSpec {
             required: true,
             doc: "A query that only reads (`SELECT ...`); its column names are the COLUMNs. Run once, at validation.",
         },
-        Param {
-            name: "cycle",
-            kind: "boolean = true",
-            required: false,
-            doc: "Start again at the first row after the last; with `false` a user that finds the source used up stops its passes.",
-        },
+        super::vars::CYCLE,
     ],
     parse: |v, a| {
         let arg = v.typed::<DbSourceArg>(a)?;

@@ -62,6 +62,14 @@ pub const CLEAR_RESOLVER: CommandSpec = CommandSpec {
     parse: parse_typed::<ClearResolver>,
 };
 
+/// A data source's `cycle` parameter (CSV and database sources alike).
+pub(super) const CYCLE: Param = Param {
+    name: "cycle",
+    kind: "boolean = true",
+    required: false,
+    doc: "Start again at the first row after the last; with `false` a user that finds the source used up stops its passes.",
+};
+
 pub const REGISTER_CSV_SOURCE: CommandSpec = CommandSpec {
     name: "LD_register_csv_source",
     summary: "Register a CSV file as data source SOURCE for ${csv.SOURCE.COLUMN}",
@@ -78,12 +86,7 @@ pub const REGISTER_CSV_SOURCE: CommandSpec = CommandSpec {
             required: true,
             doc: "The CSV file (header row first); relative to the plan's folder, then the working directory. Read once, at validation (at most 64 MiB).",
         },
-        Param {
-            name: "cycle",
-            kind: "boolean = true",
-            required: false,
-            doc: "Start again at the first row after the last; with `false` a user that finds the source used up stops its passes.",
-        },
+        CYCLE,
     ],
     parse: |v, a| {
         let arg = v.typed::<SourceArg>(a)?;

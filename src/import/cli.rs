@@ -67,10 +67,8 @@ pub struct ImportArgs {
 }
 
 fn positive(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
-        _ => Err(format!("expected a positive number, found {s:?}")),
-    }
+    crate::units::positive_number(s)
+        .ok_or_else(|| format!("expected a positive number, found {s:?}"))
 }
 
 /// Runs `loaddensity import`: exit 0 with the plan written, else 2 with
